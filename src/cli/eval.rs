@@ -1,0 +1,190 @@
+//! `mailgate eval`: decide every request of each scenario, or a JSON Lines batch.
+
+use super::inputs::{load_policies, load_scenarios, scenario_files};
+use super::{Exit, Format, PolicyArgs};
+use crate::compile::CompiledSet;
+use crate::diagnostics::render_all;
+use crate::eval::{Explanation, Tri};
+use crate::report::DecisionReport;
+use crate::scenario::ScenarioRequest;
+use crate::source::SourceMap;
+use serde::Serialize;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+/// Arguments of `eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Scenario files or folders.
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "batch",
+        conflicts_with = "batch"
+    )]
+    files: Vec<PathBuf>,
+    /// Show, for every rule of the action, whether it matched and the values it read.
+    #[arg(long)]
+    explain: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Decide JSON Lines requests from FILE (`-` for standard input), one decision per line.
+    #[arg(long, value_name = "FILE")]
+    batch: Option<PathBuf>,
+    /// Worker threads for `--batch` (default: all cores).
+    #[arg(long, value_name = "N", requires = "batch")]
+    threads: Option<usize>,
+    #[command(flatten)]
+    policies: PolicyArgs,
+}
+
+/// JSON form of one decision.
+#[derive(Serialize)]
+struct JsonDecision<'a> {
+    file: &'a str,
+    request: usize,
+    line: usize,
+    action: &'a str,
+    summary: &'a str,
+    #[serde(flatten)]
+    report: &'a DecisionReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Vec<JsonRuleTrace>>,
+}
+
+#[derive(Serialize)]
+struct JsonRuleTrace {
+    rule: String,
+    effect: &'static str,
+    result: &'static str,
+    steps: Vec<JsonStep>,
+}
+
+#[derive(Serialize)]
+struct JsonStep {
+    depth: usize,
+    text: String,
+    result: &'static str,
+    values: Vec<String>,
+}
+
+fn tri(t: Tri) -> &'static str {
+    match t {
+        Tri::True => "true",
+        Tri::False => "false",
+        Tri::Error(_) => "error",
+    }
+}
+
+fn json_explanation(set: &CompiledSet, e: &Explanation) -> Vec<JsonRuleTrace> {
+    e.rules
+        .iter()
+        .map(|t| {
+            let info = set.rule(t.rule);
+            JsonRuleTrace {
+                rule: info.id.clone(),
+                effect: info.effect.as_str(),
+                result: tri(t.result),
+                steps: t
+                    .steps
+                    .iter()
+                    .map(|s| JsonStep {
+                        depth: s.depth,
+                        text: s.text.clone(),
+                        result: tri(s.result),
+                        values: s.values.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Renders one decided scenario request in the chosen format.
+pub(crate) fn render_decision(
+    set: &CompiledSet,
+    sources: &SourceMap,
+    r: &ScenarioRequest,
+    format: Format,
+    explain: bool,
+) -> String {
+    let decision = set.evaluate(&r.request);
+    let report = DecisionReport::new(set, &r.request, &decision);
+    let loc = sources.location(r.span);
+    match format {
+        Format::Json => {
+            let explanation = explain.then(|| json_explanation(set, &set.explain(&r.request)));
+            let j = JsonDecision {
+                file: loc.file,
+                request: r.index,
+                line: loc.line,
+                action: &set.schema().action(r.request.action).name,
+                summary: &r.summary,
+                report: &report,
+                expected: r.expect.map(crate::ast::Effect::as_str),
+                explanation,
+            };
+            let mut s = serde_json::to_string(&j)
+                .unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()));
+            s.push('\n');
+            s
+        }
+        Format::Text => {
+            let mut out = format!(
+                "{}:{}: request {}: {} -> {}",
+                loc.file, loc.line, r.index, r.summary, report.decision
+            );
+            if let Some(expect) = r.expect
+                && expect != decision.effect
+            {
+                out.push_str(&format!(" (expected {})", expect.as_str()));
+            }
+            out.push('\n');
+            out.push_str(&report.render_text(set, &r.request));
+            if explain {
+                out.push_str(&set.render_explanation(&set.explain(&r.request), &r.request));
+            }
+            out
+        }
+    }
+}
+
+/// Runs `eval`.
+pub(crate) fn run(args: &EvalArgs) -> Exit {
+    let origin = args.policies.origin();
+    let Some(set) = load_policies(&origin) else {
+        return Exit::Failure;
+    };
+    if let Some(batch) = &args.batch {
+        return super::batch::run(&set, batch, args.threads);
+    }
+    let mut sources = SourceMap::new();
+    let scenarios = load_scenarios(scenario_files(&args.files, &origin), &set, &mut sources);
+    let mut invalid = false;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for s in &scenarios {
+        match &s.result {
+            Ok(scenario) => {
+                for r in &scenario.requests {
+                    let _ = out.write_all(
+                        render_decision(&set, &sources, r, args.format, args.explain).as_bytes(),
+                    );
+                }
+            }
+            Err(diags) => {
+                invalid = true;
+                let _ = out.flush();
+                eprint!("{}", render_all(diags, &sources));
+                eprintln!(
+                    "error: {} is not a valid scenario; its requests were not decided",
+                    sources.get(s.file).name
+                );
+            }
+        }
+    }
+    let _ = out.flush();
+    if invalid { Exit::Failure } else { Exit::Ok }
+}

@@ -1,0 +1,88 @@
+//! Resolving command-line inputs: the policy set and scenario files, with their errors
+//! printed once, here.
+
+use crate::compile::CompiledSet;
+use crate::diagnostics::{Diagnostic, render_all};
+use crate::policy_set::{self, Origin, RawFile};
+use crate::scenario::{self, Scenario};
+use crate::source::{FileId, SourceMap};
+use std::path::PathBuf;
+
+/// Loads the policy set, printing warnings; on failure prints every diagnostic.
+pub(crate) fn load_policies(origin: &Origin) -> Option<CompiledSet> {
+    match policy_set::load(origin) {
+        Ok(loaded) => {
+            eprint!("{}", render_all(&loaded.warnings, loaded.set.sources()));
+            Some(loaded.set)
+        }
+        Err(failure) => {
+            eprint!("{}", render_all(&failure.diagnostics, &failure.sources));
+            let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
+            eprintln!(
+                "error: the policy set has {n} error{}; no decision was made",
+                if n == 1 { "" } else { "s" }
+            );
+            None
+        }
+    }
+}
+
+/// The scenario files named on the command line (folders are searched for `*.yaml` and
+/// `*.yml` at any depth, in sorted order), or the policy set's own `scenarios/`.
+pub(crate) fn scenario_files(paths: &[PathBuf], origin: &Origin) -> Vec<RawFile> {
+    if paths.is_empty() {
+        return policy_set::scenario_files(origin);
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            policy_set::walk(p, &mut found, &|f| {
+                f.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| e == "yaml" || e == "yml")
+            });
+            found.sort();
+            out.extend(found.iter().map(|f| policy_set::read_raw(f)));
+        } else {
+            out.push(policy_set::read_raw(p));
+        }
+    }
+    out
+}
+
+/// One scenario file: loaded, or its diagnostics.
+pub(crate) struct LoadedScenario {
+    pub(crate) file: FileId,
+    pub(crate) result: Result<Scenario, Vec<Diagnostic>>,
+}
+
+/// Decodes and loads scenario files against `set`. Sources go into `sources`.
+pub(crate) fn load_scenarios(
+    raws: Vec<RawFile>,
+    set: &CompiledSet,
+    sources: &mut SourceMap,
+) -> Vec<LoadedScenario> {
+    raws.into_iter()
+        .map(|raw| {
+            let name = raw.name.clone();
+            match policy_set::decode(raw, sources) {
+                Ok(id) => LoadedScenario {
+                    file: id,
+                    result: scenario::load(id, sources.get(id), set).map_err(|errs| {
+                        errs.iter()
+                            .map(scenario::ScenarioError::to_diagnostic)
+                            .collect()
+                    }),
+                },
+                Err(d) => {
+                    let id = sources.add(crate::source::SourceFile::new(name, ""));
+                    LoadedScenario {
+                        file: id,
+                        result: Err(vec![d]),
+                    }
+                }
+            }
+        })
+        .collect()
+}

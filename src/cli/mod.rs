@@ -1,0 +1,95 @@
+//! The command line (clap). The only module that knows about clap; it loads inputs,
+//! calls the library, prints, and maps outcomes to exit codes.
+
+mod batch;
+mod check;
+mod eval;
+mod inputs;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// mailgate: decide who may approve a Dynamics 365 mailbox, from policies written as text.
+#[derive(Debug, clap::Parser)]
+#[command(name = "mailgate", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Parse and validate the schema and policies, and print every problem.
+    Check(check::CheckArgs),
+    /// Decide every request of scenario files (or a JSON Lines batch).
+    Eval(eval::EvalArgs),
+    /// Decide scenario requests and compare with their `expect`.
+    Test(test::TestArgs),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Readable text.
+    Text,
+    /// JSON Lines: one object per decision.
+    Json,
+}
+
+/// `--policies DIR`, shared by every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// The policy folder (default: ./policies if it exists, else the built-in set).
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// Where the policies come from, saying so on stderr when it is the built-in set.
+    pub(crate) fn origin(&self) -> crate::policy_set::Origin {
+        use crate::policy_set::Origin;
+        match &self.policies {
+            Some(dir) => Origin::Dir(dir.clone()),
+            None if std::path::Path::new("policies").is_dir() => {
+                Origin::Dir(PathBuf::from("policies"))
+            }
+            None => {
+                eprintln!(
+                    "mailgate: no ./policies folder here; using the policy set built into mailgate"
+                );
+                Origin::Embedded
+            }
+        }
+    }
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything was fine.
+    Ok,
+    /// Invalid input, or a test failed.
+    Failure,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        match e {
+            Exit::Ok => ExitCode::SUCCESS,
+            Exit::Failure => ExitCode::from(1),
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    let exit = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Test(args) => test::run(&args),
+    };
+    exit.into()
+}

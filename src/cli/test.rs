@@ -1,0 +1,72 @@
+//! `mailgate test`: decide every scenario request and compare with its `expect`.
+
+use super::eval::render_decision;
+use super::inputs::{load_policies, load_scenarios, scenario_files};
+use super::{Exit, Format, PolicyArgs};
+use crate::diagnostics::render_all;
+use crate::source::SourceMap;
+use std::path::PathBuf;
+
+/// Arguments of `test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Scenario files or folders (default: the policy set's `scenarios/`).
+    #[arg(value_name = "FILE|DIR")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    policies: PolicyArgs,
+}
+
+/// Runs `test`.
+pub(crate) fn run(args: &TestArgs) -> Exit {
+    let origin = args.policies.origin();
+    let Some(set) = load_policies(&origin) else {
+        println!("0 passed, 1 failed");
+        return Exit::Failure;
+    };
+    let mut sources = SourceMap::new();
+    let raws = scenario_files(&args.paths, &origin);
+    if raws.is_empty() {
+        eprintln!("error: no scenario files found");
+        println!("0 passed, 0 failed");
+        return Exit::Failure;
+    }
+    let scenarios = load_scenarios(raws, &set, &mut sources);
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for s in &scenarios {
+        let name = &sources.get(s.file).name;
+        match &s.result {
+            Ok(scenario) => {
+                let mut file_failed = 0;
+                let mut checked = 0;
+                for r in &scenario.requests {
+                    let Some(expect) = r.expect else { continue };
+                    checked += 1;
+                    let decision = set.evaluate(&r.request);
+                    if decision.effect == expect {
+                        passed += 1;
+                    } else {
+                        failed += 1;
+                        file_failed += 1;
+                        print!(
+                            "FAIL {}",
+                            render_decision(&set, &sources, r, Format::Text, true)
+                        );
+                    }
+                }
+                if file_failed == 0 {
+                    println!("ok   {name} ({checked} checked)");
+                } else {
+                    println!("FAIL {name} ({file_failed} of {checked} failed)");
+                }
+            }
+            Err(diags) => {
+                failed += 1;
+                eprint!("{}", render_all(diags, &sources));
+                println!("FAIL {name} (invalid scenario: {} errors)", diags.len());
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { Exit::Ok } else { Exit::Failure }
+}

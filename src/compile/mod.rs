@@ -1,0 +1,556 @@
+//! Compilation: [`ValidatedSet`] → [`CompiledSet`], the form built for deciding.
+//!
+//! - Each action gets its own plan, so a decision only looks at the rules of its action.
+//! - A request is a flat array of [`Value`]s; every attribute path becomes an index into
+//!   it (context attributes first, then each slot's attributes, then parameters).
+//! - String literals are interned, enum members are small integers and enum sets are bit
+//!   sets, so deciding needs no string comparison and no allocation.
+//! - Within an action, rules whose condition requires an enum attribute to equal a value
+//!   (`mailbox.server == "exchange_online"`, or `in [...]`) are indexed by that attribute,
+//!   so a request only visits the rules that can match it.
+//! - Conditions become a flat arena of [`Node`]s.
+
+use crate::ast::{CmpOp, Effect};
+use crate::schema::{ActionId, Schema, Type};
+use crate::source::{SourceMap, Span};
+use crate::validate::{Operand, Root, TExpr, TKind, ValidatedSet};
+use crate::value::{Const, StrId, Value};
+use std::collections::HashMap;
+
+/// An operand: a request value or a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opnd {
+    /// Index into the request's values.
+    Slot(u32),
+    /// Index into the constants.
+    Const(u32),
+}
+
+/// Ordering tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ord {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A compiled condition node. Children are ranges of [`CompiledSet::kids`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Node {
+    Const(bool),
+    And(u32, u32),
+    Or(u32, u32),
+    Not(u32),
+    Bool(Opnd),
+    Cmp(Ord, Opnd, Opnd),
+    InList(Opnd, u32, u32),
+    Member { set: Opnd, elem: Opnd },
+    SetAny(Opnd, Opnd),
+    SetAll(Opnd, Opnd),
+}
+
+/// Source information for a node (used only by explanations).
+#[derive(Debug, Clone)]
+pub(crate) struct NodeMeta {
+    pub(crate) span: Span,
+    pub(crate) let_name: Option<String>,
+}
+
+/// What a decision says about a rule.
+#[derive(Debug, Clone)]
+pub struct RuleInfo {
+    /// Its id.
+    pub id: String,
+    /// Its effect.
+    pub effect: Effect,
+    /// Its reason, if it has one.
+    pub reason: Option<String>,
+    /// The file it is in.
+    pub file: String,
+    /// The line its id is on.
+    pub line: usize,
+}
+
+/// Where each part of a request lives in its flat value array.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Offset of each slot's first attribute, in the action's slot order.
+    pub slots: Vec<u32>,
+    /// Offset of the first parameter.
+    pub params: u32,
+    /// Total number of values.
+    pub len: u32,
+    /// The type of each value.
+    pub types: Vec<Type>,
+    /// The path of each value, as a policy writes it (`user.upn`, `request.role`).
+    pub paths: Vec<String>,
+    /// The schema default of each value (`Value::Missing` where there is none).
+    pub defaults: Vec<Value>,
+}
+
+/// One compiled rule within an action's plan.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CRule {
+    pub(crate) rule: u32,
+    /// Root node, or `None` for a rule without a condition.
+    pub(crate) root: Option<u32>,
+}
+
+/// Rules of one effect for one action, with an optional index.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RuleList {
+    pub(crate) rules: Vec<CRule>,
+    /// Positions `0..rules.len()`.
+    pub(crate) all: Vec<u32>,
+    pub(crate) index: Option<EnumIndex>,
+}
+
+/// Rules bucketed by the value of one enum attribute.
+#[derive(Debug, Clone)]
+pub(crate) struct EnumIndex {
+    /// The request value the index is keyed on.
+    pub(crate) slot: u32,
+    /// For each enum member: positions of the rules that can match it, in rule order.
+    pub(crate) buckets: Vec<Vec<u32>>,
+}
+
+impl RuleList {
+    /// The positions of rules that can match a request.
+    #[inline]
+    pub(crate) fn candidates(&self, values: &[Value]) -> &[u32] {
+        if let Some(ix) = &self.index
+            && let Some(Value::Enum(v)) = values.get(ix.slot as usize)
+            && let Some(b) = ix.buckets.get(*v as usize)
+        {
+            return b;
+        }
+        &self.all
+    }
+}
+
+/// The plan for one action.
+#[derive(Debug, Clone)]
+pub(crate) struct ActionPlan {
+    pub(crate) layout: Layout,
+    pub(crate) deny: RuleList,
+    pub(crate) allow: RuleList,
+}
+
+/// A policy set compiled for deciding.
+#[derive(Debug, Clone)]
+pub struct CompiledSet {
+    pub(crate) schema: Schema,
+    pub(crate) rules: Vec<RuleInfo>,
+    pub(crate) plans: Vec<ActionPlan>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) meta: Vec<NodeMeta>,
+    pub(crate) kids: Vec<u32>,
+    pub(crate) consts: Vec<Value>,
+    pub(crate) strings: HashMap<String, u32>,
+    pub(crate) string_names: Vec<String>,
+    pub(crate) sources: SourceMap,
+}
+
+impl CompiledSet {
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Facts about rule `i` (as found in [`crate::eval::Decision::rules`]).
+    pub fn rule(&self, i: u32) -> &RuleInfo {
+        &self.rules[i as usize]
+    }
+
+    /// All rules, in load order.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+
+    /// The value layout of an action's requests.
+    pub fn layout(&self, action: ActionId) -> &Layout {
+        &self.plans[action as usize].layout
+    }
+
+    /// The source files the policies came from.
+    pub fn sources(&self) -> &SourceMap {
+        &self.sources
+    }
+
+    /// Number of policy rules that apply to `action`.
+    pub fn rule_count(&self, action: ActionId) -> usize {
+        let p = &self.plans[action as usize];
+        p.deny.rules.len() + p.allow.rules.len()
+    }
+
+    /// The id of a string that appears in the policies, if it does.
+    pub fn policy_string(&self, s: &str) -> Option<StrId> {
+        self.strings.get(s).map(|&i| StrId(i))
+    }
+
+    /// Number of strings interned from the policies (request-only strings get ids above).
+    pub fn policy_string_count(&self) -> u32 {
+        u32::try_from(self.string_names.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// Builds the layout of every action from the schema.
+pub fn layouts(schema: &Schema) -> Vec<Layout> {
+    schema
+        .actions
+        .iter()
+        .map(|a| {
+            let ctx = schema.context();
+            let mut types: Vec<Type> = ctx.attrs.iter().map(|x| x.ty).collect();
+            let mut paths: Vec<String> = ctx
+                .attrs
+                .iter()
+                .map(|x| format!("{}.{}", ctx.name, x.name))
+                .collect();
+            let mut slots = Vec::with_capacity(a.slots.len());
+            for s in &a.slots {
+                slots.push(idx(types.len()));
+                let def = schema.entity(s.entity);
+                types.extend(def.attrs.iter().map(|x| x.ty));
+                paths.extend(def.attrs.iter().map(|x| format!("{}.{}", s.name, x.name)));
+            }
+            let params = idx(types.len());
+            types.extend(a.params.iter().map(|p| p.ty));
+            paths.extend(a.params.iter().map(|p| format!("request.{}", p.name)));
+            Layout {
+                slots,
+                params,
+                len: idx(types.len()),
+                types,
+                paths,
+                defaults: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// Compiles a validated set. `sources` is kept for explanations.
+pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
+    let schema = set.schema().clone();
+    let layouts = layouts(&schema);
+    let mut c = Compiler {
+        nodes: Vec::new(),
+        meta: Vec::new(),
+        kids: Vec::new(),
+        consts: Vec::new(),
+        const_ix: HashMap::new(),
+        strings: HashMap::new(),
+        string_names: Vec::new(),
+    };
+    let mut layouts = layouts;
+    for (a, layout) in layouts.iter_mut().enumerate() {
+        let action = schema.action(ActionId::try_from(a).unwrap_or(ActionId::MAX));
+        let mut defaults: Vec<Value> = Vec::with_capacity(layout.len as usize);
+        let ctx = schema.context();
+        let attrs = ctx.attrs.iter().chain(
+            action
+                .slots
+                .iter()
+                .flat_map(|s| schema.entity(s.entity).attrs.iter()),
+        );
+        for attr in attrs {
+            defaults.push(attr.default.as_ref().map_or(Value::Missing, |d| c.value(d)));
+        }
+        defaults.extend(action.params.iter().map(|_| Value::Missing));
+        layout.defaults = defaults;
+    }
+    let mut plans: Vec<ActionPlan> = layouts
+        .into_iter()
+        .map(|layout| ActionPlan {
+            layout,
+            deny: RuleList::default(),
+            allow: RuleList::default(),
+        })
+        .collect();
+    let mut rules = Vec::with_capacity(set.rules().len());
+    for (i, rule) in set.rules().iter().enumerate() {
+        let ri = u32::try_from(i).unwrap_or(u32::MAX);
+        let loc = sources.location(rule.id_span);
+        rules.push(RuleInfo {
+            id: rule.id.clone(),
+            effect: rule.effect,
+            reason: rule.reason.clone(),
+            file: loc.file.to_owned(),
+            line: loc.line,
+        });
+        for &a in &rule.actions {
+            let root = rule
+                .condition
+                .as_ref()
+                .map(|cond| c.expr(cond, &schema, a, &plans[a as usize].layout));
+            let plan = &mut plans[a as usize];
+            let list = match rule.effect {
+                Effect::Allow => &mut plan.allow,
+                Effect::Deny => &mut plan.deny,
+            };
+            list.rules.push(CRule { rule: ri, root });
+        }
+    }
+    for plan in &mut plans {
+        let ActionPlan {
+            layout,
+            deny,
+            allow,
+        } = plan;
+        for list in [deny, allow] {
+            list.all = (0..u32::try_from(list.rules.len()).unwrap_or(u32::MAX)).collect();
+            list.index = c.build_index(list, &layout.types, &schema);
+        }
+    }
+    CompiledSet {
+        schema,
+        rules,
+        plans,
+        nodes: c.nodes,
+        meta: c.meta,
+        kids: c.kids,
+        consts: c.consts,
+        strings: c.strings,
+        string_names: c.string_names,
+        sources,
+    }
+}
+
+struct Compiler {
+    nodes: Vec<Node>,
+    meta: Vec<NodeMeta>,
+    kids: Vec<u32>,
+    consts: Vec<Value>,
+    const_ix: HashMap<ConstKey, u32>,
+    strings: HashMap<String, u32>,
+    string_names: Vec<String>,
+}
+
+#[derive(Hash, PartialEq, Eq)]
+struct ConstKey(u8, u128, [u32; crate::version::Version::MAX_PARTS], i64);
+
+fn idx(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Compiler {
+    fn push(&mut self, node: Node, e: &TExpr) -> u32 {
+        self.nodes.push(node);
+        self.meta.push(NodeMeta {
+            span: e.span,
+            let_name: e.let_name.clone(),
+        });
+        idx(self.nodes.len() - 1)
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.strings.get(s) {
+            return i;
+        }
+        let i = idx(self.string_names.len());
+        self.strings.insert(s.to_owned(), i);
+        self.string_names.push(s.to_owned());
+        i
+    }
+
+    fn value(&mut self, c: &Const) -> Value {
+        match c {
+            Const::Bool(b) => Value::Bool(*b),
+            Const::Int(i) => Value::Int(*i),
+            Const::Str(s) => Value::Str(StrId(self.intern(s))),
+            Const::Version(v) => Value::Version(*v),
+            Const::Enum(e) => Value::Enum(*e),
+            Const::Set(s) => Value::Set(*s),
+        }
+    }
+
+    fn constant(&mut self, c: &Const) -> u32 {
+        let v = self.value(c);
+        let key = match v {
+            Value::Missing => ConstKey(0, 0, [0; 6], 0),
+            Value::Bool(b) => ConstKey(1, u128::from(b), [0; 6], 0),
+            Value::Int(i) => ConstKey(2, 0, [0; 6], i),
+            Value::Str(s) => ConstKey(3, u128::from(s.0), [0; 6], 0),
+            Value::Version(ver) => ConstKey(4, 0, version_parts(ver), 0),
+            Value::Enum(e) => ConstKey(5, u128::from(e), [0; 6], 0),
+            Value::Set(s) => ConstKey(6, s.0, [0; 6], 0),
+        };
+        if let Some(&i) = self.const_ix.get(&key) {
+            return i;
+        }
+        let i = idx(self.consts.len());
+        self.consts.push(v);
+        self.const_ix.insert(key, i);
+        i
+    }
+
+    fn operand(&mut self, o: &Operand, schema: &Schema, action: ActionId, layout: &Layout) -> Opnd {
+        match o {
+            Operand::Const(c, ..) => Opnd::Const(self.constant(c)),
+            Operand::Path(p) => Opnd::Slot(path_index(&p.root, schema, action, layout)),
+        }
+    }
+
+    fn expr(&mut self, e: &TExpr, schema: &Schema, action: ActionId, layout: &Layout) -> u32 {
+        let mut op = |c: &mut Self, o: &Operand| c.operand(o, schema, action, layout);
+        let node = match &e.kind {
+            TKind::And(xs) | TKind::Or(xs) => {
+                let children: Vec<u32> = xs
+                    .iter()
+                    .map(|x| self.expr(x, schema, action, layout))
+                    .collect();
+                let start = idx(self.kids.len());
+                self.kids.extend(children);
+                let end = idx(self.kids.len());
+                if matches!(e.kind, TKind::And(_)) {
+                    Node::And(start, end)
+                } else {
+                    Node::Or(start, end)
+                }
+            }
+            TKind::Not(x) => Node::Not(self.expr(x, schema, action, layout)),
+            TKind::Bool(Operand::Const(Const::Bool(b), ..)) => Node::Const(*b),
+            TKind::Bool(o) => Node::Bool(op(self, o)),
+            TKind::Cmp { op: cmp, lhs, rhs } => {
+                let ord = match cmp {
+                    CmpOp::Eq => Ord::Eq,
+                    CmpOp::Ne => Ord::Ne,
+                    CmpOp::Lt => Ord::Lt,
+                    CmpOp::Le => Ord::Le,
+                    CmpOp::Gt => Ord::Gt,
+                    _ => Ord::Ge,
+                };
+                Node::Cmp(ord, op(self, lhs), op(self, rhs))
+            }
+            TKind::InList { elem, list } => {
+                let a = op(self, elem);
+                let values: Vec<u32> = list.iter().map(|c| self.constant(c)).collect();
+                let start = idx(self.kids.len());
+                self.kids.extend(values);
+                Node::InList(a, start, idx(self.kids.len()))
+            }
+            TKind::Member { set, elem } => Node::Member {
+                set: op(self, set),
+                elem: op(self, elem),
+            },
+            TKind::SetOp { any, set, other } => {
+                let (a, b) = (op(self, set), op(self, other));
+                if *any {
+                    Node::SetAny(a, b)
+                } else {
+                    Node::SetAll(a, b)
+                }
+            }
+        };
+        self.push(node, e)
+    }
+
+    /// Finds the enum attribute most rules of the list require a value of, and buckets
+    /// the rules by it. Indexing never changes a decision: a rule is left out of a bucket
+    /// only when one of its top-level `and` terms is false for every request in it, and
+    /// a false term makes the whole `and` false even if another term has an error.
+    fn build_index(&self, list: &RuleList, types: &[Type], schema: &Schema) -> Option<EnumIndex> {
+        if list.rules.len() < 4 {
+            return None;
+        }
+        let constraints: Vec<Vec<(u32, crate::value::EnumSet)>> = list
+            .rules
+            .iter()
+            .map(|r| {
+                r.root
+                    .map(|root| self.constraints(root))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let mut counts: HashMap<u32, usize> = HashMap::new();
+        for cs in &constraints {
+            let mut seen = Vec::new();
+            for (slot, _) in cs {
+                if !seen.contains(slot) {
+                    seen.push(*slot);
+                    *counts.entry(*slot).or_default() += 1;
+                }
+            }
+        }
+        let (&slot, &count) = counts
+            .iter()
+            .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))?;
+        if count < 2 {
+            return None;
+        }
+        let Some(Type::Enum(e)) = types.get(slot as usize) else {
+            return None;
+        };
+        let members = schema.enum_def(*e).values.len();
+        let mut buckets = vec![Vec::new(); members];
+        for (pos, cs) in constraints.iter().enumerate() {
+            let mut allowed = crate::value::EnumSet(u128::MAX);
+            for (s, set) in cs {
+                if *s == slot {
+                    allowed.0 &= set.0;
+                }
+            }
+            for (v, bucket) in buckets.iter_mut().enumerate() {
+                if allowed.contains(u16::try_from(v).unwrap_or(u16::MAX)) {
+                    bucket.push(idx(pos));
+                }
+            }
+        }
+        Some(EnumIndex { slot, buckets })
+    }
+
+    /// Top-level `and` terms of the form `slot == member` or `slot in [members]`.
+    fn constraints(&self, root: u32) -> Vec<(u32, crate::value::EnumSet)> {
+        let terms: Vec<u32> = match self.nodes[root as usize] {
+            Node::And(s, e) => self.kids[s as usize..e as usize].to_vec(),
+            _ => vec![root],
+        };
+        terms
+            .into_iter()
+            .filter_map(|t| match self.nodes[t as usize] {
+                Node::Cmp(Ord::Eq, Opnd::Slot(s), Opnd::Const(c))
+                | Node::Cmp(Ord::Eq, Opnd::Const(c), Opnd::Slot(s)) => {
+                    match self.consts[c as usize] {
+                        Value::Enum(v) => {
+                            let mut set = crate::value::EnumSet::default();
+                            set.insert(v);
+                            Some((s, set))
+                        }
+                        _ => None,
+                    }
+                }
+                Node::Member {
+                    set: Opnd::Const(c),
+                    elem: Opnd::Slot(s),
+                } => match self.consts[c as usize] {
+                    Value::Set(set) => Some((s, set)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn version_parts(v: crate::version::Version) -> [u32; crate::version::Version::MAX_PARTS] {
+    v.parts()
+}
+
+/// The index in an action's value array of a path.
+pub(crate) fn path_index(root: &Root, schema: &Schema, action: ActionId, layout: &Layout) -> u32 {
+    let def = schema.action(action);
+    match root {
+        Root::Context { attr } => idx(*attr),
+        Root::Slot { name, attr } => {
+            let pos = def.slots.iter().position(|s| &s.name == name).unwrap_or(0);
+            layout.slots.get(pos).copied().unwrap_or(0) + idx(*attr)
+        }
+        Root::Param { name } => {
+            let pos = def.params.iter().position(|p| &p.name == name).unwrap_or(0);
+            layout.params + idx(pos)
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Diagnostics: what every layer's errors become before a user sees them.
+//!
+//! Each layer keeps its own typed error enum (see the `error.rs` files); each of those
+//! converts into a [`Diagnostic`], which holds a message, a primary span, optional secondary
+//! labels (for example the first definition of a duplicate rule), and a separate `help`
+//! line. Only this module renders them, with `annotate-snippets` (the renderer rustc uses),
+//! so every error shows `file:line:column`, the source line and a caret under the span.
+
+use crate::source::{SourceMap, Span};
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The input cannot be used.
+    Error,
+    /// The input can be used, but something looks wrong.
+    Warning,
+}
+
+/// A labelled span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// Where.
+    pub span: Span,
+    /// What to say under the caret (may be empty).
+    pub text: String,
+}
+
+/// One message for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The headline: lowercase, no trailing period, user text in backticks.
+    pub message: String,
+    /// The main place, if the problem has one.
+    pub primary: Option<Label>,
+    /// Related places.
+    pub secondary: Vec<Label>,
+    /// Advice, such as a did-you-mean.
+    pub help: Option<String>,
+    /// The file the problem is in when there is no span (I/O errors).
+    pub file: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error at a span.
+    pub fn error(message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            primary: Some(Label {
+                span,
+                text: label.into(),
+            }),
+            secondary: Vec::new(),
+            help: None,
+            file: None,
+        }
+    }
+
+    /// An error about a whole file, with no position (for example, it cannot be read).
+    pub fn file_error(message: impl Into<String>, file: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            help: None,
+            file: Some(file.into()),
+        }
+    }
+
+    /// Turns this into a warning.
+    #[must_use]
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// Adds a help line.
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a help line if there is one.
+    #[must_use]
+    pub fn with_help_opt(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    /// Adds a secondary label.
+    #[must_use]
+    pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.secondary.push(Label {
+            span,
+            text: text.into(),
+        });
+        self
+    }
+
+    /// Whether this is an error (not a warning).
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `file:line:column` of the primary span, or the file name alone.
+    pub fn location(&self, sources: &SourceMap) -> String {
+        match (&self.primary, &self.file) {
+            (Some(label), _) => {
+                let file = sources.get(label.span.file);
+                let (line, col) = file.line_col(label.span.start as usize);
+                format!("{}:{line}:{col}", file.name)
+            }
+            (None, Some(file)) => file.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Renders the diagnostic as rustc does: headline, location, source line, caret, help.
+    pub fn render(&self, sources: &SourceMap) -> String {
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let mut group = Group::with_title(level.primary_title(self.message.as_str()));
+        if let Some(label) = &self.primary {
+            group = group.element(snippet(sources, label, AnnotationKind::Primary));
+        } else if let Some(file) = &self.file {
+            group = group.element(annotate_snippets::Origin::path(file.as_str()));
+        }
+        for label in &self.secondary {
+            group = group.element(snippet(sources, label, AnnotationKind::Context));
+        }
+        let mut report: Vec<Group<'_>> = vec![group];
+        if let Some(help) = &self.help {
+            report.push(Group::with_title(
+                Level::HELP.secondary_title(help.as_str()),
+            ));
+        }
+        Renderer::plain().render(&report)
+    }
+}
+
+fn snippet<'a>(
+    sources: &'a SourceMap,
+    label: &'a Label,
+    kind: AnnotationKind,
+) -> Snippet<'a, annotate_snippets::Annotation<'a>> {
+    let file = sources.get(label.span.file);
+    let mut range = label.span.range();
+    range.end = range.end.min(file.text.len());
+    range.start = range.start.min(range.end);
+    Snippet::source(file.text.as_str())
+        .path(file.name.as_str())
+        .fold(true)
+        .annotation(kind.span(range).label(label.text.as_str()))
+}
+
+/// Renders many diagnostics, separated by blank lines, followed by a count line
+/// (`error: 3 errors in 2 files`) when there are errors.
+pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&d.render(sources));
+        out.push_str("\n\n");
+    }
+    out
+}
+
+/// The closest candidate to `name`, if one is close enough to be a likely typo.
+///
+/// Case differences count as near-misses, so `system administrator` suggests
+/// `System Administrator`.
+pub fn did_you_mean<'a, I>(name: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let lower = name.to_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
+        let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let roles = ["System Administrator", "Basic User"];
+        assert_eq!(
+            did_you_mean("Sytem Administrator", roles).as_deref(),
+            Some("did you mean `System Administrator`?")
+        );
+        assert_eq!(
+            did_you_mean("system administrator", roles).as_deref(),
+            Some("did you mean `System Administrator`?")
+        );
+        assert_eq!(did_you_mean("Salesperson", roles), None);
+    }
+}

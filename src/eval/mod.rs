@@ -1,0 +1,317 @@
+//! Deciding: a [`Request`] against a [`CompiledSet`] → [`Decision`].
+//!
+//! Semantics (SPEC §3): default deny; any matching `deny` rule wins; an `allow` rule whose
+//! condition cannot be evaluated (a value is missing) does not match, and a `deny` rule
+//! that cannot be evaluated does match, with the error in the decision. Logic is
+//! three-valued in the Kleene sense: `false and <error>` is `false` and `true or <error>`
+//! is `true`, because those hold whatever the missing value would have been; everything
+//! else with an error is an error. So an error can never be the reason for an `allow`.
+//!
+//! The hot path ([`CompiledSet::evaluate_into`]) allocates nothing once the output buffers
+//! have grown, and compares no strings.
+
+mod explain;
+mod request;
+
+pub use explain::{Explanation, RuleTrace, Step};
+pub use request::Request;
+
+use crate::ast::Effect;
+use crate::compile::{CompiledSet, Node, Opnd, Ord};
+use crate::value::Value;
+
+/// The result of one condition: true, false, or an error at a request value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tri {
+    /// Holds.
+    True,
+    /// Does not hold.
+    False,
+    /// Cannot be decided: the request value at this index is missing or ill-typed.
+    Error(u32),
+}
+
+/// Why a decision came out the way it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// At least one `allow` rule matched and no `deny` rule did.
+    Allowed,
+    /// A `deny` rule matched (explicit deny).
+    DeniedByRule,
+    /// No `allow` rule matched (default deny).
+    NoRuleAllows,
+}
+
+/// A rule whose condition could not be evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalError {
+    /// The rule.
+    pub rule: u32,
+    /// The request value that was missing (an index into the action's layout), or
+    /// `u32::MAX` when the request itself did not fit the action.
+    pub value: u32,
+}
+
+/// A decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// `allow` or `deny`.
+    pub effect: Effect,
+    /// Explicit or default deny, or allow.
+    pub cause: Cause,
+    /// The determining rules: every matched rule of the winning effect, in load order
+    /// (none for a default deny).
+    pub rules: Vec<u32>,
+    /// Rules that could not be evaluated.
+    pub errors: Vec<EvalError>,
+}
+
+impl Default for Decision {
+    fn default() -> Self {
+        Decision {
+            effect: Effect::Deny,
+            cause: Cause::NoRuleAllows,
+            rules: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl CompiledSet {
+    /// Decides a request.
+    pub fn evaluate(&self, request: &Request) -> Decision {
+        let mut d = Decision::default();
+        self.evaluate_into(request, &mut d);
+        d
+    }
+
+    /// Decides a request into `out`, reusing its buffers (no allocation once they have
+    /// grown).
+    pub fn evaluate_into(&self, request: &Request, out: &mut Decision) {
+        out.effect = Effect::Deny;
+        out.cause = Cause::NoRuleAllows;
+        out.rules.clear();
+        out.errors.clear();
+        let Some(plan) = self.plans.get(request.action as usize) else {
+            out.errors.push(EvalError {
+                rule: u32::MAX,
+                value: u32::MAX,
+            });
+            return;
+        };
+        let values = request.values.as_slice();
+        if values.len() != plan.layout.len as usize {
+            out.errors.push(EvalError {
+                rule: u32::MAX,
+                value: u32::MAX,
+            });
+            return;
+        }
+        for &pos in plan.deny.candidates(values) {
+            let r = plan.deny.rules[pos as usize];
+            match self.eval_root(r.root, values) {
+                Tri::False => {}
+                Tri::True => out.rules.push(r.rule),
+                Tri::Error(v) => {
+                    out.rules.push(r.rule);
+                    out.errors.push(EvalError {
+                        rule: r.rule,
+                        value: v,
+                    });
+                }
+            }
+        }
+        if !out.rules.is_empty() {
+            out.cause = Cause::DeniedByRule;
+            return;
+        }
+        for &pos in plan.allow.candidates(values) {
+            let r = plan.allow.rules[pos as usize];
+            match self.eval_root(r.root, values) {
+                Tri::False => {}
+                Tri::True => out.rules.push(r.rule),
+                Tri::Error(v) => out.errors.push(EvalError {
+                    rule: r.rule,
+                    value: v,
+                }),
+            }
+        }
+        if !out.rules.is_empty() {
+            out.effect = Effect::Allow;
+            out.cause = Cause::Allowed;
+        }
+    }
+
+    #[inline]
+    fn eval_root(&self, root: Option<u32>, values: &[Value]) -> Tri {
+        match root {
+            None => Tri::True,
+            Some(n) => self.eval(n, values),
+        }
+    }
+
+    /// Evaluates node `n`, short-circuiting.
+    pub(crate) fn eval(&self, n: u32, values: &[Value]) -> Tri {
+        match self.nodes[n as usize] {
+            Node::And(s, e) => {
+                let mut err = None;
+                for &k in &self.kids[s as usize..e as usize] {
+                    match self.eval(k, values) {
+                        Tri::False => return Tri::False,
+                        Tri::Error(v) => {
+                            err.get_or_insert(v);
+                        }
+                        Tri::True => {}
+                    }
+                }
+                err.map_or(Tri::True, Tri::Error)
+            }
+            Node::Or(s, e) => {
+                let mut err = None;
+                for &k in &self.kids[s as usize..e as usize] {
+                    match self.eval(k, values) {
+                        Tri::True => return Tri::True,
+                        Tri::Error(v) => {
+                            err.get_or_insert(v);
+                        }
+                        Tri::False => {}
+                    }
+                }
+                err.map_or(Tri::False, Tri::Error)
+            }
+            Node::Not(k) => not(self.eval(k, values)),
+            leaf => self.leaf(leaf, values),
+        }
+    }
+
+    #[inline]
+    fn load<'a>(&'a self, o: Opnd, values: &'a [Value]) -> Result<&'a Value, u32> {
+        match o {
+            Opnd::Const(c) => Ok(&self.consts[c as usize]),
+            Opnd::Slot(s) => match values.get(s as usize) {
+                Some(Value::Missing) | None => Err(s),
+                Some(v) => Ok(v),
+            },
+        }
+    }
+
+    /// Evaluates a leaf node (a test on values).
+    pub(crate) fn leaf(&self, node: Node, values: &[Value]) -> Tri {
+        let r = (|| -> Result<bool, u32> {
+            Ok(match node {
+                Node::Const(b) => b,
+                Node::Bool(o) => match self.load(o, values)? {
+                    Value::Bool(b) => *b,
+                    _ => return Err(slot_of(o)),
+                },
+                Node::Cmp(op, a, b) => {
+                    let (x, y) = (self.load(a, values)?, self.load(b, values)?);
+                    compare(op, x, y).ok_or_else(|| slot_of(a).min(slot_of(b)))?
+                }
+                Node::InList(a, s, e) => {
+                    let x = self.load(a, values)?;
+                    self.kids[s as usize..e as usize]
+                        .iter()
+                        .any(|&c| self.consts[c as usize] == *x)
+                }
+                Node::Member { set, elem } => {
+                    match (self.load(set, values)?, self.load(elem, values)?) {
+                        (Value::Set(s), Value::Enum(m)) => s.contains(*m),
+                        _ => return Err(slot_of(set).min(slot_of(elem))),
+                    }
+                }
+                Node::SetAny(a, b) | Node::SetAll(a, b) => {
+                    match (self.load(a, values)?, self.load(b, values)?) {
+                        (Value::Set(x), Value::Set(y)) => {
+                            if matches!(node, Node::SetAny(..)) {
+                                x.0 & y.0 != 0
+                            } else {
+                                x.0 & y.0 == y.0
+                            }
+                        }
+                        _ => return Err(slot_of(a).min(slot_of(b))),
+                    }
+                }
+                Node::And(..) | Node::Or(..) | Node::Not(_) => return Err(u32::MAX),
+            })
+        })();
+        match r {
+            Ok(true) => Tri::True,
+            Ok(false) => Tri::False,
+            Err(v) => Tri::Error(v),
+        }
+    }
+}
+
+fn slot_of(o: Opnd) -> u32 {
+    match o {
+        Opnd::Slot(s) => s,
+        Opnd::Const(_) => u32::MAX,
+    }
+}
+
+pub(crate) fn not(t: Tri) -> Tri {
+    match t {
+        Tri::True => Tri::False,
+        Tri::False => Tri::True,
+        e @ Tri::Error(_) => e,
+    }
+}
+
+/// `x op y` for two values of one type; `None` if the types do not fit the operator.
+fn compare(op: Ord, x: &Value, y: &Value) -> Option<bool> {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (x, y) {
+        (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+        (Value::Version(a), Value::Version(b)) => Some(a.cmp(b)),
+        _ => None,
+    };
+    Some(match op {
+        Ord::Eq | Ord::Ne => {
+            if std::mem::discriminant(x) != std::mem::discriminant(y) {
+                return None;
+            }
+            (x == y) == (op == Ord::Eq)
+        }
+        Ord::Lt => ord? == Ordering::Less,
+        Ord::Le => ord? != Ordering::Greater,
+        Ord::Gt => ord? == Ordering::Greater,
+        Ord::Ge => ord? != Ordering::Less,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::Version;
+
+    #[test]
+    fn comparison_operators() {
+        let v = |s| Value::Version(Version::parse(s).unwrap());
+        assert_eq!(
+            compare(Ord::Ge, &v("9.2.22104.00170"), &v("9.1.0.5805")),
+            Some(true)
+        );
+        assert_eq!(
+            compare(Ord::Lt, &v("9.1.0.5804"), &v("9.1.0.5805")),
+            Some(true)
+        );
+        assert_eq!(compare(Ord::Le, &Value::Int(3), &Value::Int(3)), Some(true));
+        assert_eq!(
+            compare(Ord::Gt, &Value::Int(3), &Value::Int(3)),
+            Some(false)
+        );
+        assert_eq!(
+            compare(Ord::Ne, &Value::Enum(1), &Value::Enum(2)),
+            Some(true)
+        );
+        assert_eq!(compare(Ord::Eq, &Value::Enum(1), &Value::Int(1)), None);
+        assert_eq!(compare(Ord::Lt, &Value::Enum(1), &Value::Enum(2)), None);
+    }
+
+    #[test]
+    fn not_keeps_errors() {
+        assert_eq!(not(Tri::True), Tri::False);
+        assert_eq!(not(Tri::Error(3)), Tri::Error(3));
+    }
+}

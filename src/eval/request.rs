@@ -1,0 +1,116 @@
+//! Requests: one action and the flat array of values its rules read.
+
+use crate::compile::CompiledSet;
+use crate::schema::{ActionId, Type};
+use crate::value::{Const, StrId, Value};
+
+/// A request to decide: an action and its values laid out as
+/// [`crate::compile::Layout`] says (context attributes, each slot's attributes, parameters).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The action.
+    pub action: ActionId,
+    /// The values; [`Value::Missing`] where the request has none.
+    pub values: Vec<Value>,
+    /// Strings of this request that no policy mentions (ids from
+    /// [`CompiledSet::policy_string_count`] up).
+    pub strings: Vec<String>,
+}
+
+impl CompiledSet {
+    /// A request for `action` with every schema default filled in and every other value
+    /// missing.
+    pub fn new_request(&self, action: ActionId) -> Request {
+        let mut r = Request::default();
+        self.reset_request(&mut r, action);
+        r
+    }
+
+    /// Resets `r` to a fresh request for `action`, keeping its buffers.
+    pub fn reset_request(&self, r: &mut Request, action: ActionId) {
+        r.action = action;
+        r.values.clear();
+        r.strings.clear();
+        if let Some(plan) = self.plans.get(action as usize) {
+            r.values.extend_from_slice(&plan.layout.defaults);
+        }
+    }
+
+    /// The id of string `s` for this request: a policy string's id if a policy mentions
+    /// it, otherwise a request-local id.
+    pub fn intern(&self, r: &mut Request, s: &str) -> StrId {
+        if let Some(&i) = self.strings.get(s) {
+            return StrId(i);
+        }
+        let base = self.policy_string_count();
+        let pos = match r.strings.iter().position(|x| x == s) {
+            Some(p) => p,
+            None => {
+                r.strings.push(s.to_owned());
+                r.strings.len() - 1
+            }
+        };
+        StrId(base + u32::try_from(pos).unwrap_or(u32::MAX - base))
+    }
+
+    /// Converts a typed constant to a runtime value for `r`.
+    pub fn to_value(&self, r: &mut Request, c: &Const) -> Value {
+        match c {
+            Const::Bool(b) => Value::Bool(*b),
+            Const::Int(i) => Value::Int(*i),
+            Const::Str(s) => Value::Str(self.intern(r, s)),
+            Const::Version(v) => Value::Version(*v),
+            Const::Enum(e) => Value::Enum(*e),
+            Const::Set(s) => Value::Set(*s),
+        }
+    }
+
+    /// Renders value `index` of `r` for people: `[System Administrator]`, `"a@b.com"`.
+    pub fn display_value(&self, r: &Request, index: u32) -> String {
+        let Some(layout) = self.plans.get(r.action as usize).map(|p| &p.layout) else {
+            return "?".to_owned();
+        };
+        let ty = layout
+            .types
+            .get(index as usize)
+            .copied()
+            .unwrap_or(Type::Bool);
+        match r.values.get(index as usize).copied().unwrap_or_default() {
+            Value::Missing => "(missing)".to_owned(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Str(id) => format!("{:?}", self.string(r, id)),
+            Value::Version(v) => v.to_string(),
+            Value::Enum(e) => match ty {
+                Type::Enum(en) => self.schema.member_name(en, e).to_owned(),
+                _ => e.to_string(),
+            },
+            Value::Set(s) => match ty {
+                Type::Set(en) => self.schema.display_set(en, s),
+                _ => format!("{:#x}", s.0),
+            },
+        }
+    }
+
+    /// The text of string `id` in request `r`.
+    pub fn string<'a>(&'a self, r: &'a Request, id: StrId) -> &'a str {
+        let base = self.policy_string_count();
+        if id.0 < base {
+            self.string_names
+                .get(id.0 as usize)
+                .map_or("?", String::as_str)
+        } else {
+            r.strings
+                .get((id.0 - base) as usize)
+                .map_or("?", String::as_str)
+        }
+    }
+
+    /// The path of value `index` of an action (`user.upn`).
+    pub fn value_path(&self, action: ActionId, index: u32) -> &str {
+        self.plans
+            .get(action as usize)
+            .and_then(|p| p.layout.paths.get(index as usize))
+            .map_or("the request", String::as_str)
+    }
+}

@@ -1,0 +1,37 @@
+//! Resource limits: every input that could grow without bound has one.
+//!
+//! Exceeding a limit is an ordinary error that names the limit; nothing is truncated and
+//! nothing overflows the stack. The README lists these defaults.
+
+/// Largest policy, schema or scenario file, in bytes.
+pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Deepest nesting of parentheses, lists and `not`s in one expression.
+pub const MAX_NESTING: usize = 64;
+
+/// Most rules in one policy set.
+pub const MAX_RULES: usize = 100_000;
+
+/// Deepest chain of expressions after `let`s are expanded (each `let` adds its own depth).
+pub const MAX_EXPANDED_DEPTH: usize = 256;
+
+/// Most expression nodes in one rule after `let`s are expanded.
+pub const MAX_EXPANDED_NODES: usize = 1_000_000;
+
+/// Longest line of `eval --batch` input, in bytes.
+pub const MAX_BATCH_LINE_BYTES: usize = 1024 * 1024;
+
+/// Deepest JSON nesting in one batch line.
+pub const MAX_JSON_DEPTH: usize = 16;
+
+/// Deepest YAML nesting in a schema or scenario.
+pub const MAX_YAML_DEPTH: usize = 32;
+
+/// Most YAML aliases (`*name`) in one schema or scenario file.
+pub const MAX_YAML_ALIASES: usize = 1_000;
+
+/// Most YAML nodes in one schema or scenario file.
+pub const MAX_YAML_NODES: usize = 1_000_000;
+
+/// Most requests in one scenario file.
+pub const MAX_SCENARIO_REQUESTS: usize = 100_000;

@@ -1,0 +1,291 @@
+//! Loading a policy set: find the files, read and decode them, parse, validate against the
+//! schema, compile. Every problem in every file is collected; a set with any error is
+//! never compiled, so it can never be used for a decision.
+
+use crate::compile::{self, CompiledSet};
+use crate::diagnostics::Diagnostic;
+use crate::limits::MAX_FILE_BYTES;
+use crate::schema;
+use crate::source::{SourceFile, SourceMap};
+use crate::syntax;
+use crate::validate;
+use std::path::{Path, PathBuf};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// Where a policy set comes from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A folder with `schema.yaml` and `*.policy` files at any depth.
+    Dir(PathBuf),
+    /// The set shipped in the repository, built into the binary.
+    Embedded,
+}
+
+/// A file of a policy set, read but not yet decoded.
+#[derive(Debug, Clone)]
+pub struct RawFile {
+    /// The name shown to users.
+    pub name: String,
+    /// The bytes, or the reason they could not be read.
+    pub bytes: Result<Vec<u8>, String>,
+}
+
+/// A policy set that loaded without errors.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The compiled set, ready to decide.
+    pub set: CompiledSet,
+    /// Warnings found on the way.
+    pub warnings: Vec<Diagnostic>,
+    /// How many `.policy` files there were.
+    pub policy_files: usize,
+}
+
+/// A policy set that did not load: every diagnostic, and the sources to render them.
+#[derive(Debug)]
+pub struct LoadFailure {
+    /// The files that were read.
+    pub sources: SourceMap,
+    /// Errors and warnings.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The files of a scenario folder: the policy set's own `scenarios/`.
+pub fn scenario_files(origin: &Origin) -> Vec<RawFile> {
+    match origin {
+        Origin::Dir(dir) => {
+            let mut paths = Vec::new();
+            walk(&dir.join("scenarios"), &mut paths, &|p| {
+                has_ext(p, &["yaml", "yml"])
+            });
+            paths.sort();
+            paths.into_iter().map(|p| read_raw(&p)).collect()
+        }
+        Origin::Embedded => embedded::FILES
+            .iter()
+            .filter(|(name, _)| name.starts_with("scenarios/"))
+            .map(|(name, bytes)| RawFile {
+                name: format!("policies/{name}"),
+                bytes: Ok(bytes.to_vec()),
+            })
+            .collect(),
+    }
+}
+
+fn has_ext(p: &Path, exts: &[&str]) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| exts.contains(&e))
+}
+
+/// Every file under `dir` (any depth) that `keep` accepts. Symbolic links to folders are
+/// not followed, so a link loop cannot hang the walk.
+pub fn walk(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) -> bool) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(_) if keep(&p) => out.push(p),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Reads a file, refusing files over [`MAX_FILE_BYTES`] before reading them.
+pub fn read_raw(path: &Path) -> RawFile {
+    let name = path.display().to_string();
+    let bytes = match std::fs::metadata(path) {
+        Ok(m) if m.len() > MAX_FILE_BYTES as u64 => Err(format!(
+            "file is {} bytes, over the limit of {MAX_FILE_BYTES} bytes",
+            m.len()
+        )),
+        Ok(_) => std::fs::read(path).map_err(|e| format!("cannot read file: {e}")),
+        Err(e) => Err(format!("cannot read file: {e}")),
+    };
+    RawFile { name, bytes }
+}
+
+/// Decodes a file as UTF-8. Invalid UTF-8 is an error that points at the first bad byte;
+/// it is never replaced.
+pub fn decode(raw: RawFile, sources: &mut SourceMap) -> Result<crate::source::FileId, Diagnostic> {
+    let bytes = raw
+        .bytes
+        .map_err(|e| Diagnostic::file_error(e, raw.name.clone()))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(sources.add(SourceFile::new(raw.name, text))),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
+            let id = sources.add(SourceFile::new(raw.name, prefix));
+            Err(Diagnostic::error(
+                "file is not valid UTF-8",
+                crate::source::Span::new(id, valid, valid),
+                "invalid byte here",
+            )
+            .with_help("policy, schema and scenario files must be UTF-8 text"))
+        }
+    }
+}
+
+/// The raw files of a policy set: `schema.yaml` first, then `*.policy` in sorted path
+/// order.
+pub fn policy_files(origin: &Origin) -> Result<(RawFile, Vec<RawFile>), Diagnostic> {
+    match origin {
+        Origin::Dir(dir) => {
+            if !dir.is_dir() {
+                return Err(Diagnostic::file_error(
+                    "policy folder does not exist",
+                    dir.display().to_string(),
+                ));
+            }
+            let schema_path = dir.join("schema.yaml");
+            if !schema_path.is_file() {
+                return Err(Diagnostic::file_error(
+                    "no `schema.yaml` in the policy folder",
+                    dir.display().to_string(),
+                ));
+            }
+            let mut paths = Vec::new();
+            walk(dir, &mut paths, &|p| has_ext(p, &["policy"]));
+            paths.sort();
+            Ok((
+                read_raw(&schema_path),
+                paths.iter().map(|p| read_raw(p)).collect(),
+            ))
+        }
+        Origin::Embedded => {
+            let raw = |(name, bytes): &(&str, &[u8])| RawFile {
+                name: format!("policies/{name}"),
+                bytes: Ok(bytes.to_vec()),
+            };
+            let schema = embedded::FILES
+                .iter()
+                .find(|(n, _)| *n == "schema.yaml")
+                .map(raw)
+                .ok_or_else(|| {
+                    Diagnostic::file_error("the built-in policy set has no schema", "policies")
+                })?;
+            let mut policies: Vec<RawFile> = embedded::FILES
+                .iter()
+                .filter(|(n, _)| n.ends_with(".policy"))
+                .map(raw)
+                .collect();
+            policies.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok((schema, policies))
+        }
+    }
+}
+
+/// Loads, validates and compiles a policy set.
+pub fn load(origin: &Origin) -> Result<Loaded, LoadFailure> {
+    let mut sources = SourceMap::new();
+    let (schema_raw, policy_raws) = policy_files(origin).map_err(|d| LoadFailure {
+        sources: SourceMap::new(),
+        diagnostics: vec![d],
+    })?;
+    load_raw(schema_raw, policy_raws, &mut sources)
+        .map_err(|diagnostics| LoadFailure {
+            sources: sources.clone(),
+            diagnostics,
+        })
+        .map(|(validated, warnings, policy_files)| Loaded {
+            set: compile::compile(&validated, sources),
+            warnings,
+            policy_files,
+        })
+}
+
+/// Loads a policy set from texts in memory (for tests, fuzzing and embedding).
+pub fn load_texts(schema: &str, policies: &[(&str, &str)]) -> Result<Loaded, LoadFailure> {
+    let mut sources = SourceMap::new();
+    let schema_raw = RawFile {
+        name: "schema.yaml".to_owned(),
+        bytes: Ok(schema.as_bytes().to_vec()),
+    };
+    let raws = policies
+        .iter()
+        .map(|(n, t)| RawFile {
+            name: (*n).to_owned(),
+            bytes: Ok(t.as_bytes().to_vec()),
+        })
+        .collect();
+    match load_raw(schema_raw, raws, &mut sources) {
+        Ok((validated, warnings, policy_files)) => Ok(Loaded {
+            set: compile::compile(&validated, sources),
+            warnings,
+            policy_files,
+        }),
+        Err(diagnostics) => Err(LoadFailure {
+            sources,
+            diagnostics,
+        }),
+    }
+}
+
+type Validated = (validate::ValidatedSet, Vec<Diagnostic>, usize);
+
+fn load_raw(
+    schema_raw: RawFile,
+    policy_raws: Vec<RawFile>,
+    sources: &mut SourceMap,
+) -> Result<Validated, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let schema = match decode(schema_raw, sources) {
+        Ok(id) => match schema::load(id, sources.get(id)) {
+            Ok(s) => Some(s),
+            Err(errs) => {
+                diags.extend(errs.iter().map(schema::SchemaError::to_diagnostic));
+                None
+            }
+        },
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    };
+    let policy_files = policy_raws.len();
+    let mut parsed = Vec::new();
+    let mut syntax_errors = false;
+    for raw in policy_raws {
+        match decode(raw, sources) {
+            Ok(id) => {
+                let p = syntax::parse(id, &sources.get(id).text);
+                syntax_errors |= !p.errors.is_empty();
+                diags.extend(p.errors.iter().map(Diagnostic::from));
+                parsed.push(p.file);
+            }
+            Err(d) => {
+                diags.push(d);
+                syntax_errors = true;
+            }
+        }
+    }
+    let Some(schema) = schema else {
+        return Err(diags);
+    };
+    let (validated, mut vdiags) = validate::validate(schema, &parsed, syntax_errors);
+    diags.append(&mut vdiags);
+    if policy_files == 0 {
+        diags.push(
+            Diagnostic::file_error(
+                "no `.policy` files: every request will be denied",
+                "policies",
+            )
+            .warning(),
+        );
+    }
+    match validated {
+        Some(v) if !diags.iter().any(Diagnostic::is_error) => Ok((v, diags, policy_files)),
+        _ => Err(diags),
+    }
+}

@@ -1,0 +1,142 @@
+//! Errors of the schema layer.
+
+use crate::diagnostics::Diagnostic;
+use crate::source::Span;
+use crate::yaml::{ShapeError, YamlError};
+
+/// A value that does not fit its declared type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// Not a member of the enum.
+    #[error("`{value}` is not a `{enum_name}`")]
+    NotInEnum {
+        /// The text given.
+        value: String,
+        /// The enum.
+        enum_name: String,
+        /// A close member, if any.
+        help: Option<String>,
+    },
+    /// Not a valid version.
+    #[error("`{text}` is not a valid version: {reason}")]
+    BadVersion {
+        /// The text given.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+    /// The wrong kind of value.
+    #[error("expected a `{expected}` value, found {found}")]
+    WrongType {
+        /// The declared type.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+}
+
+impl ValueError {
+    /// The did-you-mean, if any.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            ValueError::NotInEnum { help, .. } => help.clone(),
+            _ => None,
+        }
+    }
+}
+
+/// A problem in `schema.yaml`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SchemaError {
+    /// Not valid YAML, or over a YAML budget.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// Valid YAML of the wrong shape.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// A type name that is neither built in nor an enum.
+    #[error("unknown type `{name}`")]
+    UnknownType {
+        /// The name.
+        name: String,
+        /// A close name.
+        help: Option<String>,
+        /// Where.
+        span: Span,
+    },
+    /// A slot names an entity type that does not exist.
+    #[error("unknown entity type `{name}`")]
+    UnknownEntity {
+        /// The name.
+        name: String,
+        /// A close name.
+        help: Option<String>,
+        /// Where.
+        span: Span,
+    },
+    /// Two things with one name.
+    #[error("duplicate {what} `{name}`")]
+    Duplicate {
+        /// What kind of thing.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// The second one.
+        span: Span,
+    },
+    /// A name that would be ambiguous in policies or scenarios.
+    #[error("{what} `{name}` is reserved")]
+    Reserved {
+        /// What kind of thing.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// Why.
+        why: &'static str,
+        /// Where.
+        span: Span,
+    },
+    /// A default that does not fit its attribute's type.
+    #[error("invalid default: {error}")]
+    BadDefault {
+        /// Why.
+        error: ValueError,
+        /// Where.
+        span: Span,
+    },
+    /// An enum with too many members for a bit set.
+    #[error("enum `{name}` has {count} values, more than the limit of {limit}")]
+    EnumTooLarge {
+        /// The enum.
+        name: String,
+        /// How many.
+        count: usize,
+        /// The limit.
+        limit: usize,
+        /// Where.
+        span: Span,
+    },
+}
+
+impl SchemaError {
+    /// Converts to a diagnostic.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        match self {
+            SchemaError::Yaml(e) => Diagnostic::error(e.to_string(), e.span, ""),
+            SchemaError::Shape(e) => e.to_diagnostic(),
+            SchemaError::UnknownType { help, span, .. }
+            | SchemaError::UnknownEntity { help, span, .. } => {
+                Diagnostic::error(self.to_string(), *span, "").with_help_opt(help.clone())
+            }
+            SchemaError::Reserved { why, span, .. } => {
+                Diagnostic::error(self.to_string(), *span, "").with_help(*why)
+            }
+            SchemaError::BadDefault { error, span } => {
+                Diagnostic::error(self.to_string(), *span, "").with_help_opt(error.help())
+            }
+            SchemaError::Duplicate { span, .. } | SchemaError::EnumTooLarge { span, .. } => {
+                Diagnostic::error(self.to_string(), *span, "")
+            }
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! `schema.yaml` → [`Schema`], strictly: unknown keys, unknown types, duplicate names and
+//! bad defaults are all errors, and all of them are reported together.
+
+use super::{
+    ActionDef, AttrDef, EntityDef, EntityId, EnumDef, ParamDef, Schema, SchemaError, SlotDef, Type,
+    ValueError,
+};
+use crate::diagnostics::did_you_mean;
+use crate::source::{FileId, SourceFile, Span};
+use crate::value::{Const, EnumSet};
+use crate::yaml::{self, Fields, Node, Value};
+use std::collections::HashMap;
+
+/// Names that cannot be a slot, parameter or context name, because a policy path's first
+/// segment would become ambiguous.
+const RESERVED_ROOT: &str = "request";
+
+/// Loads a schema from its YAML text.
+pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError>> {
+    let root = yaml::parse(file, &source.text).map_err(|e| vec![SchemaError::Yaml(e)])?;
+    let mut errors: Vec<SchemaError> = Vec::new();
+    let mut fields = Fields::new(
+        file,
+        &root,
+        "a map with `enums`, `entities`, `context` and `actions`",
+    )
+    .map_err(|e| vec![SchemaError::Shape(e)])?;
+    let enums_node = fields.take("enums");
+    let entities_node = fields.take("entities");
+    let context_node = fields.require("context", " in the schema");
+    let actions_node = fields.require("actions", " in the schema");
+    errors.extend(
+        fields
+            .finish(&["enums", "entities", "context", "actions"])
+            .into_iter()
+            .map(SchemaError::Shape),
+    );
+
+    let mut schema = Schema {
+        enums: Vec::new(),
+        entities: Vec::new(),
+        context: 0,
+        actions: Vec::new(),
+        span: Span::new(file, 0, 0),
+    };
+    let l = Loader { file, source };
+    if let Some(n) = enums_node {
+        l.load_enums(n, &mut schema, &mut errors);
+    }
+
+    // Entity names first, so that types and slots can refer to any of them.
+    let mut entity_nodes = Vec::new();
+    if let Some(n) = entities_node {
+        match Fields::new(file, n, "a map of entity types") {
+            Ok(f) => {
+                for (name, key, body) in f.rest() {
+                    if schema.entities.iter().any(|e| e.name == name) {
+                        errors.push(dup("entity type", name, key.span(file)));
+                        continue;
+                    }
+                    schema.entities.push(EntityDef {
+                        name: name.to_owned(),
+                        plural: None,
+                        attrs: Vec::new(),
+                    });
+                    entity_nodes.push((key, body));
+                }
+            }
+            Err(e) => errors.push(e.into()),
+        }
+    }
+    for (i, (key, body)) in entity_nodes.into_iter().enumerate() {
+        l.load_entity(i, key, body, &mut schema, &mut errors);
+    }
+    match context_node {
+        Ok(n) => l.load_context(n, &mut schema, &mut errors),
+        Err(e) => errors.push(e.into()),
+    }
+    match actions_node {
+        Ok(n) => l.load_actions(n, &mut schema, &mut errors),
+        Err(e) => errors.push(e.into()),
+    }
+    if errors.is_empty() {
+        Ok(schema)
+    } else {
+        Err(errors)
+    }
+}
+
+fn dup(what: &'static str, name: &str, span: Span) -> SchemaError {
+    SchemaError::Duplicate {
+        what,
+        name: name.to_owned(),
+        span,
+    }
+}
+
+struct Loader<'a> {
+    file: FileId,
+    source: &'a SourceFile,
+}
+
+impl Loader<'_> {
+    fn load_enums(&self, node: &Node, schema: &mut Schema, errors: &mut Vec<SchemaError>) {
+        let fields = match Fields::new(self.file, node, "a map of enums") {
+            Ok(f) => f,
+            Err(e) => return errors.push(e.into()),
+        };
+        for (name, key, body) in fields.rest() {
+            if schema.enums.iter().any(|e| e.name == name) {
+                errors.push(dup("enum", name, key.span(self.file)));
+                continue;
+            }
+            let items = match yaml::list(self.file, body, "a list of values") {
+                Ok(items) => items,
+                Err(e) => {
+                    errors.push(e.into());
+                    continue;
+                }
+            };
+            if items.len() > EnumSet::CAPACITY {
+                errors.push(SchemaError::EnumTooLarge {
+                    name: name.to_owned(),
+                    count: items.len(),
+                    limit: EnumSet::CAPACITY,
+                    span: key.span(self.file),
+                });
+                continue;
+            }
+            let mut values = Vec::new();
+            let mut index = HashMap::new();
+            for item in items {
+                let Some(text) = item.scalar_text(self.source) else {
+                    errors.push(yaml::expect(self.file, item, "a value name").into());
+                    continue;
+                };
+                if index.contains_key(text) {
+                    errors.push(dup("enum value", text, item.span(self.file)));
+                    continue;
+                }
+                index.insert(
+                    text.to_owned(),
+                    u16::try_from(values.len()).unwrap_or(u16::MAX),
+                );
+                values.push(text.to_owned());
+            }
+            schema.enums.push(EnumDef {
+                name: name.to_owned(),
+                values,
+                index,
+            });
+        }
+    }
+
+    fn parse_type(&self, schema: &Schema, node: &Node) -> Result<Type, SchemaError> {
+        let text = yaml::string(self.file, node, "a type name")?;
+        let span = node.span(self.file);
+        let find_enum = |name: &str| {
+            schema
+                .enums
+                .iter()
+                .position(|e| e.name == name)
+                .and_then(|i| u16::try_from(i).ok())
+        };
+        let builtin = ["bool", "int", "string", "version"];
+        let unknown = |name: &str| {
+            let candidates = builtin
+                .iter()
+                .copied()
+                .chain(schema.enums.iter().map(|e| e.name.as_str()));
+            SchemaError::UnknownType {
+                name: name.to_owned(),
+                help: did_you_mean(name, candidates),
+                span,
+            }
+        };
+        match text {
+            "bool" => Ok(Type::Bool),
+            "int" => Ok(Type::Int),
+            "string" => Ok(Type::String),
+            "version" => Ok(Type::Version),
+            _ => {
+                if let Some(inner) = text.strip_prefix("set<").and_then(|t| t.strip_suffix('>')) {
+                    let inner = inner.trim();
+                    find_enum(inner)
+                        .map(Type::Set)
+                        .ok_or_else(|| unknown(inner))
+                } else {
+                    find_enum(text).map(Type::Enum).ok_or_else(|| unknown(text))
+                }
+            }
+        }
+    }
+
+    fn load_attrs(
+        &self,
+        node: &Node,
+        schema: &Schema,
+        errors: &mut Vec<SchemaError>,
+    ) -> Vec<AttrDef> {
+        let mut attrs: Vec<AttrDef> = Vec::new();
+        let fields = match Fields::new(self.file, node, "a map of attributes") {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(e.into());
+                return attrs;
+            }
+        };
+        for (name, key, body) in fields.rest() {
+            if attrs.iter().any(|a| a.name == name) {
+                errors.push(dup("attribute", name, key.span(self.file)));
+                continue;
+            }
+            let mut f = match Fields::new(self.file, body, "a map with `type` and `default`") {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(e.into());
+                    continue;
+                }
+            };
+            let ty_node = f.require("type", &format!(" for attribute `{name}`"));
+            let default_node = f.take("default");
+            errors.extend(f.finish(&["type", "default"]).into_iter().map(Into::into));
+            let ty = match ty_node
+                .map_err(SchemaError::from)
+                .and_then(|n| self.parse_type(schema, n))
+            {
+                Ok(ty) => ty,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let default = match default_node {
+                None => None,
+                Some(d) => match schema.const_from_yaml(ty, d, self.source) {
+                    Ok(c) => Some(c),
+                    Err(error) => {
+                        errors.push(SchemaError::BadDefault {
+                            error,
+                            span: d.span(self.file),
+                        });
+                        continue;
+                    }
+                },
+            };
+            attrs.push(AttrDef {
+                name: name.to_owned(),
+                ty,
+                default,
+            });
+        }
+        attrs
+    }
+
+    fn load_entity(
+        &self,
+        index: usize,
+        key: &Node,
+        body: &Node,
+        schema: &mut Schema,
+        errors: &mut Vec<SchemaError>,
+    ) {
+        let mut f = match Fields::new(self.file, body, "a map with `plural` and `attributes`") {
+            Ok(f) => f,
+            Err(e) => return errors.push(e.into()),
+        };
+        let name = schema.entities[index].name.clone();
+        let plural = f.require("plural", &format!(" for entity type `{name}`"));
+        let attrs = f.take("attributes");
+        errors.extend(
+            f.finish(&["plural", "attributes"])
+                .into_iter()
+                .map(Into::into),
+        );
+        match plural.map_err(SchemaError::from).and_then(|p| {
+            yaml::string(self.file, p, "a name")
+                .map(|s| (s, p))
+                .map_err(Into::into)
+        }) {
+            Ok((p, pn)) => {
+                if ["description", "requests"].contains(&p) {
+                    errors.push(SchemaError::Reserved {
+                        what: "plural",
+                        name: p.to_owned(),
+                        why: "scenarios use this key for something else",
+                        span: pn.span(self.file),
+                    });
+                } else if schema
+                    .entities
+                    .iter()
+                    .any(|e| e.plural.as_deref() == Some(p))
+                {
+                    errors.push(dup("plural", p, pn.span(self.file)));
+                } else {
+                    schema.entities[index].plural = Some(p.to_owned());
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+        if let Some(a) = attrs {
+            schema.entities[index].attrs = self.load_attrs(a, schema, errors);
+        }
+        let _ = key;
+    }
+
+    fn load_context(&self, node: &Node, schema: &mut Schema, errors: &mut Vec<SchemaError>) {
+        let mut f = match Fields::new(self.file, node, "a map with `name` and `attributes`") {
+            Ok(f) => f,
+            Err(e) => return errors.push(e.into()),
+        };
+        let name = f.require("name", " for the context");
+        let attrs = f.take("attributes");
+        errors.extend(
+            f.finish(&["name", "attributes"])
+                .into_iter()
+                .map(Into::into),
+        );
+        let name = match name.map_err(SchemaError::from).and_then(|n| {
+            yaml::string(self.file, n, "a name")
+                .map(|s| (s, n))
+                .map_err(Into::into)
+        }) {
+            Ok((s, n)) => {
+                let reserved = [RESERVED_ROOT, "description", "requests"];
+                if reserved.contains(&s)
+                    || schema
+                        .entities
+                        .iter()
+                        .any(|e| e.plural.as_deref() == Some(s))
+                {
+                    errors.push(SchemaError::Reserved {
+                        what: "context name",
+                        name: s.to_owned(),
+                        why: "it is already a scenario key or a path root",
+                        span: n.span(self.file),
+                    });
+                }
+                s.to_owned()
+            }
+            Err(e) => {
+                errors.push(e);
+                "org".to_owned()
+            }
+        };
+        let attrs = match attrs {
+            Some(a) => self.load_attrs(a, schema, errors),
+            None => Vec::new(),
+        };
+        schema.context = EntityId::try_from(schema.entities.len()).unwrap_or(EntityId::MAX);
+        schema.entities.push(EntityDef {
+            name,
+            plural: None,
+            attrs,
+        });
+    }
+
+    fn load_actions(&self, node: &Node, schema: &mut Schema, errors: &mut Vec<SchemaError>) {
+        let fields = match Fields::new(self.file, node, "a map of actions") {
+            Ok(f) => f,
+            Err(e) => return errors.push(e.into()),
+        };
+        for (name, key, body) in fields.rest() {
+            if schema.actions.iter().any(|a| a.name == name) {
+                errors.push(dup("action", name, key.span(self.file)));
+                continue;
+            }
+            let mut f = match Fields::new(self.file, body, "a map with `slots` and `params`") {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(e.into());
+                    continue;
+                }
+            };
+            let slots_node = f.require("slots", &format!(" for action `{name}`"));
+            let params_node = f.take("params");
+            errors.extend(f.finish(&["slots", "params"]).into_iter().map(Into::into));
+            let mut action = ActionDef {
+                name: name.to_owned(),
+                slots: Vec::new(),
+                params: Vec::new(),
+            };
+            let context_name = schema.context_name().to_owned();
+            let mut check_root =
+                |n: &str, span: Span, action: &ActionDef, errors: &mut Vec<SchemaError>| {
+                    if n == RESERVED_ROOT || n == context_name {
+                        errors.push(SchemaError::Reserved {
+                            what: "slot or parameter name",
+                            name: n.to_owned(),
+                            why: "policies use it as the root of a path",
+                            span,
+                        });
+                        false
+                    } else if action.slot(n).is_some() || action.param(n).is_some() {
+                        errors.push(dup("slot or parameter", n, span));
+                        false
+                    } else {
+                        true
+                    }
+                };
+            match slots_node.map_err(SchemaError::from).and_then(|n| {
+                Fields::new(self.file, n, "a map of slot names to entity types").map_err(Into::into)
+            }) {
+                Ok(slots) => {
+                    for (slot, sk, sv) in slots.rest() {
+                        if !check_root(slot, sk.span(self.file), &action, errors) {
+                            continue;
+                        }
+                        let entity = match yaml::string(self.file, sv, "an entity type") {
+                            Ok(e) => e,
+                            Err(e) => {
+                                errors.push(e.into());
+                                continue;
+                            }
+                        };
+                        let found = schema
+                            .entities
+                            .iter()
+                            .position(|e| e.name == entity && e.plural.is_some());
+                        match found.and_then(|i| EntityId::try_from(i).ok()) {
+                            Some(id) => action.slots.push(SlotDef {
+                                name: slot.to_owned(),
+                                entity: id,
+                            }),
+                            None => errors.push(SchemaError::UnknownEntity {
+                                name: entity.to_owned(),
+                                help: did_you_mean(
+                                    entity,
+                                    schema
+                                        .entities
+                                        .iter()
+                                        .filter(|e| e.plural.is_some())
+                                        .map(|e| e.name.as_str()),
+                                ),
+                                span: sv.span(self.file),
+                            }),
+                        }
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+            if let Some(p) = params_node {
+                match Fields::new(self.file, p, "a map of parameter names to types") {
+                    Ok(params) => {
+                        for (param, pk, pv) in params.rest() {
+                            if !check_root(param, pk.span(self.file), &action, errors) {
+                                continue;
+                            }
+                            match self.parse_type(schema, pv) {
+                                Ok(ty) => action.params.push(ParamDef {
+                                    name: param.to_owned(),
+                                    ty,
+                                }),
+                                Err(e) => errors.push(e),
+                            }
+                        }
+                    }
+                    Err(e) => errors.push(e.into()),
+                }
+            }
+            schema.actions.push(action);
+        }
+    }
+}
+
+impl Schema {
+    /// Converts a YAML node to a constant of type `ty` (schema defaults and scenario
+    /// values): booleans and integers must be YAML booleans and integers; enum members,
+    /// versions and strings are read from the scalar's text; sets are lists.
+    pub fn const_from_yaml(
+        &self,
+        ty: Type,
+        node: &Node,
+        source: &SourceFile,
+    ) -> Result<Const, ValueError> {
+        let wrong = || ValueError::WrongType {
+            expected: self.type_name(ty),
+            found: node.kind().to_owned(),
+        };
+        match (ty, &node.value) {
+            (Type::Bool, Value::Bool(b)) => Ok(Const::Bool(*b)),
+            (Type::Int, Value::Int(i)) => Ok(Const::Int(*i)),
+            (Type::Set(e), Value::Seq(items)) => {
+                let mut set = EnumSet::default();
+                for item in items {
+                    let text = item.scalar_text(source).ok_or_else(wrong)?;
+                    set.insert(self.enum_member(e, text)?);
+                }
+                Ok(Const::Set(set))
+            }
+            (Type::String, Value::Str(s)) => Ok(Const::Str(s.clone())),
+            (
+                Type::Version | Type::Enum(_),
+                Value::Str(_) | Value::Int(_) | Value::Float | Value::Bool(_),
+            ) => {
+                let text = node.scalar_text(source).ok_or_else(wrong)?;
+                self.const_from_text(ty, text)
+            }
+            _ => Err(wrong()),
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The schema: the vocabulary policies and requests may use.
+//!
+//! The engine knows nothing about mailboxes. Enums, entity types with typed attributes,
+//! the context entity (`org`) and the actions with their slots and parameters all come
+//! from `schema.yaml`, loaded by [`load`]. A new role, attribute or action is a schema
+//! edit, never a code change.
+
+mod error;
+mod load;
+
+pub use error::{SchemaError, ValueError};
+pub use load::load;
+
+use crate::diagnostics::did_you_mean;
+use crate::source::Span;
+use crate::value::{Const, EnumSet};
+use crate::version::Version;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Index of an enum in [`Schema::enums`].
+pub type EnumId = u16;
+/// Index of an entity type in [`Schema::entities`].
+pub type EntityId = u16;
+/// Index of an action in [`Schema::actions`].
+pub type ActionId = u16;
+
+/// An attribute's or parameter's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// `bool`
+    Bool,
+    /// `int`
+    Int,
+    /// `string`
+    String,
+    /// `version`: dotted numbers compared part by part.
+    Version,
+    /// A member of the named enum.
+    Enum(EnumId),
+    /// `set<ENUM>`
+    Set(EnumId),
+}
+
+/// A named set of values.
+#[derive(Debug, Clone)]
+pub struct EnumDef {
+    /// Its name.
+    pub name: String,
+    /// Its members, in declaration order (the order of [`EnumSet`] bits).
+    pub values: Vec<String>,
+    index: HashMap<String, u16>,
+}
+
+impl EnumDef {
+    /// The index of a member.
+    pub fn lookup(&self, value: &str) -> Option<u16> {
+        self.index.get(value).copied()
+    }
+}
+
+/// An attribute of an entity type.
+#[derive(Debug, Clone)]
+pub struct AttrDef {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Its default; `None` means required.
+    pub default: Option<Const>,
+}
+
+/// An entity type (or the context).
+#[derive(Debug, Clone)]
+pub struct EntityDef {
+    /// Its name (`user`; for the context, its `name`, `org`).
+    pub name: String,
+    /// The scenario key of its map (`users`); `None` for the context.
+    pub plural: Option<String>,
+    /// Its attributes, in declaration order.
+    pub attrs: Vec<AttrDef>,
+}
+
+impl EntityDef {
+    /// The index of an attribute.
+    pub fn attr(&self, name: &str) -> Option<usize> {
+        self.attrs.iter().position(|a| a.name == name)
+    }
+
+    /// A did-you-mean for an unknown attribute name.
+    pub fn suggest_attr(&self, name: &str) -> Option<String> {
+        did_you_mean(name, self.attrs.iter().map(|a| a.name.as_str()))
+    }
+}
+
+/// A named slot of an action, filled by an entity.
+#[derive(Debug, Clone)]
+pub struct SlotDef {
+    /// Its name (`user`).
+    pub name: String,
+    /// The entity type that fills it.
+    pub entity: EntityId,
+}
+
+/// A typed parameter of an action.
+#[derive(Debug, Clone)]
+pub struct ParamDef {
+    /// Its name (`role`).
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+}
+
+/// An action requests can ask about.
+#[derive(Debug, Clone)]
+pub struct ActionDef {
+    /// Its name.
+    pub name: String,
+    /// Its slots, in declaration order.
+    pub slots: Vec<SlotDef>,
+    /// Its parameters, in declaration order.
+    pub params: Vec<ParamDef>,
+}
+
+impl ActionDef {
+    /// The slot with this name.
+    pub fn slot(&self, name: &str) -> Option<&SlotDef> {
+        self.slots.iter().find(|s| s.name == name)
+    }
+
+    /// The parameter with this name.
+    pub fn param(&self, name: &str) -> Option<&ParamDef> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// A loaded, self-consistent schema.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// Enums.
+    pub enums: Vec<EnumDef>,
+    /// Entity types; the context is one of them.
+    pub entities: Vec<EntityDef>,
+    /// Which entity is the context.
+    pub context: EntityId,
+    /// Actions.
+    pub actions: Vec<ActionDef>,
+    /// Where the schema's file starts (for errors about the schema as a whole).
+    pub span: Span,
+}
+
+impl Schema {
+    /// The context entity (`org`).
+    pub fn context(&self) -> &EntityDef {
+        &self.entities[self.context as usize]
+    }
+
+    /// The context's name (`org`).
+    pub fn context_name(&self) -> &str {
+        &self.context().name
+    }
+
+    /// An entity type by id.
+    pub fn entity(&self, id: EntityId) -> &EntityDef {
+        &self.entities[id as usize]
+    }
+
+    /// An action by name.
+    pub fn action_id(&self, name: &str) -> Option<ActionId> {
+        self.actions
+            .iter()
+            .position(|a| a.name == name)
+            .and_then(|i| ActionId::try_from(i).ok())
+    }
+
+    /// An action by id.
+    pub fn action(&self, id: ActionId) -> &ActionDef {
+        &self.actions[id as usize]
+    }
+
+    /// A did-you-mean for an unknown action.
+    pub fn suggest_action(&self, name: &str) -> Option<String> {
+        did_you_mean(name, self.actions.iter().map(|a| a.name.as_str()))
+    }
+
+    /// An enum by id.
+    pub fn enum_def(&self, id: EnumId) -> &EnumDef {
+        &self.enums[id as usize]
+    }
+
+    /// The entity type whose scenario key is `plural`.
+    pub fn entity_by_plural(&self, plural: &str) -> Option<EntityId> {
+        self.entities
+            .iter()
+            .position(|e| e.plural.as_deref() == Some(plural))
+            .and_then(|i| EntityId::try_from(i).ok())
+    }
+
+    /// A type as written in the schema: `set<security_role>`.
+    pub fn type_name(&self, ty: Type) -> String {
+        match ty {
+            Type::Bool => "bool".to_owned(),
+            Type::Int => "int".to_owned(),
+            Type::String => "string".to_owned(),
+            Type::Version => "version".to_owned(),
+            Type::Enum(e) => self.enum_def(e).name.clone(),
+            Type::Set(e) => format!("set<{}>", self.enum_def(e).name),
+        }
+    }
+
+    /// Converts the text of a scalar (an enum member, a version or a string) to a typed
+    /// constant of `ty`.
+    pub fn const_from_text(&self, ty: Type, text: &str) -> Result<Const, ValueError> {
+        match ty {
+            Type::String => Ok(Const::Str(text.to_owned())),
+            Type::Version => {
+                Version::parse(text)
+                    .map(Const::Version)
+                    .map_err(|e| ValueError::BadVersion {
+                        text: text.to_owned(),
+                        reason: e.to_string(),
+                    })
+            }
+            Type::Enum(e) => self.enum_member(e, text).map(Const::Enum),
+            Type::Bool | Type::Int | Type::Set(_) => Err(ValueError::WrongType {
+                expected: self.type_name(ty),
+                found: "a string".to_owned(),
+            }),
+        }
+    }
+
+    /// The index of `text` in enum `e`, or an error with a did-you-mean.
+    pub fn enum_member(&self, e: EnumId, text: &str) -> Result<u16, ValueError> {
+        let def = self.enum_def(e);
+        def.lookup(text).ok_or_else(|| ValueError::NotInEnum {
+            value: text.to_owned(),
+            enum_name: def.name.clone(),
+            help: did_you_mean(text, def.values.iter().map(String::as_str)),
+        })
+    }
+
+    /// Renders a constant for people: `[System Administrator, Basic User]`.
+    pub fn display_const(&self, ty: Type, c: &Const) -> String {
+        match (ty, c) {
+            (_, Const::Bool(b)) => b.to_string(),
+            (_, Const::Int(i)) => i.to_string(),
+            (_, Const::Str(s)) => format!("{s:?}"),
+            (_, Const::Version(v)) => v.to_string(),
+            (Type::Enum(e), Const::Enum(i)) => self.member_name(e, *i).to_owned(),
+            (Type::Set(e), Const::Set(s)) => self.display_set(e, *s),
+            (_, Const::Enum(i)) => format!("#{i}"),
+            (_, Const::Set(s)) => format!("{:#x}", s.0),
+        }
+    }
+
+    /// `[A, B]` for a set of members of enum `e`.
+    pub fn display_set(&self, e: EnumId, s: EnumSet) -> String {
+        let names: Vec<&str> = s.iter().map(|i| self.member_name(e, i)).collect();
+        format!("[{}]", names.join(", "))
+    }
+
+    /// The name of member `i` of enum `e`.
+    pub fn member_name(&self, e: EnumId, i: u16) -> &str {
+        self.enum_def(e)
+            .values
+            .get(i as usize)
+            .map_or("?", String::as_str)
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}

@@ -1,0 +1,238 @@
+//! Policy text → [`ast::PolicyFile`]. The only module that knows about pest.
+//!
+//! Parsing is pest's and therefore stops at the first error in a piece of text. To report
+//! more than one syntax error per file, a file that fails is cut into items (at lines that
+//! start with `rule` or `let`) and each item is parsed on its own. Before pest sees any
+//! text, a cheap scan rejects nesting deeper than [`MAX_NESTING`], so hostile input such as
+//! 100,000 opening parentheses is an error, not a stack overflow.
+
+mod error;
+mod expected;
+mod grammar;
+mod lower;
+
+pub use error::SyntaxError;
+
+use crate::ast::PolicyFile;
+use crate::limits::{MAX_FILE_BYTES, MAX_NESTING};
+use crate::source::{FileId, Span};
+use grammar::{PolicyParser, Rule};
+use pest::Parser as _;
+
+/// The result of parsing one file: the items that parsed, and every error found.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The items that parsed (all of them when `errors` is empty).
+    pub file: PolicyFile,
+    /// Syntax errors, in source order.
+    pub errors: Vec<SyntaxError>,
+}
+
+/// Parses one policy file.
+pub fn parse(file: FileId, text: &str) -> Parsed {
+    let empty = PolicyFile {
+        file,
+        items: Vec::new(),
+    };
+    if text.len() > MAX_FILE_BYTES {
+        return Parsed {
+            file: empty,
+            errors: vec![SyntaxError::TooLarge {
+                size: text.len(),
+                limit: MAX_FILE_BYTES,
+                span: Span::new(file, 0, 0),
+            }],
+        };
+    }
+    match parse_chunk(file, text, 0) {
+        Ok(items) => Parsed {
+            file: PolicyFile { file, items },
+            errors: Vec::new(),
+        },
+        Err(first) => {
+            // Recover: parse each item on its own to find the other errors.
+            let mut items = Vec::new();
+            let mut errors = Vec::new();
+            let starts = item_starts(text);
+            for (i, &start) in starts.iter().enumerate() {
+                let end = starts.get(i + 1).copied().unwrap_or(text.len());
+                match parse_chunk(file, &text[start..end], start) {
+                    Ok(mut parsed) => items.append(&mut parsed),
+                    Err(mut errs) => errors.append(&mut errs),
+                }
+            }
+            if errors.is_empty() {
+                // The split hid the problem (it spans items): report the whole-file error.
+                errors = first;
+                items.clear();
+            }
+            Parsed {
+                file: PolicyFile { file, items },
+                errors,
+            }
+        }
+    }
+}
+
+/// Parses `text`, which sits at byte `offset` of the file.
+fn parse_chunk(
+    file: FileId,
+    text: &str,
+    offset: usize,
+) -> Result<Vec<crate::ast::Item>, Vec<SyntaxError>> {
+    check_nesting(file, text, offset)?;
+    let pairs = PolicyParser::parse(Rule::file, text)
+        .map_err(|e| vec![lower::pest_error(file, text, offset, &e)])?;
+    lower::lower_file(file, offset, pairs)
+}
+
+/// Byte offsets where top-level items start: line starts whose first word is `rule` or
+/// `let`. The first chunk always starts at 0 so leading text is not lost.
+fn item_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let is_item = ["rule", "let"].iter().any(|kw| {
+            trimmed
+                .strip_prefix(kw)
+                .is_some_and(|rest| rest.starts_with([' ', '\t']))
+        });
+        if is_item && offset != 0 {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    starts
+}
+
+/// Rejects nesting of `(`, `[` deeper than [`MAX_NESTING`] before pest recurses into it.
+/// Strings and comments are skipped so brackets inside them do not count.
+fn check_nesting(file: FileId, text: &str, offset: usize) -> Result<(), Vec<SyntaxError>> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(vec![SyntaxError::TooDeep {
+                        limit: MAX_NESTING,
+                        span: Span::new(file, offset + i, offset + i + 1),
+                    }]);
+                }
+            }
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> String {
+        let p = parse(FileId(0), text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        p.file.to_string()
+    }
+
+    fn parse_err(text: &str) -> Vec<String> {
+        parse(FileId(0), text)
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn precedence_or_and_not_comparison() {
+        assert_eq!(
+            parse_ok("let x = a.b == 1 or not c.d and e.f in [1, 2]"),
+            "let x = (or (== a.b 1) (and (not c.d) (in e.f [1, 2])))\n"
+        );
+    }
+
+    #[test]
+    fn and_chains_are_flat() {
+        assert_eq!(
+            parse_ok("let x = a and b and (c and d)"),
+            "let x = (and $a $b $c $d)\n"
+        );
+    }
+
+    #[test]
+    fn contains_forms() {
+        assert_eq!(
+            parse_ok(
+                "let x = u.r contains \"A\" and u.r contains any [\"A\"] and u.r contains  all [\"B\",]"
+            ),
+            "let x = (and (contains u.r \"A\") (contains any u.r [\"A\"]) (contains all u.r [\"B\"]))\n"
+        );
+    }
+
+    #[test]
+    fn rule_with_everything() {
+        assert_eq!(
+            parse_ok("# c\nrule a-1 { deny x, y when not u.b reason \"why \\\"q\\\"\" }"),
+            "rule a-1 deny [x, y] when (not u.b) reason \"why \\\"q\\\"\"\n"
+        );
+    }
+
+    #[test]
+    fn keywords_are_not_names_but_prefixes_are() {
+        assert_eq!(parse_ok("let android = order"), "let android = $order\n");
+        assert_eq!(
+            parse_err("let and = 1"),
+            ["expected a name for the `let`, found `and`"]
+        );
+    }
+
+    #[test]
+    fn errors_in_separate_items_are_all_reported() {
+        let errs = parse_err(
+            "rule a { allow x when }\nrule b { allow y when u.x == }\nrule c { allow }\n",
+        );
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let text = format!("let x = {}a.b{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(
+            parse_err(&text),
+            ["nesting is deeper than the limit of 64 levels"]
+        );
+        let text = format!("let x = {}a.b", "not ".repeat(100_000));
+        assert_eq!(
+            parse_err(&text),
+            ["nesting is deeper than the limit of 64 levels"]
+        );
+    }
+
+    #[test]
+    fn int_out_of_range() {
+        assert_eq!(
+            parse_err("let x = a.b == 99999999999999999999"),
+            ["number `99999999999999999999` is out of range"]
+        );
+    }
+}
