@@ -116,10 +116,13 @@ pub fn read_raw(path: &Path) -> RawFile {
 
 /// Decodes a file as UTF-8. Invalid UTF-8 is an error that points at the first bad byte;
 /// it is never replaced.
-pub fn decode(raw: RawFile, sources: &mut SourceMap) -> Result<crate::source::FileId, Diagnostic> {
+pub fn decode(
+    raw: RawFile,
+    sources: &mut SourceMap,
+) -> Result<crate::source::FileId, Box<Diagnostic>> {
     let bytes = raw
         .bytes
-        .map_err(|e| Diagnostic::file_error(e, raw.name.clone()))?;
+        .map_err(|e| Box::new(Diagnostic::file_error(e, raw.name.clone())))?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(sources.add(SourceFile::new(raw.name, text))),
         Err(e) => {
@@ -127,33 +130,35 @@ pub fn decode(raw: RawFile, sources: &mut SourceMap) -> Result<crate::source::Fi
             let bytes = e.into_bytes();
             let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
             let id = sources.add(SourceFile::new(raw.name, prefix));
-            Err(Diagnostic::error(
-                "file is not valid UTF-8",
-                crate::source::Span::new(id, valid, valid),
-                "invalid byte here",
-            )
-            .with_help("policy, schema and scenario files must be UTF-8 text"))
+            Err(Box::new(
+                Diagnostic::error(
+                    "file is not valid UTF-8",
+                    crate::source::Span::new(id, valid, valid),
+                    "invalid byte here",
+                )
+                .with_help("policy, schema and scenario files must be UTF-8 text"),
+            ))
         }
     }
 }
 
 /// The raw files of a policy set: `schema.yaml` first, then `*.policy` in sorted path
 /// order.
-pub fn policy_files(origin: &Origin) -> Result<(RawFile, Vec<RawFile>), Diagnostic> {
+pub fn policy_files(origin: &Origin) -> Result<(RawFile, Vec<RawFile>), Box<Diagnostic>> {
     match origin {
         Origin::Dir(dir) => {
             if !dir.is_dir() {
-                return Err(Diagnostic::file_error(
+                return Err(Box::new(Diagnostic::file_error(
                     "policy folder does not exist",
                     dir.display().to_string(),
-                ));
+                )));
             }
             let schema_path = dir.join("schema.yaml");
             if !schema_path.is_file() {
-                return Err(Diagnostic::file_error(
+                return Err(Box::new(Diagnostic::file_error(
                     "no `schema.yaml` in the policy folder",
                     dir.display().to_string(),
-                ));
+                )));
             }
             let mut paths = Vec::new();
             walk(dir, &mut paths, &|p| has_ext(p, &["policy"]));
@@ -173,7 +178,10 @@ pub fn policy_files(origin: &Origin) -> Result<(RawFile, Vec<RawFile>), Diagnost
                 .find(|(n, _)| *n == "schema.yaml")
                 .map(raw)
                 .ok_or_else(|| {
-                    Diagnostic::file_error("the built-in policy set has no schema", "policies")
+                    Box::new(Diagnostic::file_error(
+                        "the built-in policy set has no schema",
+                        "policies",
+                    ))
                 })?;
             let mut policies: Vec<RawFile> = embedded::FILES
                 .iter()
@@ -191,7 +199,7 @@ pub fn load(origin: &Origin) -> Result<Loaded, LoadFailure> {
     let mut sources = SourceMap::new();
     let (schema_raw, policy_raws) = policy_files(origin).map_err(|d| LoadFailure {
         sources: SourceMap::new(),
-        diagnostics: vec![d],
+        diagnostics: vec![*d],
     })?;
     load_raw(schema_raw, policy_raws, &mut sources)
         .map_err(|diagnostics| LoadFailure {
@@ -249,7 +257,7 @@ fn load_raw(
             }
         },
         Err(d) => {
-            diags.push(d);
+            diags.push(*d);
             None
         }
     };
@@ -265,7 +273,7 @@ fn load_raw(
                 parsed.push(p.file);
             }
             Err(d) => {
-                diags.push(d);
+                diags.push(*d);
                 syntax_errors = true;
             }
         }

@@ -36,8 +36,7 @@ impl Version {
     /// Parses `9.2.22104.00170`.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
         let mut parts = [0u32; Version::MAX_PARTS];
-        let mut n = 0;
-        for part in text.split('.') {
+        for (n, part) in text.split('.').enumerate() {
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(VersionError::Malformed);
             }
@@ -47,7 +46,6 @@ impl Version {
             parts[n] = part
                 .parse()
                 .map_err(|_| VersionError::PartTooLarge(part.to_owned()))?;
-            n += 1;
         }
         Ok(Version(parts))
     }

@@ -79,7 +79,7 @@ pub(crate) fn load_scenarios(
                     let id = sources.add(crate::source::SourceFile::new(name, ""));
                     LoadedScenario {
                         file: id,
-                        result: Err(vec![d]),
+                        result: Err(vec![*d]),
                     }
                 }
             }

@@ -395,7 +395,7 @@ impl Compiler {
     }
 
     fn expr(&mut self, e: &TExpr, schema: &Schema, action: ActionId, layout: &Layout) -> u32 {
-        let mut op = |c: &mut Self, o: &Operand| c.operand(o, schema, action, layout);
+        let op = |c: &mut Self, o: &Operand| c.operand(o, schema, action, layout);
         let node = match &e.kind {
             TKind::And(xs) | TKind::Or(xs) => {
                 let children: Vec<u32> = xs

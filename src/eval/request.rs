@@ -43,13 +43,10 @@ impl CompiledSet {
             return StrId(i);
         }
         let base = self.policy_string_count();
-        let pos = match r.strings.iter().position(|x| x == s) {
-            Some(p) => p,
-            None => {
-                r.strings.push(s.to_owned());
-                r.strings.len() - 1
-            }
-        };
+        let pos = r.strings.iter().position(|x| x == s).unwrap_or_else(|| {
+            r.strings.push(s.to_owned());
+            r.strings.len() - 1
+        });
         StrId(base + u32::try_from(pos).unwrap_or(u32::MAX - base))
     }
 

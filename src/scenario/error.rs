@@ -46,7 +46,7 @@ pub enum ScenarioError {
     /// A required attribute (no schema default) is absent.
     #[error("{what} is missing required attribute `{attr}`")]
     MissingAttribute {
-        /// `user `dana``.
+        /// For example ``user `dana` ``.
         what: String,
         /// The attribute.
         attr: String,

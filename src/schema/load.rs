@@ -381,7 +381,7 @@ impl Loader<'_> {
                 params: Vec::new(),
             };
             let context_name = schema.context_name().to_owned();
-            let mut check_root =
+            let check_root =
                 |n: &str, span: Span, action: &ActionDef, errors: &mut Vec<SchemaError>| {
                     if n == RESERVED_ROOT || n == context_name {
                         errors.push(SchemaError::Reserved {

@@ -131,7 +131,7 @@ fn lower_rule(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<RuleDecl, SyntaxError
             }
             Rule::reason_clause => {
                 if let Some(s) = p.into_inner().find(|s| s.as_rule() == Rule::string) {
-                    reason = Some(lower_string(l, s)?);
+                    reason = Some(lower_string(l, &s)?);
                 }
             }
             Rule::lbrace | Rule::rbrace | Rule::kw_rule => {}
@@ -241,12 +241,12 @@ fn lower_term(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<Expr, SyntaxError> {
             for p in pair.into_inner() {
                 if matches!(p.as_rule(), Rule::string | Rule::int | Rule::boolean) {
                     let s = l.span(&p);
-                    items.push((lower_literal(l, p)?, s));
+                    items.push((lower_literal(l, &p)?, s));
                 }
             }
             ExprKind::List(items)
         }
-        Rule::string | Rule::int | Rule::boolean => ExprKind::Literal(lower_literal(l, pair)?),
+        Rule::string | Rule::int | Rule::boolean => ExprKind::Literal(lower_literal(l, &pair)?),
         Rule::path => ExprKind::Path(pair.into_inner().map(|p| l.ident(&p)).collect()),
         Rule::name => ExprKind::Name(pair.as_str().to_owned()),
         r => unreachable!("lower_term: unexpected {r:?}"),
@@ -254,14 +254,14 @@ fn lower_term(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<Expr, SyntaxError> {
     Ok(Expr { kind, span })
 }
 
-fn lower_literal(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<Literal, SyntaxError> {
+fn lower_literal(l: &Lowerer, pair: &Pair<'_, Rule>) -> Result<Literal, SyntaxError> {
     Ok(match pair.as_rule() {
         Rule::string => Literal::Str(lower_string(l, pair)?),
         Rule::int => {
             let text = pair.as_str();
             Literal::Int(text.parse().map_err(|_| SyntaxError::IntOutOfRange {
                 text: text.to_owned(),
-                span: l.span(&pair),
+                span: l.span(pair),
             })?)
         }
         Rule::boolean => Literal::Bool(pair.as_str() == "true"),
@@ -269,8 +269,8 @@ fn lower_literal(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<Literal, SyntaxErr
     })
 }
 
-fn lower_string(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<String, SyntaxError> {
-    let span = l.span(&pair);
+fn lower_string(l: &Lowerer, pair: &Pair<'_, Rule>) -> Result<String, SyntaxError> {
+    let span = l.span(pair);
     let raw = pair.as_str();
     let inner = raw
         .strip_prefix('"')

@@ -208,10 +208,8 @@ impl ValidationError {
             | ValidationError::TypeMismatch { help, .. }
             | ValidationError::UnknownLet { help, .. } => d.with_help_opt(help.clone()),
             ValidationError::BadVersion { reason, .. } => d.with_help(reason.clone()),
-            ValidationError::DuplicateLet { first, .. } => {
-                d.with_label(*first, "first defined here")
-            }
-            ValidationError::DuplicateRule { first, .. } => {
+            ValidationError::DuplicateLet { first, .. }
+            | ValidationError::DuplicateRule { first, .. } => {
                 d.with_label(*first, "first defined here")
             }
             ValidationError::SlotNotInAction { what, .. } => d.with_help(format!(

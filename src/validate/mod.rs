@@ -188,6 +188,10 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "callers build the error in place"
+    )]
     fn error(&mut self, e: ValidationError) {
         if self.quiet_unknown_names && matches!(e, ValidationError::UnknownLet { .. }) {
             return;
