@@ -1,1 +1,13 @@
-//! Integration tests.
+//! The integration test crate: one binary, one module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod cli;
+mod domain;
+mod eval;
+mod hostile;
+mod props;
+mod scenarios;
+mod syntax;
+mod util;
+mod validate;

@@ -1,0 +1,1 @@
+//! Tests: domain (to be written).

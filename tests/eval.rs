@@ -1,0 +1,1 @@
+//! Tests: eval (to be written).

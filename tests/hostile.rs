@@ -1,0 +1,1 @@
+//! Tests: hostile (to be written).

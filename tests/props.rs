@@ -1,0 +1,1 @@
+//! Tests: props (to be written).

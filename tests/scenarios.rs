@@ -1,0 +1,1 @@
+//! Tests: scenarios (to be written).

@@ -1,0 +1,1 @@
+//! Tests: syntax (to be written).

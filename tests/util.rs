@@ -1,0 +1,1 @@
+//! Tests: util (to be written).

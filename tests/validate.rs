@@ -1,0 +1,1 @@
+//! Tests: validate (to be written).
