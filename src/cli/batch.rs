@@ -1,10 +1,48 @@
-//! `mailgate eval --batch`: placeholder until the streaming batch lands.
+//! `mailgate eval --batch FILE|-`: stream JSON Lines through [`crate::batch::run`].
 
 use super::Exit;
+use crate::batch;
 use crate::compile::CompiledSet;
+use std::io::BufReader;
 use std::path::Path;
 
-pub(crate) fn run(_set: &CompiledSet, _input: &Path, _threads: Option<usize>) -> Exit {
-    eprintln!("error: --batch is not implemented yet");
-    Exit::Failure
+/// Runs a batch from a file or standard input (`-`) to standard output.
+pub(crate) fn run(set: &CompiledSet, input: &Path, threads: Option<usize>) -> Exit {
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .max(1);
+    let stdout = std::io::stdout();
+    let out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = if input == Path::new("-") {
+        let stdin = std::io::stdin();
+        batch::run(
+            set,
+            BufReader::with_capacity(1 << 16, stdin.lock()),
+            out,
+            threads,
+        )
+    } else {
+        match std::fs::File::open(input) {
+            Ok(f) => batch::run(set, BufReader::with_capacity(1 << 16, f), out, threads),
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", input.display());
+                return Exit::Failure;
+            }
+        }
+    };
+    match result {
+        Ok(stats) if stats.bad == 0 => Exit::Ok,
+        Ok(stats) => {
+            eprintln!(
+                "error: {} of {} lines were not valid requests (see their error records)",
+                stats.bad, stats.lines
+            );
+            Exit::Failure
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
+        Err(e) => {
+            eprintln!("error: batch failed: {e}");
+            Exit::Failure
+        }
+    }
 }
