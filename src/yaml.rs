@@ -107,10 +107,15 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, YamlError> {
     match node {
         Ok(n) => Ok(n.0),
         Err(e) => {
+            // Syntax errors carry a line and column but no byte offset.
             let offset = e
                 .location()
-                .and_then(|l| l.span().byte_offset())
-                .and_then(|o| usize::try_from(o).ok())
+                .and_then(|l| {
+                    l.span()
+                        .byte_offset()
+                        .and_then(|o| usize::try_from(o).ok())
+                        .or_else(|| offset_of(text, l.line(), l.column()))
+                })
                 .unwrap_or(0)
                 .min(text.len());
             Err(YamlError {
@@ -119,6 +124,20 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, YamlError> {
             })
         }
     }
+}
+
+/// The byte offset of 1-based `line` and `column` (in characters), if the text has them.
+fn offset_of(text: &str, line: u64, column: u64) -> Option<usize> {
+    let line = usize::try_from(line).ok()?.checked_sub(1)?;
+    let column = usize::try_from(column).ok()?.saturating_sub(1);
+    let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    let rest = text.get(start..)?;
+    let in_line = rest
+        .char_indices()
+        .take_while(|&(_, c)| c != '\n')
+        .nth(column)
+        .map_or_else(|| rest.find('\n').unwrap_or(rest.len()), |(i, _)| i);
+    Some(start + in_line)
 }
 
 /// serde-saphyr appends " at line L column C" to some messages; our diagnostics show the

@@ -63,7 +63,11 @@ pub(crate) fn run(args: &TestArgs) -> Exit {
             Err(diags) => {
                 failed += 1;
                 eprint!("{}", render_all(diags, &sources));
-                println!("FAIL {name} (invalid scenario: {} errors)", diags.len());
+                let n = diags.len();
+                println!(
+                    "FAIL {name} (invalid scenario: {n} error{})",
+                    if n == 1 { "" } else { "s" }
+                );
             }
         }
     }

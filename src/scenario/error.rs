@@ -79,6 +79,18 @@ pub enum ScenarioError {
         /// Where.
         span: Span,
     },
+    /// A request fills a slot with an entity whose definition has errors.
+    #[error("request {request}: {entity} `{id}` has errors, so this request cannot be decided")]
+    InvalidEntity {
+        /// The request.
+        request: usize,
+        /// The entity type.
+        entity: String,
+        /// The id.
+        id: String,
+        /// Where.
+        span: Span,
+    },
     /// `expect` is not `allow` or `deny`.
     #[error("request {request}: `expect` must be `allow` or `deny`, found `{found}`")]
     BadExpect {
@@ -116,6 +128,7 @@ impl ScenarioError {
             | ScenarioError::MissingAttribute { span, .. }
             | ScenarioError::UnknownAction { span, .. }
             | ScenarioError::UnknownId { span, .. }
+            | ScenarioError::InvalidEntity { span, .. }
             | ScenarioError::BadExpect { span, .. }
             | ScenarioError::TooManyRequests { span, .. } => *span,
         }

@@ -55,7 +55,10 @@ pub fn load(
     );
 
     // One map per entity type, keyed by its plural.
-    let mut instances: Vec<HashMap<&str, Instance>> = vec![HashMap::new(); schema.entities.len()];
+    // `None` for an id whose definition has errors: requests naming it cannot be decided,
+    // but the id is not unknown either.
+    let mut instances: Vec<HashMap<&str, Option<Instance>>> =
+        vec![HashMap::new(); schema.entities.len()];
     for (eid, def) in schema.entities.iter().enumerate() {
         let Some(plural) = &def.plural else { continue };
         let Some(map) = fields.take(plural) else {
@@ -70,9 +73,8 @@ pub fn load(
         };
         for (id, key, body) in entries {
             let what = format!("{} `{id}`", def.name);
-            if let Some(inst) = l.instance(def, &what, Some(body), key.span(file), &mut errors) {
-                instances[eid].insert(id, inst);
-            }
+            let inst = l.instance(def, &what, Some(body), key.span(file), &mut errors);
+            instances[eid].insert(id, inst);
         }
     }
 
@@ -200,7 +202,7 @@ impl Loader<'_> {
         node: &Node,
         set: &CompiledSet,
         context: Option<&Instance>,
-        instances: &[HashMap<&str, Instance>],
+        instances: &[HashMap<&str, Option<Instance>>],
         errors: &mut Vec<ScenarioError>,
     ) -> Option<ScenarioRequest> {
         let shape = |error: ShapeError| ScenarioError::Shape {
@@ -266,7 +268,17 @@ impl Loader<'_> {
             };
             let entity: EntityId = slot.entity;
             let def = self.schema.entity(entity);
-            let Some(inst) = instances[entity as usize].get(id) else {
+            let Some(Some(inst)) = instances[entity as usize].get(id) else {
+                ok = false;
+                if instances[entity as usize].contains_key(id) {
+                    errors.push(ScenarioError::InvalidEntity {
+                        request: index,
+                        entity: def.name.clone(),
+                        id: id.to_owned(),
+                        span: node.span(self.file),
+                    });
+                    continue;
+                }
                 let known = &instances[entity as usize];
                 errors.push(ScenarioError::UnknownId {
                     request: index,
@@ -280,7 +292,6 @@ impl Loader<'_> {
                     }),
                     span: node.span(self.file),
                 });
-                ok = false;
                 continue;
             };
             summary.push_str(&format!(" {}={id}", slot.name));

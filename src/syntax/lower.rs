@@ -302,9 +302,10 @@ fn lower_string(l: &Lowerer, pair: &Pair<'_, Rule>) -> Result<String, SyntaxErro
 }
 
 /// Converts pest's error into a [`SyntaxError`] that speaks in words.
+/// `whole` is the file's full text and the parsed chunk starts at byte `offset` of it.
 pub(crate) fn pest_error(
     file: FileId,
-    text: &str,
+    whole: &str,
     offset: usize,
     e: &pest::error::Error<Rule>,
 ) -> SyntaxError {
@@ -325,7 +326,7 @@ pub(crate) fn pest_error(
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let (found, len) = describe_token(text, pos);
+    let (found, len) = describe_token(whole, offset + pos);
     SyntaxError::Unexpected {
         expected,
         found,
@@ -353,7 +354,22 @@ fn describe_token(text: &str, pos: usize) -> (String, usize) {
             .unwrap_or(rest.len());
         (format!("`{}`", &rest[..len]), len)
     } else if c == '"' {
-        ("a string".to_owned(), 1)
+        // A string that does not close on its line is the likely cause of the error.
+        let line = rest.find('\n').unwrap_or(rest.len());
+        let mut escaped = false;
+        let closed = rest[1..line].chars().any(|ch| {
+            let close = ch == '"' && !escaped;
+            escaped = ch == '\\' && !escaped;
+            close
+        });
+        if closed {
+            ("a string".to_owned(), 1)
+        } else {
+            (
+                "a string that is not closed on its line".to_owned(),
+                rest[..line].trim_end().len(),
+            )
+        }
     } else if c == '\n' || c == '\r' {
         ("end of line".to_owned(), 0)
     } else {

@@ -44,7 +44,7 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
             }],
         };
     }
-    match parse_chunk(file, text, 0) {
+    match parse_chunk(file, text, 0, text.len()) {
         Ok(items) => Parsed {
             file: PolicyFile { file, items },
             errors: Vec::new(),
@@ -56,7 +56,7 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
             let starts = item_starts(text);
             for (i, &start) in starts.iter().enumerate() {
                 let end = starts.get(i + 1).copied().unwrap_or(text.len());
-                match parse_chunk(file, &text[start..end], start) {
+                match parse_chunk(file, text, start, end) {
                     Ok(mut parsed) => items.append(&mut parsed),
                     Err(mut errs) => errors.append(&mut errs),
                 }
@@ -74,16 +74,19 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
     }
 }
 
-/// Parses `text`, which sits at byte `offset` of the file.
+/// Parses the item(s) at `whole[start..end]`. The whole file is passed so that an error at
+/// the end of a chunk names the token that follows it, not "end of file".
 fn parse_chunk(
     file: FileId,
-    text: &str,
-    offset: usize,
+    whole: &str,
+    start: usize,
+    end: usize,
 ) -> Result<Vec<crate::ast::Item>, Vec<SyntaxError>> {
-    check_nesting(file, text, offset)?;
+    let text = &whole[start..end];
+    check_nesting(file, text, start)?;
     let pairs = PolicyParser::parse(Rule::file, text)
-        .map_err(|e| vec![lower::pest_error(file, text, offset, &e)])?;
-    lower::lower_file(file, offset, pairs)
+        .map_err(|e| vec![lower::pest_error(file, whole, start, &e)])?;
+    lower::lower_file(file, start, pairs)
 }
 
 /// Byte offsets where top-level items start: line starts whose first word is `rule` or

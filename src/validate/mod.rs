@@ -371,7 +371,13 @@ impl<'a> Checker<'a> {
                 .with_help("add `reason \"...\"` so administrators can read why they were denied"),
             );
         }
-        self.env = Env::Actions(actions.clone());
+        // With no known action, check paths against every action, so a misspelled action
+        // does not also make each of its slots "unknown".
+        self.env = if actions.is_empty() {
+            Env::Any
+        } else {
+            Env::Actions(actions.clone())
+        };
         self.use_site = None;
         let condition = match &rule.condition {
             None => None,
@@ -656,6 +662,16 @@ impl<'a> Checker<'a> {
                 });
                 None
             }
+            (None, Some(a)) if schema.actions.iter().any(|d| d.slot(name).is_some()) => {
+                // A slot of other actions: say which of this rule's actions lacks it.
+                self.error(ValidationError::SlotNotInAction {
+                    what: "slot",
+                    name: name.to_owned(),
+                    action: schema.action(a).name.clone(),
+                    span,
+                });
+                None
+            }
             (None, _) => {
                 self.unknown_root(name, span, &actions);
                 None
@@ -756,11 +772,34 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The path as written (`mailbox.email`), rebuilt from its resolved form.
     fn path_text(&self, p: &PathRef) -> String {
+        let schema = self.schema;
         match &p.root {
-            Root::Slot { name, .. } => name.clone(),
-            Root::Context { .. } => self.schema.context_name().to_owned(),
-            Root::Param { .. } => "request".to_owned(),
+            Root::Slot { name, attr } => {
+                let in_rule: &[ActionId] = match &self.env {
+                    Env::Actions(a) => a,
+                    Env::Any => &[],
+                };
+                let entity = in_rule
+                    .iter()
+                    .map(|&a| schema.action(a))
+                    .chain(schema.actions.iter())
+                    .find_map(|a| a.slot(name))
+                    .map(|s| schema.entity(s.entity));
+                match entity.and_then(|e| e.attrs.get(*attr)) {
+                    Some(a) => format!("{name}.{}", a.name),
+                    None => name.clone(),
+                }
+            }
+            Root::Context { attr } => {
+                let ctx = schema.context();
+                match ctx.attrs.get(*attr) {
+                    Some(a) => format!("{}.{}", ctx.name, a.name),
+                    None => ctx.name.clone(),
+                }
+            }
+            Root::Param { name } => format!("request.{name}"),
         }
     }
 
@@ -908,7 +947,9 @@ impl<'a> Checker<'a> {
             CmpOp::In => match r {
                 Raw::List(items, _) => match l {
                     Raw::Op(elem) => match elem.ty() {
-                        Type::Enum(e) => {
+                        Type::Enum(e)
+                            if self.schema.enum_def(e).values.len() <= EnumSet::CAPACITY =>
+                        {
                             let set = self.enum_list(&items, e)?;
                             Some(TKind::Member {
                                 set: Operand::Const(Const::Set(set), Type::Set(e), op_span),
