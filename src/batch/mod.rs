@@ -372,6 +372,25 @@ fn run_parallel<R: BufRead, W: Write>(
     })
 }
 
+/// Parses one request in the batch line format (a JSON object with `action`, the context
+/// object, one inline object per slot and each parameter) into a [`Request`] for `set`.
+/// This is the easiest way to build requests when embedding mailgate.
+///
+/// ```
+/// let loaded = mailgate::policy_set::load(&mailgate::policy_set::Origin::Embedded).unwrap();
+/// let set = &loaded.set;
+/// let req = mailgate::batch::parse_request(set, br#"{"action":"change_approval_settings",
+///     "org":{"deployment":"onpremises","version":"9.1"},
+///     "user":{"security_roles":["System Administrator"],
+///             "privileges":["Approve Email Addresses for Users or Queues"]}}"#).unwrap();
+/// assert_eq!(set.evaluate(&req).effect, mailgate::ast::Effect::Allow);
+/// ```
+pub fn parse_request(set: &CompiledSet, json: &[u8]) -> Result<Request, String> {
+    let mut req = Request::default();
+    parse::Parser::new(set).parse(json, &mut req)?;
+    Ok(req)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,8 +113,11 @@ pub(crate) struct RuleList {
 pub(crate) struct EnumIndex {
     /// The request value the index is keyed on.
     pub(crate) slot: u32,
-    /// For each enum member: positions of the rules that can match it, in rule order.
-    pub(crate) buckets: Vec<Vec<u32>>,
+    /// `(member, list)` for every member some rule requires, sorted by member.
+    pub(crate) keys: Vec<(u16, u32)>,
+    /// Rule positions (in rule order) per list; list 0 holds the rules that do not
+    /// constrain the attribute, used for members no rule names.
+    pub(crate) lists: Vec<Vec<u32>>,
 }
 
 impl RuleList {
@@ -123,9 +126,12 @@ impl RuleList {
     pub(crate) fn candidates(&self, values: &[Value]) -> &[u32] {
         if let Some(ix) = &self.index
             && let Some(Value::Enum(v)) = values.get(ix.slot as usize)
-            && let Some(b) = ix.buckets.get(*v as usize)
         {
-            return b;
+            let list = match ix.keys.binary_search_by_key(v, |k| k.0) {
+                Ok(i) => ix.keys[i].1,
+                Err(_) => 0,
+            };
+            return &ix.lists[list as usize];
         }
         &self.all
     }
@@ -302,7 +308,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
         } = plan;
         for list in [deny, allow] {
             list.all = (0..u32::try_from(list.rules.len()).unwrap_or(u32::MAX)).collect();
-            list.index = c.build_index(list, &layout.types, &schema);
+            list.index = c.build_index(list, &layout.types);
         }
     }
     CompiledSet {
@@ -452,11 +458,11 @@ impl Compiler {
     /// the rules by it. Indexing never changes a decision: a rule is left out of a bucket
     /// only when one of its top-level `and` terms is false for every request in it, and
     /// a false term makes the whole `and` false even if another term has an error.
-    fn build_index(&self, list: &RuleList, types: &[Type], schema: &Schema) -> Option<EnumIndex> {
+    fn build_index(&self, list: &RuleList, types: &[Type]) -> Option<EnumIndex> {
         if list.rules.len() < 4 {
             return None;
         }
-        let constraints: Vec<Vec<(u32, crate::value::EnumSet)>> = list
+        let constraints: Vec<Vec<(u32, Vec<u16>)>> = list
             .rules
             .iter()
             .map(|r| {
@@ -478,47 +484,58 @@ impl Compiler {
         let (&slot, &count) = counts
             .iter()
             .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))?;
-        if count < 2 {
+        if count < 2 || !matches!(types.get(slot as usize), Some(Type::Enum(_))) {
             return None;
         }
-        let Some(Type::Enum(e)) = types.get(slot as usize) else {
-            return None;
-        };
-        let members = schema.enum_def(*e).values.len();
-        let mut buckets = vec![Vec::new(); members];
+        // For each rule: the members it allows (sorted), or `None` if it does not care.
+        let mut unconstrained = Vec::new();
+        let mut by_member: std::collections::BTreeMap<u16, Vec<u32>> =
+            std::collections::BTreeMap::new();
         for (pos, cs) in constraints.iter().enumerate() {
-            let mut allowed = crate::value::EnumSet(u128::MAX);
-            for (s, set) in cs {
+            let mut allowed: Option<Vec<u16>> = None;
+            for (s, members) in cs {
                 if *s == slot {
-                    allowed.0 &= set.0;
+                    allowed = Some(match allowed {
+                        None => members.clone(),
+                        Some(prev) => prev.into_iter().filter(|m| members.contains(m)).collect(),
+                    });
                 }
             }
-            for (v, bucket) in buckets.iter_mut().enumerate() {
-                if allowed.contains(u16::try_from(v).unwrap_or(u16::MAX)) {
-                    bucket.push(idx(pos));
+            match allowed {
+                None => unconstrained.push(idx(pos)),
+                Some(members) => {
+                    for m in members {
+                        by_member.entry(m).or_default().push(idx(pos));
+                    }
                 }
             }
         }
-        Some(EnumIndex { slot, buckets })
+        let mut keys = Vec::with_capacity(by_member.len());
+        let mut lists = vec![unconstrained.clone()];
+        for (member, constrained) in by_member {
+            let mut merged: Vec<u32> = constrained.iter().chain(&unconstrained).copied().collect();
+            merged.sort_unstable();
+            merged.dedup();
+            keys.push((member, idx(lists.len())));
+            lists.push(merged);
+        }
+        Some(EnumIndex { slot, keys, lists })
     }
 
-    /// Top-level `and` terms of the form `slot == member` or `slot in [members]`.
-    fn constraints(&self, root: u32) -> Vec<(u32, crate::value::EnumSet)> {
-        let terms: Vec<u32> = match self.nodes[root as usize] {
-            Node::And(s, e) => self.kids[s as usize..e as usize].to_vec(),
-            _ => vec![root],
+    /// Top-level `and` terms of the form `slot == member` or `slot in [members]`, as the
+    /// members each allows (sorted).
+    fn constraints(&self, root: u32) -> Vec<(u32, Vec<u16>)> {
+        let terms: &[u32] = match self.nodes[root as usize] {
+            Node::And(s, e) => &self.kids[s as usize..e as usize],
+            _ => std::slice::from_ref(&root),
         };
         terms
-            .into_iter()
-            .filter_map(|t| match self.nodes[t as usize] {
+            .iter()
+            .filter_map(|&t| match self.nodes[t as usize] {
                 Node::Cmp(Ord::Eq, Opnd::Slot(s), Opnd::Const(c))
                 | Node::Cmp(Ord::Eq, Opnd::Const(c), Opnd::Slot(s)) => {
                     match self.consts[c as usize] {
-                        Value::Enum(v) => {
-                            let mut set = crate::value::EnumSet::default();
-                            set.insert(v);
-                            Some((s, set))
-                        }
+                        Value::Enum(v) => Some((s, vec![v])),
                         _ => None,
                     }
                 }
@@ -526,9 +543,21 @@ impl Compiler {
                     set: Opnd::Const(c),
                     elem: Opnd::Slot(s),
                 } => match self.consts[c as usize] {
-                    Value::Set(set) => Some((s, set)),
+                    Value::Set(set) => Some((s, set.iter().collect())),
                     _ => None,
                 },
+                Node::InList(Opnd::Slot(s), start, end) => {
+                    let mut members = Vec::new();
+                    for &c in &self.kids[start as usize..end as usize] {
+                        match self.consts[c as usize] {
+                            Value::Enum(v) => members.push(v),
+                            _ => return None,
+                        }
+                    }
+                    members.sort_unstable();
+                    members.dedup();
+                    Some((s, members))
+                }
                 _ => None,
             })
             .collect()

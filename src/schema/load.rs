@@ -15,6 +15,10 @@ use std::collections::HashMap;
 /// segment would become ambiguous.
 const RESERVED_ROOT: &str = "request";
 
+/// Most members of an enum (members are 16-bit indexes). Enums used in `set<...>` are
+/// limited further, to [`EnumSet::CAPACITY`], since sets are bit sets.
+const MAX_ENUM_VALUES: usize = u16::MAX as usize;
+
 /// Loads a schema from its YAML text.
 pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError>> {
     let root = yaml::parse(file, &source.text).map_err(|e| vec![SchemaError::Yaml(e)])?;
@@ -118,11 +122,11 @@ impl Loader<'_> {
                     continue;
                 }
             };
-            if items.len() > EnumSet::CAPACITY {
+            if items.len() > MAX_ENUM_VALUES {
                 errors.push(SchemaError::EnumTooLarge {
                     name: name.to_owned(),
                     count: items.len(),
-                    limit: EnumSet::CAPACITY,
+                    limit: MAX_ENUM_VALUES,
                     span: key.span(self.file),
                 });
                 continue;
@@ -182,9 +186,17 @@ impl Loader<'_> {
             _ => {
                 if let Some(inner) = text.strip_prefix("set<").and_then(|t| t.strip_suffix('>')) {
                     let inner = inner.trim();
-                    find_enum(inner)
-                        .map(Type::Set)
-                        .ok_or_else(|| unknown(inner))
+                    let e = find_enum(inner).ok_or_else(|| unknown(inner))?;
+                    let count = schema.enum_def(e).values.len();
+                    if count > EnumSet::CAPACITY {
+                        return Err(SchemaError::EnumTooLarge {
+                            name: format!("{inner}` (used in `{text}`"),
+                            count,
+                            limit: EnumSet::CAPACITY,
+                            span,
+                        });
+                    }
+                    Ok(Type::Set(e))
                 } else {
                     find_enum(text).map(Type::Enum).ok_or_else(|| unknown(text))
                 }

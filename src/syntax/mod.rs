@@ -44,32 +44,78 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
             }],
         };
     }
-    match parse_chunk(file, text, 0, text.len()) {
-        Ok(items) => Parsed {
-            file: PolicyFile { file, items },
-            errors: Vec::new(),
-        },
+    let starts = item_starts(text);
+    // Large files are parsed in two halves, split at an item boundary, on two threads.
+    // Items are independent, so the halves parse exactly as the whole would.
+    let mid = if text.len() >= PARALLEL_MIN_BYTES {
+        starts.partition_point(|&s| s < text.len() / 2)
+    } else {
+        0
+    };
+    let (mut items, mut errors) = if mid == 0 || mid == starts.len() {
+        parse_recovering(file, text, &starts, text.len())
+    } else {
+        let (first, second) = starts.split_at(mid);
+        let first_end = second[0];
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .stack_size(PARSER_STACK_BYTES)
+                .spawn_scoped(scope, || parse_recovering(file, text, first, first_end));
+            let mut right = parse_recovering(file, text, second, text.len());
+            // If no thread could be started, parse the first half here.
+            let mut left = worker
+                .ok()
+                .and_then(|h| h.join().ok())
+                .unwrap_or_else(|| parse_recovering(file, text, first, first_end));
+            left.0.append(&mut right.0);
+            left.1.append(&mut right.1);
+            left
+        })
+    };
+    if !errors.is_empty() {
+        items.clear();
+    }
+    errors.sort_by_key(|e| e.span().start);
+    Parsed {
+        file: PolicyFile { file, items },
+        errors,
+    }
+}
+
+/// Files from this size up are parsed on two threads.
+const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+/// Stack of the second parser thread (the main thread's is usually 8 MiB).
+const PARSER_STACK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Parses the items that start at `starts` (each runs to the next start; the last one to
+/// `stop`). On a syntax error, parses item by item so that every broken item is reported.
+fn parse_recovering(
+    file: FileId,
+    text: &str,
+    starts: &[usize],
+    stop: usize,
+) -> (Vec<crate::ast::Item>, Vec<SyntaxError>) {
+    let Some(&begin) = starts.first() else {
+        return (Vec::new(), Vec::new());
+    };
+    match parse_chunk(file, text, begin, stop) {
+        Ok(items) => (items, Vec::new()),
         Err(first) => {
-            // Recover: parse each item on its own to find the other errors.
             let mut items = Vec::new();
             let mut errors = Vec::new();
-            let starts = item_starts(text);
             for (i, &start) in starts.iter().enumerate() {
-                let end = starts.get(i + 1).copied().unwrap_or(text.len());
+                let end = starts.get(i + 1).copied().unwrap_or(stop);
                 match parse_chunk(file, text, start, end) {
                     Ok(mut parsed) => items.append(&mut parsed),
                     Err(mut errs) => errors.append(&mut errs),
                 }
             }
             if errors.is_empty() {
-                // The split hid the problem (it spans items): report the whole-file error.
+                // The split hid the problem (it spans items): report the whole error.
                 errors = first;
-                items.clear();
             }
-            Parsed {
-                file: PolicyFile { file, items },
-                errors,
-            }
+            (items, errors)
         }
     }
 }
