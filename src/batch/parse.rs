@@ -42,6 +42,10 @@ impl<'a> Parser<'a> {
 
     /// Fills `req` from `line`, or says what is wrong with it.
     pub(super) fn parse(&mut self, line: &[u8], req: &mut Request) -> Result<(), String> {
+        if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            serde_json::from_slice::<IgnoredAny>(line).map_err(|e| clean(&e))?;
+            return Err("a request must be a JSON object".to_owned());
+        }
         let Some(name) = find_action(line)? else {
             // Say what is wrong with the JSON first, if anything is.
             serde_json::from_slice::<IgnoredAny>(line).map_err(|e| clean(&e))?;

@@ -73,6 +73,8 @@ pub enum Exit {
     Ok,
     /// Invalid input, or a test failed.
     Failure,
+    /// The command line itself was wrong (as clap reports it).
+    Usage,
 }
 
 impl From<Exit> for ExitCode {
@@ -80,6 +82,7 @@ impl From<Exit> for ExitCode {
         match e {
             Exit::Ok => ExitCode::SUCCESS,
             Exit::Failure => ExitCode::from(1),
+            Exit::Usage => ExitCode::from(2),
         }
     }
 }

@@ -1,0 +1,246 @@
+//! `eval --batch`: agreement with scenario evaluation, record format, bad lines, threads.
+
+use crate::util::{mailgate, repo_path};
+use mailgate::ast::Effect;
+use mailgate::batch;
+use mailgate::generate;
+use mailgate::policy_set::{self, Origin};
+use mailgate::source::{SourceFile, SourceMap};
+
+fn shipped() -> mailgate::compile::CompiledSet {
+    policy_set::load(&Origin::Dir(repo_path("policies")))
+        .expect("shipped policies load")
+        .set
+}
+
+fn records(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8(out.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l}: {e}")))
+        .collect()
+}
+
+/// The same 12,000 generated requests, decided from batch lines and from YAML scenarios
+/// (grouped by org), must get the same decisions and the same determining rules.
+#[test]
+fn batch_agrees_with_scenarios_on_12000_generated_requests() {
+    let set = shipped();
+    let orgs = generate::org_variants();
+    let reqs = generate::requests(2024, 12_000);
+    let mut input = String::new();
+    for r in &reqs {
+        input.push_str(&r.to_json(&orgs));
+        input.push('\n');
+    }
+    let mut out = Vec::new();
+    let stats = batch::run(&set, input.as_bytes(), &mut out, 1).unwrap();
+    assert_eq!((stats.lines, stats.bad), (12_000, 0));
+    let batch_records = records(&out);
+    assert_eq!(batch_records.len(), 12_000);
+
+    let mut sources = SourceMap::new();
+    let (mut allows, mut denies) = (0, 0);
+    for (org, org_json) in orgs.iter().enumerate() {
+        let group: Vec<(usize, &generate::GenRequest)> = reqs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.org == org)
+            .collect();
+        let members: Vec<&generate::GenRequest> = group.iter().map(|(_, r)| *r).collect();
+        let yaml = generate::scenario_yaml(&members, org_json);
+        let id = sources.add(SourceFile::new(format!("gen-{org}.yaml"), yaml));
+        let scenario = mailgate::scenario::load(id, sources.get(id), &set)
+            .unwrap_or_else(|e| panic!("generated scenario {org} does not load: {e:?}"));
+        assert_eq!(scenario.requests.len(), group.len());
+        for ((line_index, _), sr) in group.iter().zip(&scenario.requests) {
+            let d = set.evaluate(&sr.request);
+            let rec = &batch_records[*line_index];
+            assert_eq!(rec["line"], *line_index as u64 + 1);
+            assert_eq!(
+                rec["decision"],
+                d.effect.as_str(),
+                "line {}",
+                line_index + 1
+            );
+            let ids: Vec<&str> = d.rules.iter().map(|&r| set.rule(r).id.as_str()).collect();
+            let rec_ids: Vec<&str> = rec["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(rec_ids, ids, "line {}", line_index + 1);
+            match d.effect {
+                Effect::Allow => allows += 1,
+                Effect::Deny => denies += 1,
+            }
+        }
+    }
+    // The generator exercises both outcomes.
+    assert!(
+        allows > 500 && denies > 500,
+        "{allows} allows, {denies} denies"
+    );
+}
+
+#[test]
+fn two_threads_give_the_same_output_in_order() {
+    let set = shipped();
+    let orgs = generate::org_variants();
+    let mut input = String::new();
+    for (i, r) in generate::requests(5, 9_000).iter().enumerate() {
+        // Sprinkle bad lines so error records are ordered too.
+        if i % 997 == 0 {
+            input.push_str("{\"action\": 1}\n");
+        }
+        input.push_str(&r.to_json(&orgs));
+        input.push('\n');
+    }
+    let mut one = Vec::new();
+    let mut two = Vec::new();
+    let s1 = batch::run(&set, input.as_bytes(), &mut one, 1).unwrap();
+    let s2 = batch::run(&set, input.as_bytes(), &mut two, 2).unwrap();
+    assert_eq!(s1, s2);
+    assert_eq!(s1.bad, 10);
+    assert!(one == two, "outputs differ between 1 and 2 threads");
+    for (i, rec) in records(&one).iter().enumerate() {
+        assert_eq!(rec["line"], i as u64 + 1);
+    }
+}
+
+#[test]
+fn records_have_the_documented_keys() {
+    let set = shipped();
+    let line = br#"{"action":"approve_mailbox","org":{"version":"9.2.22104.00170"},"user":{"security_roles":["System Administrator","Delegated Mailbox Approver"],"privileges":["Approve Email Addresses for Users or Queues"]},"mailbox":{"owner_kind":"queue","email":"support@contoso.com","approval":"pending_approval","server":"exchange_online"}}"#;
+    let mut out = Vec::new();
+    assert!(batch::LineDecider::new(&set).decide(7, line, &mut out));
+    let rec = &records(&out)[0];
+    assert_eq!(rec["line"], 7);
+    assert_eq!(rec["decision"], "allow");
+    assert_eq!(rec["cause"], "allowed");
+    assert_eq!(rec["rules"][0], "approve-exchange-online");
+    assert!(
+        rec["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("Delegated Mailbox Approver")
+    );
+    assert_eq!(rec["errors"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_missing_required_attribute_fails_closed_with_an_error() {
+    let set = shipped();
+    // No `approval` on the mailbox: the allow rule cannot be evaluated, the deny rules
+    // that read it count as matched.
+    let line = br#"{"action":"sync_incoming_email","org":{"version":"9.2"},"mailbox":{"owner_kind":"user","email":"a@b.c","server":"exchange_online","incoming":"success"}}"#;
+    let mut out = Vec::new();
+    assert!(batch::LineDecider::new(&set).decide(1, line, &mut out));
+    let rec = &records(&out)[0];
+    assert_eq!(rec["decision"], "deny");
+    assert_eq!(rec["cause"], "denied_by_rule");
+    let errors = rec["errors"].as_array().unwrap();
+    assert!(!errors.is_empty());
+    assert!(
+        errors[0]
+            .as_str()
+            .unwrap()
+            .contains("`mailbox.approval` has no value")
+    );
+}
+
+#[test]
+fn bad_lines_get_error_records_and_never_allow() {
+    let set = shipped();
+    let cases: &[(&str, &str)] = &[
+        ("not json", "invalid JSON"),
+        ("", "invalid JSON"),
+        ("[1,2]", "must be a JSON object"),
+        (r#"{"org":{}}"#, "missing key `action`"),
+        (
+            r#"{"action":"aprove_mailbox"}"#,
+            "did you mean `approve_mailbox`",
+        ),
+        (
+            r#"{"action":"change_approval_settings","org":{"version":"9"}}"#,
+            "missing slot `user`",
+        ),
+        (
+            r#"{"action":"change_approval_settings","usr":{}}"#,
+            "unknown key `usr`",
+        ),
+        (
+            r#"{"action":"change_approval_settings","user":{"security_roles":["Sytem Administrator"]}}"#,
+            "did you mean `System Administrator`",
+        ),
+        (
+            r#"{"action":"change_approval_settings","user":{"security_roles":"System Administrator"}}"#,
+            "invalid type",
+        ),
+        (
+            r#"{"action":"change_approval_settings","user":{"security_roles":[]},"org":{"version":"nine"}}"#,
+            "not a valid version",
+        ),
+        (
+            r#"{"action":"change_approval_settings","user":{"roles":[]}}"#,
+            "has no attribute `roles`",
+        ),
+        (
+            r#"{"action":"change_approval_settings","user":{"security_roles":[],"security_roles":[]}}"#,
+            "duplicate attribute",
+        ),
+        (
+            r#"{"action":"assign_role","actor":{"security_roles":[]},"assignee":{"kind":"user"}}"#,
+            "missing parameter `role`",
+        ),
+        (
+            r#"{"action":"change_approval_settings","user":{"security_roles":[]}} trailing"#,
+            "invalid JSON",
+        ),
+    ];
+    let mut d = batch::LineDecider::new(&set);
+    for (i, (line, expect)) in cases.iter().enumerate() {
+        let mut out = Vec::new();
+        assert!(!d.decide(i as u64 + 1, line.as_bytes(), &mut out), "{line}");
+        let recs = records(&out);
+        assert_eq!(recs.len(), 1, "{line}");
+        let rec = &recs[0];
+        assert_eq!(rec["decision"], "deny", "{line}");
+        assert_eq!(rec["cause"], "invalid_request", "{line}");
+        assert_eq!(rec["line"], i as u64 + 1);
+        let msg = rec["error"].as_str().unwrap();
+        assert!(msg.contains(expect), "{line}: {msg}");
+    }
+}
+
+#[test]
+fn cli_batch_from_stdin_keeps_going_and_exits_1_on_bad_lines() {
+    let good = r#"{"action":"change_approval_settings","org":{"deployment":"onpremises","version":"9.1"},"user":{"security_roles":["System Administrator"],"privileges":["Approve Email Addresses for Users or Queues"]}}"#;
+    let input = format!("{good}\n{{oops\n{good}\n");
+    let out = mailgate(&["eval", "--batch", "-", "--policies"])
+        .arg(repo_path("policies"))
+        .stdin(input)
+        .run();
+    out.code(1);
+    let recs = records(out.stdout.as_bytes());
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[0]["decision"], "allow");
+    assert_eq!(recs[1]["cause"], "invalid_request");
+    assert_eq!(recs[2]["decision"], "allow");
+    assert!(out.stderr.contains("1 of 3 lines"), "{}", out.stderr);
+
+    let ok = mailgate(&["eval", "--batch", "-", "--threads", "2", "--policies"])
+        .arg(repo_path("policies"))
+        .stdin(format!("{good}\n"))
+        .run();
+    ok.code(0);
+}
+
+#[test]
+fn threads_without_batch_is_a_usage_error() {
+    mailgate(&["eval", "--threads", "2", "policies/scenarios/sync-act.yaml"])
+        .dir(crate::util::repo())
+        .run()
+        .code(2);
+}
