@@ -130,13 +130,17 @@ impl CompiledSet {
                         }
                     }
                 }
-                let text = meta.let_name.clone().unwrap_or_else(|| {
-                    self.sources
-                        .slice(meta.span)
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                });
+                let source = self
+                    .sources
+                    .slice(meta.span)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                // A `let` that is a single test shows its name and what it stands for.
+                let text = match &meta.let_name {
+                    Some(name) => format!("{name} ({source})"),
+                    None => source,
+                };
                 steps.push(Step {
                     depth,
                     text,
