@@ -531,3 +531,23 @@ fn piped_input_does_not_change_check() {
     out.code(0);
     assert_eq!(out.stdout, "ok: 6 policy files, 26 rules, 7 actions\n");
 }
+
+/// `mailgate eval ... | head -1`: a closed stdout is not a reason to panic.
+#[test]
+fn a_closed_stdout_does_not_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailgate"))
+        .args(["eval", "--explain", "policies/scenarios"])
+        .current_dir(util::repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close our end of stdout before mailgate has written its (large) output.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+    assert!(out.status.code().is_some(), "killed by a signal");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

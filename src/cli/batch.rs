@@ -25,7 +25,7 @@ pub(crate) fn run(set: &CompiledSet, input: &Path, threads: Option<usize>) -> Ex
         match std::fs::File::open(input) {
             Ok(f) => batch::run(set, BufReader::with_capacity(1 << 16, f), out, threads),
             Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", input.display());
+                errln!("error: cannot read `{}`: {e}", input.display());
                 return Exit::Failure;
             }
         }
@@ -33,15 +33,16 @@ pub(crate) fn run(set: &CompiledSet, input: &Path, threads: Option<usize>) -> Ex
     match result {
         Ok(stats) if stats.bad == 0 => Exit::Ok,
         Ok(stats) => {
-            eprintln!(
+            errln!(
                 "error: {} of {} lines were not valid requests (see their error records)",
-                stats.bad, stats.lines
+                stats.bad,
+                stats.lines
             );
             Exit::Failure
         }
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
         Err(e) => {
-            eprintln!("error: batch failed: {e}");
+            errln!("error: batch failed: {e}");
             Exit::Failure
         }
     }

@@ -16,9 +16,9 @@ pub(crate) fn run(args: &CheckArgs) -> Exit {
     let origin = args.policies.origin();
     match policy_set::load(&origin) {
         Ok(loaded) => {
-            eprint!("{}", render_all(&loaded.warnings, loaded.set.sources()));
+            err!("{}", render_all(&loaded.warnings, loaded.set.sources()));
             let set = &loaded.set;
-            println!(
+            outln!(
                 "ok: {} policy files, {} rules, {} actions",
                 loaded.policy_files,
                 set.rules().len(),
@@ -27,9 +27,9 @@ pub(crate) fn run(args: &CheckArgs) -> Exit {
             Exit::Ok
         }
         Err(failure) => {
-            eprint!("{}", render_all(&failure.diagnostics, &failure.sources));
+            err!("{}", render_all(&failure.diagnostics, &failure.sources));
             let errors = failure.diagnostics.iter().filter(|d| d.is_error()).count();
-            eprintln!(
+            errln!(
                 "error: {errors} error{} found; the policy set cannot be used",
                 if errors == 1 { "" } else { "s" }
             );

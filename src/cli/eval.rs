@@ -154,7 +154,7 @@ pub(crate) fn render_decision(
 /// Runs `eval`.
 pub(crate) fn run(args: &EvalArgs) -> Exit {
     if args.threads.is_some() && args.batch.is_none() {
-        eprintln!(
+        errln!(
             "error: `--threads` only applies to `--batch`\n\nFor more information, try '--help'."
         );
         return Exit::Usage;
@@ -183,8 +183,8 @@ pub(crate) fn run(args: &EvalArgs) -> Exit {
             Err(diags) => {
                 invalid = true;
                 let _ = out.flush();
-                eprint!("{}", render_all(diags, &sources));
-                eprintln!(
+                err!("{}", render_all(diags, &sources));
+                errln!(
                     "error: {} is not a valid scenario; its requests were not decided",
                     sources.get(s.file).name
                 );

@@ -12,13 +12,13 @@ use std::path::PathBuf;
 pub(crate) fn load_policies(origin: &Origin) -> Option<CompiledSet> {
     match policy_set::load(origin) {
         Ok(loaded) => {
-            eprint!("{}", render_all(&loaded.warnings, loaded.set.sources()));
+            err!("{}", render_all(&loaded.warnings, loaded.set.sources()));
             Some(loaded.set)
         }
         Err(failure) => {
-            eprint!("{}", render_all(&failure.diagnostics, &failure.sources));
+            err!("{}", render_all(&failure.diagnostics, &failure.sources));
             let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
-            eprintln!(
+            errln!(
                 "error: the policy set has {n} error{}; no decision was made",
                 if n == 1 { "" } else { "s" }
             );

@@ -1,6 +1,38 @@
 //! The command line (clap). The only module that knows about clap; it loads inputs,
 //! calls the library, prints, and maps outcomes to exit codes.
 
+/// `print!` that does not panic when stdout is closed (`mailgate test | head -1`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `println!` that does not panic when stdout is closed.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `eprint!` that does not panic when stderr is closed.
+macro_rules! err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
+/// `eprintln!` that does not panic when stderr is closed.
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
 mod batch;
 mod check;
 mod eval;
@@ -57,7 +89,7 @@ impl PolicyArgs {
                 Origin::Dir(PathBuf::from("policies"))
             }
             None => {
-                eprintln!(
+                errln!(
                     "mailgate: no ./policies folder here; using the policy set built into mailgate"
                 );
                 Origin::Embedded

@@ -21,14 +21,14 @@ pub struct TestArgs {
 pub(crate) fn run(args: &TestArgs) -> Exit {
     let origin = args.policies.origin();
     let Some(set) = load_policies(&origin) else {
-        println!("0 passed, 1 failed");
+        outln!("0 passed, 1 failed");
         return Exit::Failure;
     };
     let mut sources = SourceMap::new();
     let raws = scenario_files(&args.paths, &origin);
     if raws.is_empty() {
-        eprintln!("error: no scenario files found");
-        println!("0 passed, 0 failed");
+        errln!("error: no scenario files found");
+        outln!("0 passed, 0 failed");
         return Exit::Failure;
     }
     let scenarios = load_scenarios(raws, &set, &mut sources);
@@ -48,29 +48,29 @@ pub(crate) fn run(args: &TestArgs) -> Exit {
                     } else {
                         failed += 1;
                         file_failed += 1;
-                        print!(
+                        out!(
                             "FAIL {}",
                             render_decision(&set, &sources, r, Format::Text, true)
                         );
                     }
                 }
                 if file_failed == 0 {
-                    println!("ok   {name} ({checked} checked)");
+                    outln!("ok   {name} ({checked} checked)");
                 } else {
-                    println!("FAIL {name} ({file_failed} of {checked} failed)");
+                    outln!("FAIL {name} ({file_failed} of {checked} failed)");
                 }
             }
             Err(diags) => {
                 failed += 1;
-                eprint!("{}", render_all(diags, &sources));
+                err!("{}", render_all(diags, &sources));
                 let n = diags.len();
-                println!(
+                outln!(
                     "FAIL {name} (invalid scenario: {n} error{})",
                     if n == 1 { "" } else { "s" }
                 );
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     if failed == 0 { Exit::Ok } else { Exit::Failure }
 }
