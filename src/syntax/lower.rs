@@ -8,7 +8,6 @@ use super::error::SyntaxError;
 use super::expected;
 use super::grammar::Rule;
 use crate::ast::{CmpOp, Effect, Expr, ExprKind, Ident, Item, LetDecl, Literal, RuleDecl};
-use crate::limits::MAX_NESTING;
 use crate::source::{FileId, Span};
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
@@ -152,21 +151,7 @@ fn lower_rule(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<RuleDecl, SyntaxError
 }
 
 fn lower_expr(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<Expr, SyntaxError> {
-    // A run of `not`s recurses in the Pratt parser: bound it like parentheses.
-    let mut run = 0;
-    for p in pair.clone().into_inner() {
-        if p.as_rule() == Rule::op_not {
-            run += 1;
-            if run > MAX_NESTING {
-                return Err(SyntaxError::TooDeep {
-                    limit: MAX_NESTING,
-                    span: l.span(&p),
-                });
-            }
-        } else {
-            run = 0;
-        }
-    }
+    // INVARIANT: `check_nesting` bounded runs of `not` before pest ran.
     PRATT
         .map_primary(|p| lower_term(l, p))
         .map_prefix(|op, rhs| {

@@ -155,11 +155,13 @@ fn item_starts(text: &str) -> Vec<usize> {
     starts
 }
 
-/// Rejects nesting of `(`, `[` deeper than [`MAX_NESTING`] before pest recurses into it.
+/// Rejects nesting of `(`, `[` and runs of `not` deeper than [`MAX_NESTING`] before pest
+/// and the Pratt parser recurse into them.
 /// Strings and comments are skipped so brackets inside them do not count.
 fn check_nesting(file: FileId, text: &str, offset: usize) -> Result<(), Vec<SyntaxError>> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
+    let mut nots = 0usize;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -179,6 +181,7 @@ fn check_nesting(file: FileId, text: &str, offset: usize) -> Result<(), Vec<Synt
             }
             b'(' | b'[' => {
                 depth += 1;
+                nots = 0;
                 if depth > MAX_NESTING {
                     return Err(vec![SyntaxError::TooDeep {
                         limit: MAX_NESTING,
@@ -186,8 +189,32 @@ fn check_nesting(file: FileId, text: &str, offset: usize) -> Result<(), Vec<Synt
                     }]);
                 }
             }
-            b')' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+            b')' | b']' => {
+                depth = depth.saturating_sub(1);
+                nots = 0;
+            }
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                let start = i;
+                while i + 1 < bytes.len()
+                    && (bytes[i + 1].is_ascii_alphanumeric() || bytes[i + 1] == b'_')
+                {
+                    i += 1;
+                }
+                if &bytes[start..=i] == b"not" {
+                    // A run of `not`s recurses in the Pratt parser: bound it like parentheses.
+                    nots += 1;
+                    if nots > MAX_NESTING {
+                        return Err(vec![SyntaxError::TooDeep {
+                            limit: MAX_NESTING,
+                            span: Span::new(file, offset + start, offset + i + 1),
+                        }]);
+                    }
+                } else {
+                    nots = 0;
+                }
+            }
+            b if b.is_ascii_whitespace() => {}
+            _ => nots = 0,
         }
         i += 1;
     }
