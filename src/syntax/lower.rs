@@ -232,7 +232,23 @@ fn lower_term(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<Expr, SyntaxError> {
             ExprKind::List(items)
         }
         Rule::string | Rule::int | Rule::boolean => ExprKind::Literal(lower_literal(l, &pair)?),
-        Rule::path => ExprKind::Path(pair.into_inner().map(|p| l.ident(&p)).collect()),
+        Rule::path => {
+            // The path is atomic (no inner pairs): split it at its dots.
+            let mut start = span.start as usize;
+            let segments = pair
+                .as_str()
+                .split('.')
+                .map(|seg| {
+                    let ident = Ident {
+                        name: seg.to_owned(),
+                        span: Span::new(l.file, start, start + seg.len()),
+                    };
+                    start += seg.len() + 1;
+                    ident
+                })
+                .collect();
+            ExprKind::Path(segments)
+        }
         Rule::name => ExprKind::Name(pair.as_str().to_owned()),
         r => unreachable!("lower_term: unexpected {r:?}"),
     };
