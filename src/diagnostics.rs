@@ -154,13 +154,35 @@ fn snippet<'a>(
     kind: AnnotationKind,
 ) -> Snippet<'a, annotate_snippets::Annotation<'a>> {
     let file = sources.get(label.span.file);
+    let text = file.text.as_str();
+    let bytes = text.as_bytes();
     let mut range = label.span.range();
-    range.end = range.end.min(file.text.len());
+    range.end = range.end.min(text.len());
     range.start = range.start.min(range.end);
-    Snippet::source(file.text.as_str())
+    // Hand the renderer only the lines the span covers: it scans all the source it is
+    // given, so giving it the whole file made N diagnostics in one file cost O(N × size).
+    // A span at the very end, after a final newline, is shown at the end of the last line.
+    let anchor = if range.start == text.len() && text.ends_with('\n') {
+        range.start - 1
+    } else {
+        range.start
+    };
+    let first = bytes[..anchor]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let last = bytes[range.end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| range.end + i + 1);
+    Snippet::source(text.get(first..last).unwrap_or(""))
+        .line_start(file.line(first))
         .path(file.name.as_str())
         .fold(true)
-        .annotation(kind.span(range).label(label.text.as_str()))
+        .annotation(
+            kind.span(range.start - first..range.end - first)
+                .label(label.text.as_str()),
+        )
 }
 
 /// Renders many diagnostics, separated by blank lines, followed by a count line

@@ -18,6 +18,10 @@ pub const MAX_EXPANDED_DEPTH: usize = 256;
 /// Most expression nodes in one rule after `let`s are expanded.
 pub const MAX_EXPANDED_NODES: usize = 1_000_000;
 
+/// Most expression nodes in all the rules of a policy set together, after `let`s are
+/// expanded (a few lines of `let`s that double each other can otherwise ask for gigabytes).
+pub const MAX_SET_NODES: usize = 2_000_000;
+
 /// Longest line of `eval --batch` input, in bytes.
 pub const MAX_BATCH_LINE_BYTES: usize = 1024 * 1024;
 

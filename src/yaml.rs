@@ -95,10 +95,27 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, YamlError> {
             span: Span::new(file, 0, 0),
         });
     }
+    if let Some((offset, c)) = text
+        .char_indices()
+        .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}'))
+    {
+        // The YAML reader rejects these too, but without a position; say where it is.
+        return Err(YamlError {
+            message: format!(
+                "invalid YAML: control character U+{:04X} is not allowed",
+                u32::from(c)
+            ),
+            span: Span::new(file, offset, offset + c.len_utf8()),
+        });
+    }
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_YAML_DEPTH;
     budget.max_aliases = MAX_YAML_ALIASES;
     budget.max_nodes = MAX_YAML_NODES;
+    // Events include the ends of lists and maps: leave room so that the node limit, which
+    // the README documents, is the one that is reached.
+    budget.max_events = MAX_YAML_NODES.saturating_mul(3);
+    budget.max_recorded_anchor_events = MAX_YAML_NODES;
     budget.max_documents = 1;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
@@ -119,7 +136,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, YamlError> {
                 .unwrap_or(0)
                 .min(text.len());
             Err(YamlError {
-                message: clean_message(&e.to_string()),
+                message: budget_message(&e).unwrap_or_else(|| clean_message(&e.to_string())),
                 span: Span::new(file, offset, offset),
             })
         }
@@ -138,6 +155,41 @@ fn offset_of(text: &str, line: u64, column: u64) -> Option<usize> {
         .nth(column)
         .map_or_else(|| rest.find('\n').unwrap_or(rest.len()), |(i, _)| i);
     Some(start + in_line)
+}
+
+/// A message that names the limit, for errors that come from one of our YAML budgets.
+fn budget_message(e: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut e = e;
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = e
+    {
+        e = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = e else {
+        // The scanner's own guard against deeply nested `[`/`{`, hit before our budget.
+        return e
+            .to_string()
+            .contains("recursion limit exceeded")
+            .then(|| format!("YAML is nested deeper than the limit of {MAX_YAML_DEPTH} levels"));
+    };
+    Some(match breach {
+        BudgetBreach::Depth { .. } => {
+            format!("YAML is nested deeper than the limit of {MAX_YAML_DEPTH} levels")
+        }
+        BudgetBreach::Aliases { .. } | BudgetBreach::AliasAnchorRatio { .. } => {
+            format!("YAML uses more than the limit of {MAX_YAML_ALIASES} aliases (`*name`)")
+        }
+        BudgetBreach::Nodes { .. }
+        | BudgetBreach::Events { .. }
+        | BudgetBreach::RecordedAnchorEvents { .. } => format!(
+            "YAML has more than the limit of {MAX_YAML_NODES} nodes (aliases count once per use)"
+        ),
+        BudgetBreach::Documents { .. } => {
+            "a file holds one YAML document; found a second `---`".to_owned()
+        }
+        other => format!("YAML is over a size limit: {other:?}"),
+    })
 }
 
 /// serde-saphyr appends " at line L column C" to some messages; our diagnostics show the

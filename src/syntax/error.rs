@@ -34,6 +34,15 @@ pub enum SyntaxError {
         /// The start of the file.
         span: Span,
     },
+    /// A control character (such as NUL) anywhere in the text, strings and comments too:
+    /// it is invisible when the policy is read, so it is refused.
+    #[error("control character U+{code:04X} is not allowed in policy text")]
+    ControlChar {
+        /// The character's code point.
+        code: u32,
+        /// Where.
+        span: Span,
+    },
     /// A number does not fit in 64 bits.
     #[error("number `{text}` is out of range")]
     IntOutOfRange {
@@ -59,6 +68,7 @@ impl SyntaxError {
             SyntaxError::Unexpected { span, .. }
             | SyntaxError::TooDeep { span, .. }
             | SyntaxError::TooLarge { span, .. }
+            | SyntaxError::ControlChar { span, .. }
             | SyntaxError::IntOutOfRange { span, .. }
             | SyntaxError::BadEscape { span, .. } => *span,
         }
@@ -71,6 +81,7 @@ impl From<&SyntaxError> for Diagnostic {
             SyntaxError::Unexpected { expected, .. } => format!("expected {expected}"),
             SyntaxError::TooDeep { .. } => "too deeply nested".to_owned(),
             SyntaxError::TooLarge { .. } => "file too large".to_owned(),
+            SyntaxError::ControlChar { .. } => "invisible character here".to_owned(),
             SyntaxError::IntOutOfRange { .. } => "does not fit in 64 bits".to_owned(),
             SyntaxError::BadEscape { .. } => "allowed escapes are \\\" \\\\ \\n \\t".to_owned(),
         };

@@ -179,15 +179,24 @@ fn lower_expr(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<Expr, SyntaxError> {
         .parse(pair.into_inner())
 }
 
-/// `a and (b and c)` becomes one `And` of three, so long chains stay shallow.
+/// `a and (b and c)` becomes one `And` of three, so long chains stay shallow. The left
+/// side's list is reused, so a chain of n terms is lowered in O(n), not O(n²).
 fn flatten(lhs: Expr, rhs: Expr, and: bool) -> Vec<Expr> {
-    let mut out = Vec::new();
-    for e in [lhs, rhs] {
-        match e.kind {
-            ExprKind::And(xs) if and => out.extend(xs),
-            ExprKind::Or(xs) if !and => out.extend(xs),
-            kind => out.push(Expr { kind, span: e.span }),
-        }
+    let mut out = match lhs.kind {
+        ExprKind::And(xs) if and => xs,
+        ExprKind::Or(xs) if !and => xs,
+        kind => vec![Expr {
+            kind,
+            span: lhs.span,
+        }],
+    };
+    match rhs.kind {
+        ExprKind::And(xs) if and => out.extend(xs),
+        ExprKind::Or(xs) if !and => out.extend(xs),
+        kind => out.push(Expr {
+            kind,
+            span: rhs.span,
+        }),
     }
     out
 }

@@ -44,6 +44,12 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
             }],
         };
     }
+    if let Some(e) = control_char(file, text) {
+        return Parsed {
+            file: empty,
+            errors: vec![e],
+        };
+    }
     let starts = item_starts(text);
     // Large files are parsed in two halves, split at an item boundary, on two threads.
     // Items are independent, so the halves parse exactly as the whole would.
@@ -219,6 +225,17 @@ fn check_nesting(file: FileId, text: &str, offset: usize) -> Result<(), Vec<Synt
         i += 1;
     }
     Ok(())
+}
+
+/// The first control character other than tab, line feed and carriage return (NUL, escape,
+/// DEL, C1 controls), anywhere in the text: such characters are invisible to a reviewer.
+fn control_char(file: FileId, text: &str) -> Option<SyntaxError> {
+    text.char_indices()
+        .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        .map(|(i, c)| SyntaxError::ControlChar {
+            code: u32::from(c),
+            span: Span::new(file, i, i + c.len_utf8()),
+        })
 }
 
 #[cfg(test)]

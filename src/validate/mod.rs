@@ -16,7 +16,7 @@ pub use typed::{CheckedRule, Operand, PathRef, Root, TExpr, TKind};
 
 use crate::ast::{CmpOp, Expr, ExprKind, Item, LetDecl, Literal, PolicyFile, RuleDecl};
 use crate::diagnostics::{Diagnostic, did_you_mean};
-use crate::limits::{MAX_EXPANDED_DEPTH, MAX_EXPANDED_NODES, MAX_RULES};
+use crate::limits::{MAX_EXPANDED_DEPTH, MAX_EXPANDED_NODES, MAX_RULES, MAX_SET_NODES};
 use crate::schema::{ActionId, EntityId, Schema, Type};
 use crate::source::Span;
 use crate::value::{Const, EnumSet};
@@ -60,6 +60,7 @@ pub fn validate(
         env: Env::Any,
         use_site: None,
         quiet_unknown_names,
+        set_nodes: 0,
     };
     let mut let_order: Vec<&LetDecl> = Vec::new();
     let mut rules: Vec<&RuleDecl> = Vec::new();
@@ -185,6 +186,8 @@ struct Checker<'a> {
     /// Where the outermost `let` being expanded was used, for "used here" labels.
     use_site: Option<(String, Span)>,
     quiet_unknown_names: bool,
+    /// Expanded nodes of the rules checked so far (see [`MAX_SET_NODES`]).
+    set_nodes: usize,
 }
 
 impl<'a> Checker<'a> {
@@ -384,6 +387,21 @@ impl<'a> Checker<'a> {
             Some(cond) => {
                 let (size, depth) = self.measure(cond);
                 if self.too_large(size, depth, cond.span) {
+                    return None;
+                }
+                let before = self.set_nodes;
+                self.set_nodes = before.saturating_add(size);
+                if self.set_nodes > MAX_SET_NODES {
+                    // Reported once, at the first rule over the budget; the rest are not
+                    // expanded, so the budget also bounds the memory spent here.
+                    if before <= MAX_SET_NODES {
+                        self.error(ValidationError::TooLarge {
+                            what: "node count of the whole policy set",
+                            size: self.set_nodes,
+                            limit: MAX_SET_NODES,
+                            span: cond.span,
+                        });
+                    }
                     return None;
                 }
                 Some(self.cond(cond, &rule.id.name)?)

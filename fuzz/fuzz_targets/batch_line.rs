@@ -1,0 +1,40 @@
+//! Arbitrary bytes as one `eval --batch` line against the shipped policy set: deciding must
+//! never panic, must append exactly one line of JSON, and a bad line must never be `allow`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mailgate::batch::LineDecider;
+use mailgate::compile::CompiledSet;
+use mailgate::policy_set::{Origin, load};
+use std::sync::LazyLock;
+
+static SET: LazyLock<CompiledSet> = LazyLock::new(|| {
+    load(&Origin::Embedded)
+        .unwrap_or_else(|_| panic!("the shipped policy set loads"))
+        .set
+});
+
+fuzz_target!(|data: &[u8]| {
+    // A batch line never contains its newline.
+    let line = data.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let mut decider = LineDecider::new(&SET);
+    let mut out = b"previous\n".to_vec();
+    let ok = decider.decide(7, line, &mut out);
+    let record = &out[b"previous\n".len()..];
+    assert_eq!(record.last(), Some(&b'\n'), "record ends with a newline");
+    assert_eq!(
+        record.iter().filter(|&&b| b == b'\n').count(),
+        1,
+        "exactly one line"
+    );
+    let v: serde_json::Value = serde_json::from_slice(record).expect("record is JSON");
+    assert_eq!(v["line"], 7);
+    for key in ["decision", "rules", "reasons", "errors"] {
+        assert!(v.get(key).is_some(), "record lacks `{key}`");
+    }
+    if !ok {
+        assert_eq!(v["decision"], "deny", "a bad line was allowed");
+        assert_eq!(v["cause"], "invalid_request");
+        assert!(v["error"].is_string());
+    }
+});
