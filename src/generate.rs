@@ -106,60 +106,88 @@ pub struct GenRequest {
     pub params: Vec<(&'static str, String)>,
 }
 
-/// The org objects requests are generated with (JSON).
+/// A JSON object from `(key, JSON value)` pairs.
+fn object(fields: &[(&str, String)]) -> String {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+    format!("{{{}}}", body.join(","))
+}
+
+/// The org objects requests are generated with (JSON). Like a real client, they leave out
+/// what equals the schema default.
 pub fn org_variants() -> Vec<String> {
-    let mut out = Vec::new();
-    for (i, v) in VERSIONS.iter().enumerate() {
-        let deployment = if i == 0 { "onpremises" } else { "online" };
-        out.push(format!(
-            r#"{{"deployment":"{deployment}","version":"{v}","process_emails_only_for_approved_users":{},"process_emails_only_for_approved_queues":{},"require_privilege_to_self_approve":{}}}"#,
-            i % 2 == 0,
-            i % 3 != 0,
-            i % 4 == 1
-        ));
-    }
-    out
+    VERSIONS
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut fields = vec![("version", format!("{v:?}"))];
+            if i == 0 {
+                fields.push(("deployment", "\"onpremises\"".to_owned()));
+            }
+            if i % 2 == 1 {
+                fields.push(("process_emails_only_for_approved_users", "false".to_owned()));
+            }
+            if i % 3 == 0 {
+                fields.push((
+                    "process_emails_only_for_approved_queues",
+                    "false".to_owned(),
+                ));
+            }
+            if i % 4 == 1 {
+                fields.push(("require_privilege_to_self_approve", "true".to_owned()));
+            }
+            object(&fields)
+        })
+        .collect()
 }
 
 fn user(rng: &mut Rng, email: &str) -> String {
-    let upn = if rng.below(3) == 0 {
-        email.to_owned()
-    } else {
-        format!("u{}@contoso.com", rng.below(100))
-    };
-    format!(
-        r#"{{"security_roles":{},"directory_roles":{},"privileges":{},"upn":{upn:?}}}"#,
-        json_list(&rng.subset(SECURITY)),
-        json_list(&rng.subset(DIRECTORY)),
-        json_list(&rng.subset(PRIVILEGES)),
-    )
+    let mut fields = vec![("security_roles", json_list(&rng.subset(SECURITY)))];
+    let directory = rng.subset(DIRECTORY);
+    if !directory.is_empty() {
+        fields.push(("directory_roles", json_list(&directory)));
+    }
+    let privileges = rng.subset(PRIVILEGES);
+    if !privileges.is_empty() {
+        fields.push(("privileges", json_list(&privileges)));
+    }
+    match rng.below(3) {
+        0 => fields.push(("upn", format!("{email:?}"))),
+        1 => fields.push(("upn", format!("\"u{}@contoso.com\"", rng.below(100)))),
+        _ => {}
+    }
+    object(&fields)
 }
 
 fn mailbox(rng: &mut Rng, email: &str) -> String {
+    let mut fields = vec![
+        ("owner_kind", format!("{:?}", rng.pick(OWNER))),
+        ("email", format!("{email:?}")),
+        ("approval", format!("{:?}", rng.pick(APPROVAL))),
+        ("server", format!("{:?}", rng.pick(SERVER))),
+    ];
+    if rng.below(8) == 0 {
+        fields.push(("profile_active", "false".to_owned()));
+    }
     // Mostly the values that let sync happen, so both outcomes are common.
-    let status = |rng: &mut Rng| {
-        if rng.below(4) == 0 {
+    for key in ["incoming", "outgoing", "act"] {
+        let status = if rng.below(4) == 0 {
             rng.pick(TEST)
         } else {
             "success"
+        };
+        if status != "not_run" {
+            fields.push((key, format!("{status:?}")));
         }
-    };
-    let (i, o, a) = (status(rng), status(rng), status(rng));
-    let delivery = |rng: &mut Rng| {
+    }
+    for key in ["incoming_delivery", "outgoing_delivery", "act_delivery"] {
         if rng.below(5) == 0 {
-            rng.pick(DELIVERY)
-        } else {
-            "server_side_sync"
+            let d = rng.pick(DELIVERY);
+            if d != "server_side_sync" {
+                fields.push((key, format!("{d:?}")));
+            }
         }
-    };
-    let (di, dout, da) = (delivery(rng), delivery(rng), delivery(rng));
-    format!(
-        r#"{{"owner_kind":"{}","email":{email:?},"approval":"{}","server":"{}","profile_active":{},"incoming":"{i}","outgoing":"{o}","act":"{a}","incoming_delivery":"{di}","outgoing_delivery":"{dout}","act_delivery":"{da}"}}"#,
-        rng.pick(OWNER),
-        rng.pick(APPROVAL),
-        rng.pick(SERVER),
-        rng.below(8) != 0,
-    )
+    }
+    object(&fields)
 }
 
 /// `n` requests over every action of the shipped schema.

@@ -167,11 +167,12 @@ fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// Reads one line into `buf` (without the newline). Past [`MAX_BATCH_LINE_BYTES`] the rest
-/// of the line is skipped rather than stored, so memory stays bounded; the returned flag
-/// says the line was too long. Returns `None` at end of input.
+/// Appends one line (without its newline) to `buf`. Past [`MAX_BATCH_LINE_BYTES`] the
+/// rest of the line is skipped rather than stored, so memory stays bounded; the returned
+/// flag says the line was too long (and `buf` is then left as it was). Returns `None` at
+/// end of input.
 fn read_line<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
-    buf.clear();
+    let start = buf.len();
     let mut too_long = false;
     let mut any = false;
     loop {
@@ -184,21 +185,21 @@ fn read_line<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Op
             return Ok(any.then_some(too_long));
         }
         any = true;
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i, true),
             None => (chunk.len(), false),
         };
         if !too_long {
-            if buf.len() + take > MAX_BATCH_LINE_BYTES {
+            if buf.len() - start + take > MAX_BATCH_LINE_BYTES {
                 too_long = true;
-                buf.clear();
+                buf.truncate(start);
             } else {
                 buf.extend_from_slice(&chunk[..take]);
             }
         }
         input.consume(if done { take + 1 } else { take });
         if done {
-            if buf.last() == Some(&b'\r') {
+            if !too_long && buf.len() > start && buf.last() == Some(&b'\r') {
                 buf.pop();
             }
             return Ok(Some(too_long));
@@ -238,22 +239,15 @@ fn decide_chunk(d: &mut LineDecider<'_>, chunk: &Chunk, out: &mut Vec<u8>) -> u6
     bad
 }
 
-fn read_chunk<R: BufRead>(
-    input: &mut R,
-    next_line: u64,
-    line: &mut Vec<u8>,
-) -> std::io::Result<Chunk> {
+fn read_chunk<R: BufRead>(input: &mut R, next_line: u64) -> std::io::Result<Chunk> {
     let mut chunk = Chunk {
         first_line: next_line,
         ..Chunk::default()
     };
     while chunk.ends.len() < CHUNK_LINES {
-        match read_line(input, line)? {
+        match read_line(input, &mut chunk.data)? {
             None => break,
-            Some(too_long) => {
-                chunk.data.extend_from_slice(line);
-                chunk.ends.push((chunk.data.len(), too_long));
-            }
+            Some(too_long) => chunk.ends.push((chunk.data.len(), too_long)),
         }
     }
     Ok(chunk)
@@ -268,12 +262,11 @@ pub fn run<R: BufRead, W: Write>(
     threads: usize,
 ) -> std::io::Result<BatchStats> {
     let mut stats = BatchStats::default();
-    let mut line = Vec::new();
     if threads <= 1 {
         let mut d = LineDecider::new(set);
         let mut out = Vec::with_capacity(1 << 16);
         loop {
-            let chunk = read_chunk(&mut input, stats.lines + 1, &mut line)?;
+            let chunk = read_chunk(&mut input, stats.lines + 1)?;
             if chunk.ends.is_empty() {
                 break;
             }
@@ -285,7 +278,7 @@ pub fn run<R: BufRead, W: Write>(
         output.flush()?;
         return Ok(stats);
     }
-    run_parallel(set, input, output, threads, &mut stats, &mut line)?;
+    run_parallel(set, input, output, threads, &mut stats)?;
     Ok(stats)
 }
 
@@ -295,7 +288,6 @@ fn run_parallel<R: BufRead, W: Write>(
     mut output: W,
     threads: usize,
     stats: &mut BatchStats,
-    line: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     use std::collections::BTreeMap;
     use std::sync::{Mutex, mpsc};
@@ -332,7 +324,7 @@ fn run_parallel<R: BufRead, W: Write>(
         while !eof || written < sent_chunks {
             // Keep the workers fed while there is room.
             while !eof && sent_chunks - written < in_flight as u64 {
-                let chunk = match read_chunk(&mut input, stats.lines + 1, line) {
+                let chunk = match read_chunk(&mut input, stats.lines + 1) {
                     Ok(c) => c,
                     Err(e) => {
                         result = Err(e);
@@ -413,8 +405,10 @@ mod tests {
         let mut buf = Vec::new();
         assert_eq!(read_line(&mut r, &mut buf).unwrap(), Some(false));
         assert_eq!(buf, b"a");
+        // A line over the limit leaves the buffer as it was.
         assert_eq!(read_line(&mut r, &mut buf).unwrap(), Some(true));
-        assert!(buf.len() <= MAX_BATCH_LINE_BYTES);
+        assert_eq!(buf, b"a");
+        buf.clear();
         assert_eq!(read_line(&mut r, &mut buf).unwrap(), Some(false));
         assert_eq!(buf, b"last");
         assert_eq!(read_line(&mut r, &mut buf).unwrap(), None);

@@ -10,6 +10,7 @@ use crate::limits::MAX_JSON_DEPTH;
 use crate::schema::{ActionId, EntityDef, Type};
 use crate::value::{EnumSet, Value};
 use crate::version::Version;
+use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ use std::fmt;
 pub(super) struct Parser<'a> {
     set: &'a CompiledSet,
     actions: HashMap<&'a str, ActionId>,
+    /// For each entity type: attribute name → index.
+    attrs: Vec<FxHashMap<&'a str, usize>>,
     /// Which values (and, after them, which slots and parameters) a line has set.
     seen: Vec<bool>,
 }
@@ -33,22 +36,38 @@ impl<'a> Parser<'a> {
             .enumerate()
             .filter_map(|(i, a)| Some((a.name.as_str(), ActionId::try_from(i).ok()?)))
             .collect();
+        let attrs = set
+            .schema()
+            .entities
+            .iter()
+            .map(|e| {
+                e.attrs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (a.name.as_str(), i))
+                    .collect()
+            })
+            .collect();
         Parser {
             set,
             actions,
+            attrs,
             seen: Vec::new(),
         }
     }
 
     /// Fills `req` from `line`, or says what is wrong with it.
     pub(super) fn parse(&mut self, line: &[u8], req: &mut Request) -> Result<(), String> {
-        if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            serde_json::from_slice::<IgnoredAny>(line).map_err(|e| clean(&e))?;
+        // Validate UTF-8 once for the whole line, so the JSON reader need not per string.
+        let line = std::str::from_utf8(line)
+            .map_err(|e| format!("line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
+        if line.trim_start().as_bytes().first() != Some(&b'{') {
+            serde_json::from_str::<IgnoredAny>(line).map_err(|e| clean(&e))?;
             return Err("a request must be a JSON object".to_owned());
         }
-        let Some(name) = find_action(line)? else {
+        let Some(name) = find_action(line.as_bytes())? else {
             // Say what is wrong with the JSON first, if anything is.
-            serde_json::from_slice::<IgnoredAny>(line).map_err(|e| clean(&e))?;
+            serde_json::from_str::<IgnoredAny>(line).map_err(|e| clean(&e))?;
             return Err("missing key `action`".to_owned());
         };
         let Some(&action) = self.actions.get(name.as_ref()) else {
@@ -64,10 +83,11 @@ impl<'a> Parser<'a> {
         let n = layout.len as usize;
         self.seen.clear();
         self.seen.resize(n + def.slots.len() + 2, false);
-        let mut de = serde_json::Deserializer::from_slice(line);
+        let mut de = serde_json::Deserializer::from_str(line);
         let top = Top {
             set,
             action,
+            attrs: &self.attrs,
             req,
             seen: &mut self.seen,
         };
@@ -110,6 +130,16 @@ fn clean(e: &serde_json::Error) -> String {
 /// Finds the top-level `"action": "NAME"` without parsing the rest, and rejects nesting
 /// deeper than [`MAX_JSON_DEPTH`]. Returns `None` if there is no such key.
 fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, String> {
+    check_depth(line)?;
+    // Fast path: `{"action":"NAME"` first, as writers usually put it.
+    let trimmed = line.trim_ascii_start();
+    if let Some(rest) = trimmed.strip_prefix(br#"{"action":""#)
+        && let Some(end) = memchr::memchr2(b'"', b'\\', rest)
+        && rest[end] == b'"'
+        && let Ok(name) = std::str::from_utf8(&rest[..end])
+    {
+        return Ok(Some(Cow::Borrowed(name)));
+    }
     let mut depth = 0usize;
     let mut i = 0;
     let mut expect_key = false;
@@ -148,6 +178,43 @@ fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, String> {
         i += 1;
     }
     found.transpose()
+}
+
+/// Rejects nesting deeper than [`MAX_JSON_DEPTH`], skipping over strings.
+fn check_depth(line: &[u8]) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(format!(
+                        "JSON nesting is deeper than the limit of {MAX_JSON_DEPTH} levels (column {})",
+                        i + 1
+                    ));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                // Jump to the closing quote, stepping over escapes.
+                loop {
+                    let rest = line.get(i + 1..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        Some(j) if line[i + 1 + j] == b'\\' => i += j + 2,
+                        Some(j) => {
+                            i += j + 1;
+                            break;
+                        }
+                        None => return Ok(()),
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// The string value after `"action"` (at `pos`, just past the key's closing quote).
@@ -203,6 +270,7 @@ impl<'de> Visitor<'de> for KeyVisitor {
 struct Top<'p, 'a> {
     set: &'a CompiledSet,
     action: ActionId,
+    attrs: &'p [FxHashMap<&'a str, usize>],
     req: &'p mut Request,
     seen: &'p mut Vec<bool>,
 }
@@ -234,6 +302,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
                 }
                 map.next_value_seed(Entity {
                     set: self.set,
+                    attrs: &self.attrs[schema.context as usize],
                     def: ctx,
                     what: &ctx.name,
                     base: 0,
@@ -247,6 +316,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
                 let slot = &def.slots[si];
                 map.next_value_seed(Entity {
                     set: self.set,
+                    attrs: &self.attrs[slot.entity as usize],
                     def: schema.entity(slot.entity),
                     what: &slot.name,
                     base: layout.slots[si] as usize,
@@ -286,6 +356,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
 /// An inline entity object: attribute name → value.
 struct Entity<'p, 'a> {
     set: &'a CompiledSet,
+    attrs: &'p FxHashMap<&'a str, usize>,
     def: &'a EntityDef,
     what: &'a str,
     base: usize,
@@ -308,7 +379,7 @@ impl<'de> Visitor<'de> for Entity<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            let Some(ai) = self.def.attr(&key) else {
+            let Some(&ai) = self.attrs.get(key.as_ref()) else {
                 let help = self
                     .def
                     .suggest_attr(&key)

@@ -155,7 +155,7 @@ pub struct CompiledSet {
     pub(crate) meta: Vec<NodeMeta>,
     pub(crate) kids: Vec<u32>,
     pub(crate) consts: Vec<Value>,
-    pub(crate) strings: HashMap<String, u32>,
+    pub(crate) strings: rustc_hash::FxHashMap<String, u32>,
     pub(crate) string_names: Vec<String>,
     pub(crate) sources: SourceMap,
 }
@@ -248,7 +248,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
         kids: Vec::new(),
         consts: Vec::new(),
         const_ix: HashMap::new(),
-        strings: HashMap::new(),
+        strings: rustc_hash::FxHashMap::default(),
         string_names: Vec::new(),
     };
     let mut layouts = layouts;
@@ -331,7 +331,7 @@ struct Compiler {
     kids: Vec<u32>,
     consts: Vec<Value>,
     const_ix: HashMap<ConstKey, u32>,
-    strings: HashMap<String, u32>,
+    strings: rustc_hash::FxHashMap<String, u32>,
     string_names: Vec<String>,
 }
 

@@ -13,8 +13,39 @@ pub struct Request {
     /// The values; [`Value::Missing`] where the request has none.
     pub values: Vec<Value>,
     /// Strings of this request that no policy mentions (ids from
-    /// [`CompiledSet::policy_string_count`] up).
-    pub strings: Vec<String>,
+    /// [`CompiledSet::policy_string_count`] up), kept in one reusable buffer.
+    strings: StringArena,
+}
+
+/// Request-local strings, back to back in one buffer, so that a reused request interns
+/// without allocating.
+#[derive(Debug, Clone, Default)]
+struct StringArena {
+    text: String,
+    /// End offset of each string in `text`.
+    ends: Vec<usize>,
+}
+
+impl StringArena {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..end)
+    }
+
+    fn position_or_push(&mut self, s: &str) -> usize {
+        if let Some(i) = (0..self.ends.len()).find(|&i| self.get(i) == Some(s)) {
+            return i;
+        }
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        self.ends.len() - 1
+    }
 }
 
 impl CompiledSet {
@@ -43,10 +74,7 @@ impl CompiledSet {
             return StrId(i);
         }
         let base = self.policy_string_count();
-        let pos = r.strings.iter().position(|x| x == s).unwrap_or_else(|| {
-            r.strings.push(s.to_owned());
-            r.strings.len() - 1
-        });
+        let pos = r.strings.position_or_push(s);
         StrId(base + u32::try_from(pos).unwrap_or(u32::MAX - base))
     }
 
@@ -97,9 +125,7 @@ impl CompiledSet {
                 .get(id.0 as usize)
                 .map_or("?", String::as_str)
         } else {
-            r.strings
-                .get((id.0 - base) as usize)
-                .map_or("?", String::as_str)
+            r.strings.get((id.0 - base) as usize).unwrap_or("?")
         }
     }
 

@@ -9,7 +9,6 @@ use crate::diagnostics::did_you_mean;
 use crate::source::{FileId, SourceFile, Span};
 use crate::value::{Const, EnumSet};
 use crate::yaml::{self, Fields, Node, Value};
-use std::collections::HashMap;
 
 /// Names that cannot be a slot, parameter or context name, because a policy path's first
 /// segment would become ambiguous.
@@ -132,7 +131,7 @@ impl Loader<'_> {
                 continue;
             }
             let mut values = Vec::new();
-            let mut index = HashMap::new();
+            let mut index = rustc_hash::FxHashMap::default();
             for item in items {
                 let Some(text) = item.scalar_text(self.source) else {
                     errors.push(yaml::expect(self.file, item, "a value name").into());

@@ -15,7 +15,6 @@ use crate::diagnostics::did_you_mean;
 use crate::source::Span;
 use crate::value::{Const, EnumSet};
 use crate::version::Version;
-use std::collections::HashMap;
 use std::fmt;
 
 /// Index of an enum in [`Schema::enums`].
@@ -49,7 +48,7 @@ pub struct EnumDef {
     pub name: String,
     /// Its members, in declaration order (the order of [`EnumSet`] bits).
     pub values: Vec<String>,
-    index: HashMap<String, u16>,
+    index: rustc_hash::FxHashMap<String, u16>,
 }
 
 impl EnumDef {
