@@ -228,10 +228,13 @@ fn check_nesting(file: FileId, text: &str, offset: usize) -> Result<(), Vec<Synt
 }
 
 /// The first control character other than tab, line feed and carriage return (NUL, escape,
-/// DEL, C1 controls), anywhere in the text: such characters are invisible to a reviewer.
+/// DEL, C1 controls) or bidirectional control character (the "Trojan Source" characters
+/// that reorder how code is displayed), anywhere in the text: such characters are
+/// invisible to a reviewer.
 fn control_char(file: FileId, text: &str) -> Option<SyntaxError> {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
     text.char_indices()
-        .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        .find(|&(_, c)| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || bidi(c))
         .map(|(i, c)| SyntaxError::ControlChar {
             code: u32::from(c),
             span: Span::new(file, i, i + c.len_utf8()),
@@ -318,6 +321,19 @@ mod tests {
         assert_eq!(
             parse_err(&text),
             ["nesting is deeper than the limit of 64 levels"]
+        );
+    }
+
+    #[test]
+    fn bidirectional_controls_are_refused() {
+        // "Trojan Source": a right-to-left override inside a string literal.
+        assert_eq!(
+            parse_err("let x = user.upn == \"a\u{202E}b\""),
+            ["control character U+202E is not allowed in policy text"]
+        );
+        assert_eq!(
+            parse_err("# comment \u{2066}\nlet x = a.b"),
+            ["control character U+2066 is not allowed in policy text"]
         );
     }
 
