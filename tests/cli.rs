@@ -62,7 +62,7 @@ fn check_a_broken_copy_lists_every_error_and_exits_1() {
         "--> policies/approval.policy:37:8",
         "help: did you mean `approve_mailbox`?",
         "--> policies/sync.policy:",
-        "error: 3 errors found; the policy set cannot be used",
+        "error: the policy set has 3 errors; it cannot be used",
     ] {
         assert!(
             out.stderr.contains(expected),

@@ -140,6 +140,8 @@ fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, String> {
     {
         return Ok(Some(Cow::Borrowed(name)));
     }
+    // Slow path: walk the top-level object for its `action` key. (Depth is bounded by
+    // `check_depth` above.)
     let mut depth = 0usize;
     let mut i = 0;
     let mut expect_key = false;
@@ -148,12 +150,6 @@ fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, String> {
         match line[i] {
             b'{' | b'[' => {
                 depth += 1;
-                if depth > MAX_JSON_DEPTH {
-                    return Err(format!(
-                        "JSON nesting is deeper than the limit of {MAX_JSON_DEPTH} levels (column {})",
-                        i + 1
-                    ));
-                }
                 expect_key = line[i] == b'{' && depth == 1;
             }
             b'}' | b']' => depth = depth.saturating_sub(1),

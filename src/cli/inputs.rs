@@ -3,28 +3,34 @@
 
 use crate::compile::CompiledSet;
 use crate::diagnostics::{Diagnostic, render_all};
-use crate::policy_set::{self, Origin, RawFile};
+use crate::policy_set::{self, Loaded, Origin, RawFile};
 use crate::scenario::{self, Scenario};
 use crate::source::{FileId, SourceMap};
 use std::path::PathBuf;
 
-/// Loads the policy set, printing warnings; on failure prints every diagnostic.
-pub(crate) fn load_policies(origin: &Origin) -> Option<CompiledSet> {
+/// Loads the policy set, printing warnings; on failure prints every diagnostic and a
+/// count line ending in `consequence`.
+pub(crate) fn load_policy_set(origin: &Origin, consequence: &str) -> Option<Loaded> {
     match policy_set::load(origin) {
         Ok(loaded) => {
             err!("{}", render_all(&loaded.warnings, loaded.set.sources()));
-            Some(loaded.set)
+            Some(loaded)
         }
         Err(failure) => {
             err!("{}", render_all(&failure.diagnostics, &failure.sources));
             let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
             errln!(
-                "error: the policy set has {n} error{}; no decision was made",
+                "error: the policy set has {n} error{}; {consequence}",
                 if n == 1 { "" } else { "s" }
             );
             None
         }
     }
+}
+
+/// Loads the policy set for deciding (see [`load_policy_set`]).
+pub(crate) fn load_policies(origin: &Origin) -> Option<CompiledSet> {
+    load_policy_set(origin, "no decision was made").map(|l| l.set)
 }
 
 /// The scenario files named on the command line (folders are searched for `*.yaml` and

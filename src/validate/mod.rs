@@ -671,7 +671,11 @@ impl<'a> Checker<'a> {
         }
         match (found, lacking) {
             (Some(e), None) => Some(e),
-            (Some(_), Some(a)) => {
+            // Some of the rule's actions have it, or other actions do: say which of this
+            // rule's actions lacks it.
+            (found, Some(a))
+                if found.is_some() || schema.actions.iter().any(|d| d.slot(name).is_some()) =>
+            {
                 self.error(ValidationError::SlotNotInAction {
                     what: "slot",
                     name: name.to_owned(),
@@ -680,17 +684,7 @@ impl<'a> Checker<'a> {
                 });
                 None
             }
-            (None, Some(a)) if schema.actions.iter().any(|d| d.slot(name).is_some()) => {
-                // A slot of other actions: say which of this rule's actions lacks it.
-                self.error(ValidationError::SlotNotInAction {
-                    what: "slot",
-                    name: name.to_owned(),
-                    action: schema.action(a).name.clone(),
-                    span,
-                });
-                None
-            }
-            (None, _) => {
+            _ => {
                 self.unknown_root(name, span, &actions);
                 None
             }
