@@ -36,16 +36,36 @@ impl Version {
     /// Parses `9.2.22104.00170`.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
         let mut parts = [0u32; Version::MAX_PARTS];
-        for (n, part) in text.split('.').enumerate() {
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(VersionError::Malformed);
+        let mut n = 0;
+        // One pass over the bytes: digits accumulate into the current part, a dot starts
+        // the next one.
+        let mut value: u64 = 0;
+        let mut digits = 0usize;
+        let mut part_start = 0;
+        for (i, b) in text.bytes().chain(std::iter::once(b'.')).enumerate() {
+            match b {
+                b'0'..=b'9' => {
+                    value = value * 10 + u64::from(b - b'0');
+                    digits += 1;
+                    if value > u64::from(u32::MAX) {
+                        // Keep scanning to report the whole part.
+                        value = u64::from(u32::MAX) + 1;
+                    }
+                }
+                b'.' if digits > 0 => {
+                    if n == Version::MAX_PARTS {
+                        return Err(VersionError::TooManyParts);
+                    }
+                    parts[n] = u32::try_from(value).map_err(|_| {
+                        VersionError::PartTooLarge(text.get(part_start..i).unwrap_or("").to_owned())
+                    })?;
+                    n += 1;
+                    value = 0;
+                    digits = 0;
+                    part_start = i + 1;
+                }
+                _ => return Err(VersionError::Malformed),
             }
-            if n == Version::MAX_PARTS {
-                return Err(VersionError::TooManyParts);
-            }
-            parts[n] = part
-                .parse()
-                .map_err(|_| VersionError::PartTooLarge(part.to_owned()))?;
         }
         Ok(Version(parts))
     }

@@ -58,6 +58,13 @@ impl<'a> Parser<'a> {
 
     /// Fills `req` from `line`, or says what is wrong with it.
     pub(super) fn parse(&mut self, line: &[u8], req: &mut Request) -> Result<(), String> {
+        // Nesting is measured only when a line fails: no accepted line can be deep (every
+        // value's type is fixed by the schema), and a deep one should say so.
+        self.parse_unchecked(line, req)
+            .map_err(|e| check_depth(line).err().unwrap_or(e))
+    }
+
+    fn parse_unchecked(&mut self, line: &[u8], req: &mut Request) -> Result<(), String> {
         // Validate UTF-8 once for the whole line, so the JSON reader need not per string.
         let line = std::str::from_utf8(line)
             .map_err(|e| format!("line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
@@ -130,7 +137,6 @@ fn clean(e: &serde_json::Error) -> String {
 /// Finds the top-level `"action": "NAME"` without parsing the rest, and rejects nesting
 /// deeper than [`MAX_JSON_DEPTH`]. Returns `None` if there is no such key.
 fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, String> {
-    check_depth(line)?;
     // Fast path: `{"action":"NAME"` first, as writers usually put it.
     let trimmed = line.trim_ascii_start();
     if let Some(rest) = trimmed.strip_prefix(br#"{"action":""#)
@@ -140,8 +146,7 @@ fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, String> {
     {
         return Ok(Some(Cow::Borrowed(name)));
     }
-    // Slow path: walk the top-level object for its `action` key. (Depth is bounded by
-    // `check_depth` above.)
+    // Slow path: walk the top-level object for its `action` key.
     let mut depth = 0usize;
     let mut i = 0;
     let mut expect_key = false;

@@ -47,9 +47,29 @@ pub(crate) enum Node {
     Bool(Opnd),
     Cmp(Ord, Opnd, Opnd),
     InList(Opnd, u32, u32),
-    Member { set: Opnd, elem: Opnd },
+    Member {
+        set: Opnd,
+        elem: Opnd,
+    },
     SetAny(Opnd, Opnd),
     SetAll(Opnd, Opnd),
+    // Specialised forms of the commonest tests, with their constant inline:
+    /// `slot == member` (`eq`) or `slot != member` on an enum value.
+    EnumIs {
+        slot: u32,
+        member: u16,
+        eq: bool,
+    },
+    /// `slot contains member` on a set value.
+    HasMember {
+        slot: u32,
+        member: u16,
+    },
+    /// `slot in [members]` on an enum value (the mask is constant `mask`).
+    InMask {
+        slot: u32,
+        mask: u32,
+    },
 }
 
 /// Source information for a node (used only by explanations).
@@ -451,7 +471,41 @@ impl Compiler {
                 }
             }
         };
+        let node = self.specialise(node);
         self.push(node, e)
+    }
+
+    /// The specialised form of a node, where it has one.
+    fn specialise(&self, node: Node) -> Node {
+        let enum_const = |c: u32| match self.consts[c as usize] {
+            Value::Enum(m) => Some(m),
+            _ => None,
+        };
+        match node {
+            Node::Cmp(op @ (Ord::Eq | Ord::Ne), Opnd::Slot(slot), Opnd::Const(c))
+            | Node::Cmp(op @ (Ord::Eq | Ord::Ne), Opnd::Const(c), Opnd::Slot(slot)) => {
+                match enum_const(c) {
+                    Some(member) => Node::EnumIs {
+                        slot,
+                        member,
+                        eq: op == Ord::Eq,
+                    },
+                    None => node,
+                }
+            }
+            Node::Member {
+                set: Opnd::Slot(slot),
+                elem: Opnd::Const(c),
+            } => match enum_const(c) {
+                Some(member) => Node::HasMember { slot, member },
+                None => node,
+            },
+            Node::Member {
+                set: Opnd::Const(mask),
+                elem: Opnd::Slot(slot),
+            } if matches!(self.consts[mask as usize], Value::Set(_)) => Node::InMask { slot, mask },
+            _ => node,
+        }
     }
 
     /// Finds the enum attribute most rules of the list require a value of, and buckets
@@ -539,10 +593,16 @@ impl Compiler {
                         _ => None,
                     }
                 }
+                Node::EnumIs {
+                    slot,
+                    member,
+                    eq: true,
+                } => Some((slot, vec![member])),
                 Node::Member {
                     set: Opnd::Const(c),
                     elem: Opnd::Slot(s),
-                } => match self.consts[c as usize] {
+                }
+                | Node::InMask { slot: s, mask: c } => match self.consts[c as usize] {
                     Value::Set(set) => Some((s, set.iter().collect())),
                     _ => None,
                 },

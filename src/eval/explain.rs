@@ -199,6 +199,9 @@ fn operands(n: Node) -> Vec<Opnd> {
         Node::Bool(a) | Node::InList(a, ..) => vec![a],
         Node::Cmp(_, a, b) | Node::SetAny(a, b) | Node::SetAll(a, b) => vec![a, b],
         Node::Member { set, elem } => vec![set, elem],
+        Node::EnumIs { slot, .. } | Node::HasMember { slot, .. } | Node::InMask { slot, .. } => {
+            vec![Opnd::Slot(slot)]
+        }
         Node::Const(_) | Node::And(..) | Node::Or(..) | Node::Not(_) => Vec::new(),
     }
 }

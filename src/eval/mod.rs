@@ -196,7 +196,37 @@ impl CompiledSet {
     }
 
     /// Evaluates a leaf node (a test on values).
+    #[inline]
     pub(crate) fn leaf(&self, node: Node, values: &[Value]) -> Tri {
+        let tri = |b: bool| if b { Tri::True } else { Tri::False };
+        // The specialised tests first: they are most of any real policy.
+        match node {
+            Node::EnumIs { slot, member, eq } => {
+                return match values.get(slot as usize) {
+                    Some(Value::Enum(v)) => tri((*v == member) == eq),
+                    _ => Tri::Error(slot),
+                };
+            }
+            Node::HasMember { slot, member } => {
+                return match values.get(slot as usize) {
+                    Some(Value::Set(s)) => tri(s.contains(member)),
+                    _ => Tri::Error(slot),
+                };
+            }
+            Node::InMask { slot, mask } => {
+                return match (values.get(slot as usize), &self.consts[mask as usize]) {
+                    (Some(Value::Enum(v)), Value::Set(m)) => tri(m.contains(*v)),
+                    _ => Tri::Error(slot),
+                };
+            }
+            Node::Bool(Opnd::Slot(slot)) => {
+                return match values.get(slot as usize) {
+                    Some(Value::Bool(b)) => tri(*b),
+                    _ => Tri::Error(slot),
+                };
+            }
+            _ => {}
+        }
         let r = (|| -> Result<bool, u32> {
             Ok(match node {
                 Node::Const(b) => b,
@@ -232,7 +262,12 @@ impl CompiledSet {
                         _ => return Err(slot_of(a).min(slot_of(b))),
                     }
                 }
-                Node::And(..) | Node::Or(..) | Node::Not(_) => return Err(u32::MAX),
+                Node::And(..)
+                | Node::Or(..)
+                | Node::Not(_)
+                | Node::EnumIs { .. }
+                | Node::HasMember { .. }
+                | Node::InMask { .. } => return Err(u32::MAX),
             })
         })();
         match r {
