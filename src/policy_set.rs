@@ -201,16 +201,29 @@ pub fn load(origin: &Origin) -> Result<Loaded, LoadFailure> {
         sources: SourceMap::new(),
         diagnostics: vec![*d],
     })?;
-    load_raw(schema_raw, policy_raws, &mut sources)
-        .map_err(|diagnostics| LoadFailure {
-            sources: sources.clone(),
+    let result = load_raw(schema_raw, policy_raws, &mut sources);
+    finish(result, sources)
+}
+
+/// Compiles a validated set, or packages the diagnostics of a failed one.
+fn finish(
+    result: Result<Validated, Vec<Diagnostic>>,
+    sources: SourceMap,
+) -> Result<Loaded, LoadFailure> {
+    match result {
+        Ok((validated, warnings, policy_files)) => {
+            let set = compile::compile(&validated, sources);
+            Ok(Loaded {
+                set,
+                warnings,
+                policy_files,
+            })
+        }
+        Err(diagnostics) => Err(LoadFailure {
+            sources,
             diagnostics,
-        })
-        .map(|(validated, warnings, policy_files)| Loaded {
-            set: compile::compile(&validated, sources),
-            warnings,
-            policy_files,
-        })
+        }),
+    }
 }
 
 /// Loads a policy set from texts in memory (for tests, fuzzing and embedding).
@@ -227,17 +240,8 @@ pub fn load_texts(schema: &str, policies: &[(&str, &str)]) -> Result<Loaded, Loa
             bytes: Ok(t.as_bytes().to_vec()),
         })
         .collect();
-    match load_raw(schema_raw, raws, &mut sources) {
-        Ok((validated, warnings, policy_files)) => Ok(Loaded {
-            set: compile::compile(&validated, sources),
-            warnings,
-            policy_files,
-        }),
-        Err(diagnostics) => Err(LoadFailure {
-            sources,
-            diagnostics,
-        }),
-    }
+    let result = load_raw(schema_raw, raws, &mut sources);
+    finish(result, sources)
 }
 
 type Validated = (validate::ValidatedSet, Vec<Diagnostic>, usize);

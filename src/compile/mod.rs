@@ -267,7 +267,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
         meta: Vec::new(),
         kids: Vec::new(),
         consts: Vec::new(),
-        const_ix: HashMap::new(),
+        const_ix: rustc_hash::FxHashMap::default(),
         strings: rustc_hash::FxHashMap::default(),
         string_names: Vec::new(),
     };
@@ -350,7 +350,7 @@ struct Compiler {
     meta: Vec<NodeMeta>,
     kids: Vec<u32>,
     consts: Vec<Value>,
-    const_ix: HashMap<ConstKey, u32>,
+    const_ix: rustc_hash::FxHashMap<ConstKey, u32>,
     strings: rustc_hash::FxHashMap<String, u32>,
     string_names: Vec<String>,
 }
