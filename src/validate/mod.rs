@@ -53,7 +53,7 @@ pub fn validate(
 ) -> (Option<ValidatedSet>, Vec<Diagnostic>) {
     let mut c = Checker {
         schema: &schema,
-        lets: HashMap::new(),
+        lets: rustc_hash::FxHashMap::default(),
         errors: Vec::new(),
         seen: HashSet::new(),
         warnings: Vec::new(),
@@ -170,15 +170,15 @@ enum Env {
 }
 
 /// An operand before its type is known from the other side.
-enum Raw {
+enum Raw<'a> {
     Op(Operand),
-    Lit(Literal, Span),
-    List(Vec<(Literal, Span)>, Span),
+    Lit(&'a Literal, Span),
+    List(&'a [(Literal, Span)], Span),
 }
 
 struct Checker<'a> {
     schema: &'a Schema,
-    lets: HashMap<&'a str, LetInfo<'a>>,
+    lets: rustc_hash::FxHashMap<&'a str, LetInfo<'a>>,
     errors: Vec<Diagnostic>,
     seen: HashSet<(Span, String)>,
     warnings: Vec<Diagnostic>,
@@ -340,7 +340,7 @@ impl<'a> Checker<'a> {
 
     // ---- rules -----------------------------------------------------------------------
 
-    fn check_rule(&mut self, rule: &RuleDecl) -> Option<CheckedRule> {
+    fn check_rule(&mut self, rule: &'a RuleDecl) -> Option<CheckedRule> {
         let mut actions = Vec::new();
         let mut ok = true;
         for a in &rule.actions {
@@ -418,7 +418,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks `e` as a condition.
-    fn cond(&mut self, e: &Expr, rule: &str) -> Option<TExpr> {
+    fn cond(&mut self, e: &'a Expr, rule: &str) -> Option<TExpr> {
         let kind = match &e.kind {
             ExprKind::And(xs) | ExprKind::Or(xs) => {
                 let mut out = Vec::with_capacity(xs.len());
@@ -454,7 +454,7 @@ impl<'a> Checker<'a> {
                 match self.operand(e, rule)? {
                     Raw::Op(op) if op.ty() == Type::Bool => TKind::Bool(op),
                     Raw::Lit(Literal::Bool(b), span) => {
-                        TKind::Bool(Operand::Const(Const::Bool(b), Type::Bool, span))
+                        TKind::Bool(Operand::Const(Const::Bool(*b), Type::Bool, span))
                     }
                     other => {
                         let found = self.describe(&other);
@@ -478,7 +478,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks a body that may be either a condition or a value (unused lets).
-    fn value_or_cond(&mut self, e: &Expr) -> Option<()> {
+    fn value_or_cond(&mut self, e: &'a Expr) -> Option<()> {
         match &e.kind {
             ExprKind::Path(_) | ExprKind::Literal(_) | ExprKind::List(_) | ExprKind::Name(_) => {
                 self.operand(e, "").map(|_| ())
@@ -522,11 +522,11 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks `e` as a value.
-    fn operand(&mut self, e: &Expr, rule: &str) -> Option<Raw> {
+    fn operand(&mut self, e: &'a Expr, rule: &str) -> Option<Raw<'a>> {
         match &e.kind {
             ExprKind::Path(segs) => self.path(segs, e.span).map(Raw::Op),
-            ExprKind::Literal(l) => Some(Raw::Lit(l.clone(), e.span)),
-            ExprKind::List(items) => Some(Raw::List(items.clone(), e.span)),
+            ExprKind::Literal(l) => Some(Raw::Lit(l, e.span)),
+            ExprKind::List(items) => Some(Raw::List(items, e.span)),
             ExprKind::Name(n) => {
                 // A value `let` (a path, literal or list) is used as a value; a condition
                 // `let` may stand where a boolean value is expected.
@@ -543,7 +543,7 @@ impl<'a> Checker<'a> {
                 if info.poisoned {
                     return None;
                 }
-                let body = info.decl.body.clone();
+                let body: &'a Expr = &info.decl.body;
                 let outer = self.use_site.is_none();
                 if outer && !rule.is_empty() {
                     self.use_site = Some((rule.to_owned(), e.span));
@@ -552,7 +552,7 @@ impl<'a> Checker<'a> {
                     ExprKind::Path(_)
                     | ExprKind::Literal(_)
                     | ExprKind::List(_)
-                    | ExprKind::Name(_) => self.operand(&body, rule),
+                    | ExprKind::Name(_) => self.operand(body, rule),
                     _ => {
                         self.error(ValidationError::TypeMismatch {
                             message: format!("`{n}` is a condition, not a value"),
@@ -854,7 +854,7 @@ impl<'a> Checker<'a> {
                 }
             },
             _ => {
-                let found = self.describe(&Raw::Lit(lit.clone(), span));
+                let found = self.describe(&Raw::Lit(lit, span));
                 self.mismatch(
                     format!("expected a `{}` value, found {found}", self.type_name(ty)),
                     span,
@@ -906,12 +906,12 @@ impl<'a> Checker<'a> {
                 }
             }
             (Raw::Op(a), Raw::Lit(lit, s)) => {
-                let c = self.lit(&lit, s, a.ty())?;
+                let c = self.lit(lit, s, a.ty())?;
                 let ty = a.ty();
                 Some((a, Operand::Const(c, ty, s)))
             }
             (Raw::Lit(lit, s), Raw::Op(b)) => {
-                let c = self.lit(&lit, s, b.ty())?;
+                let c = self.lit(lit, s, b.ty())?;
                 let ty = b.ty();
                 Some((Operand::Const(c, ty, s), b))
             }
@@ -936,7 +936,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn compare(&mut self, op: CmpOp, op_span: Span, l: Raw, r: Raw) -> Option<TKind> {
+    fn compare(&mut self, op: CmpOp, op_span: Span, l: Raw<'a>, r: Raw<'a>) -> Option<TKind> {
         match op {
             CmpOp::Eq | CmpOp::Ne => {
                 let (lhs, rhs) = self.typed_pair(l, r, op, op_span)?;
@@ -962,7 +962,7 @@ impl<'a> Checker<'a> {
                         Type::Enum(e)
                             if self.schema.enum_def(e).values.len() <= EnumSet::CAPACITY =>
                         {
-                            let set = self.enum_list(&items, e)?;
+                            let set = self.enum_list(items, e)?;
                             Some(TKind::Member {
                                 set: Operand::Const(Const::Set(set), Type::Set(e), op_span),
                                 elem,
@@ -985,7 +985,7 @@ impl<'a> Checker<'a> {
                         ty => {
                             let mut list = Vec::new();
                             let mut ok = true;
-                            for (lit, s) in &items {
+                            for (lit, s) in items {
                                 match self.lit(lit, *s, ty) {
                                     Some(c) => list.push(c),
                                     None => ok = false,
@@ -1041,7 +1041,7 @@ impl<'a> Checker<'a> {
                 }
                 let other = match r {
                     Raw::List(items, s) => {
-                        Operand::Const(Const::Set(self.enum_list(&items, e)?), Type::Set(e), s)
+                        Operand::Const(Const::Set(self.enum_list(items, e)?), Type::Set(e), s)
                     }
                     Raw::Op(o) if o.ty() == Type::Set(e) => o,
                     other => {
@@ -1067,10 +1067,10 @@ impl<'a> Checker<'a> {
     }
 
     /// A member of enum `e`, from a literal or an enum-typed attribute.
-    fn member(&mut self, raw: Raw, e: crate::schema::EnumId, op_span: Span) -> Option<Operand> {
+    fn member(&mut self, raw: Raw<'a>, e: crate::schema::EnumId, op_span: Span) -> Option<Operand> {
         match raw {
             Raw::Lit(lit, s) => {
-                let c = self.lit(&lit, s, Type::Enum(e))?;
+                let c = self.lit(lit, s, Type::Enum(e))?;
                 Some(Operand::Const(c, Type::Enum(e), s))
             }
             Raw::Op(o) if o.ty() == Type::Enum(e) => Some(o),
