@@ -515,7 +515,7 @@ fn explanation_shows_rules_and_actual_values() {
     assert_eq!(e.rules[0].result, Tri::True);
     assert_eq!(e.rules[1].result, Tri::False);
     assert_eq!(e.rules[1].steps[0].values, ["user.colors = [red, green]"]);
-    let text = set.render_explanation(&e, &r);
+    let text = set.render_explanation(&e);
     assert!(
         text.contains("deny rule deny-blue (test.policy:1): matched"),
         "{text}"

@@ -585,7 +585,7 @@ proptest! {
             prop_assert!(!d.rules.is_empty());
         }
         let e = set.explain(&r);
-        let _ = set.render_explanation(&e, &r);
+        let _ = set.render_explanation(&e);
         for i in 0..r.values.len() {
             let _ = set.display_value(&r, u32::try_from(i).unwrap());
         }

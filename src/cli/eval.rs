@@ -144,7 +144,7 @@ pub(crate) fn render_decision(
             out.push('\n');
             out.push_str(&report.render_text(set, &r.request));
             if explain {
-                out.push_str(&set.render_explanation(&set.explain(&r.request), &r.request));
+                out.push_str(&set.render_explanation(&set.explain(&r.request)));
             }
             out
         }

@@ -153,7 +153,7 @@ impl CompiledSet {
     }
 
     /// Renders an explanation as indented text.
-    pub fn render_explanation(&self, e: &Explanation, request: &Request) -> String {
+    pub fn render_explanation(&self, e: &Explanation) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
         for t in &e.rules {
@@ -189,7 +189,6 @@ impl CompiledSet {
                 out.push('\n');
             }
         }
-        let _ = request;
         out
     }
 }

@@ -66,14 +66,14 @@ pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError
                         plural: None,
                         attrs: Vec::new(),
                     });
-                    entity_nodes.push((key, body));
+                    entity_nodes.push(body);
                 }
             }
             Err(e) => errors.push(e.into()),
         }
     }
-    for (i, (key, body)) in entity_nodes.into_iter().enumerate() {
-        l.load_entity(i, key, body, &mut schema, &mut errors);
+    for (i, body) in entity_nodes.into_iter().enumerate() {
+        l.load_entity(i, body, &mut schema, &mut errors);
     }
     match context_node {
         Ok(n) => l.load_context(n, &mut schema, &mut errors),
@@ -267,7 +267,6 @@ impl Loader<'_> {
     fn load_entity(
         &self,
         index: usize,
-        key: &Node,
         body: &Node,
         schema: &mut Schema,
         errors: &mut Vec<SchemaError>,
@@ -312,7 +311,6 @@ impl Loader<'_> {
         if let Some(a) = attrs {
             schema.entities[index].attrs = self.load_attrs(a, schema, errors);
         }
-        let _ = key;
     }
 
     fn load_context(&self, node: &Node, schema: &mut Schema, errors: &mut Vec<SchemaError>) {

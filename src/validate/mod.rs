@@ -231,7 +231,7 @@ impl<'a> Checker<'a> {
             let mut stack: Vec<(&'a LetDecl, Vec<&'a str>, usize)> =
                 vec![(root, names_in(&root.body), 0)];
             state.insert(&root.name.name, 1);
-            while let Some((decl, deps, i)) = stack.last_mut() {
+            while let Some((_, deps, i)) = stack.last_mut() {
                 if let Some(dep) = deps.get(*i).copied() {
                     *i += 1;
                     let Some(info) = self.lets.get(dep) else {
@@ -267,8 +267,7 @@ impl<'a> Checker<'a> {
                         _ => {}
                     }
                 } else {
-                    let _ = decl;
-                    let (d, ..) = stack.pop().unwrap_or_else(|| unreachable!());
+                    let Some((d, ..)) = stack.pop() else { break };
                     state.insert(&d.name.name, 2);
                     post.push(d);
                 }
@@ -449,7 +448,7 @@ impl<'a> Checker<'a> {
                 let r = self.operand(rhs, rule);
                 self.compare(*op, *op_span, l?, r?)?
             }
-            ExprKind::Name(n) => return self.let_ref(n, e.span, rule, true),
+            ExprKind::Name(n) => return self.let_ref(n, e.span, rule),
             ExprKind::Path(_) | ExprKind::Literal(_) | ExprKind::List(_) => {
                 match self.operand(e, rule)? {
                     Raw::Op(op) if op.ty() == Type::Bool => TKind::Bool(op),
@@ -487,8 +486,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Expands `let name` as a condition (`as_cond`) or checks that it exists.
-    fn let_ref(&mut self, name: &str, span: Span, rule: &str, as_cond: bool) -> Option<TExpr> {
+    /// Expands `let name` as a condition.
+    fn let_ref(&mut self, name: &str, span: Span, rule: &str) -> Option<TExpr> {
         let Some(info) = self.lets.get_mut(name) else {
             let help = did_you_mean(name, self.lets.keys().copied());
             self.error(ValidationError::UnknownLet {
@@ -507,14 +506,10 @@ impl<'a> Checker<'a> {
         if outer && !rule.is_empty() {
             self.use_site = Some((rule.to_owned(), span));
         }
-        let out = if as_cond {
-            self.cond(body, rule).map(|mut t| {
-                t.let_name = Some(name.to_owned());
-                t
-            })
-        } else {
-            None
-        };
+        let out = self.cond(body, rule).map(|mut t| {
+            t.let_name = Some(name.to_owned());
+            t
+        });
         if outer {
             self.use_site = None;
         }
