@@ -143,6 +143,23 @@ pub(crate) fn render_decision(
             }
             out.push('\n');
             out.push_str(&report.render_text(set, &r.request));
+            if decision.cause == crate::eval::Cause::NoRuleAllows
+                && let Some((rule, unmet)) = set.closest_allow(&set.explain(&r.request))
+            {
+                let info = set.rule(rule);
+                out.push_str(&format!(
+                    "  nearest rule: {} ({}:{}); unmet: {}{}\n",
+                    info.id,
+                    info.file,
+                    info.line,
+                    unmet.join("; "),
+                    if explain {
+                        ""
+                    } else {
+                        " (--explain shows every condition)"
+                    }
+                ));
+            }
             if explain {
                 out.push_str(&set.render_explanation(&set.explain(&r.request)));
             }

@@ -152,6 +152,31 @@ impl CompiledSet {
         }
     }
 
+    /// For a default deny: the `allow` rule that came closest (fewest unmet top-level
+    /// conditions, first in load order on a tie) and those unmet conditions, each with
+    /// the values it read. `None` if the action has no `allow` rule.
+    pub fn closest_allow(&self, e: &Explanation) -> Option<(u32, Vec<String>)> {
+        e.rules
+            .iter()
+            .filter(|t| self.rule(t.rule).effect == Effect::Allow && t.result != Tri::True)
+            .map(|t| {
+                let unmet: Vec<String> = t
+                    .steps
+                    .iter()
+                    .filter(|s| s.depth == 0 && s.result != Tri::True)
+                    .map(|s| {
+                        if s.values.is_empty() {
+                            s.text.clone()
+                        } else {
+                            format!("{} [{}]", s.text, s.values.join(", "))
+                        }
+                    })
+                    .collect();
+                (t.rule, unmet)
+            })
+            .min_by_key(|(_, unmet)| unmet.len())
+    }
+
     /// Renders an explanation as indented text.
     pub fn render_explanation(&self, e: &Explanation) -> String {
         use std::fmt::Write as _;
