@@ -20,7 +20,10 @@
 //! reused. With more than one thread, chunks of lines are decided in parallel and written
 //! in order; memory stays bounded by the number of chunks in flight.
 
+mod error;
 mod parse;
+
+pub use error::BatchError;
 
 use crate::compile::CompiledSet;
 use crate::eval::{Cause, Decision, Request};
@@ -75,10 +78,9 @@ impl<'a> LineDecider<'a> {
             write_error(
                 out,
                 line_no,
-                &format!(
-                    "line is {} bytes, over the limit of {MAX_BATCH_LINE_BYTES} bytes",
-                    line.len()
-                ),
+                &BatchError::TooLong {
+                    limit: MAX_BATCH_LINE_BYTES,
+                },
             );
             return false;
         }
@@ -88,8 +90,8 @@ impl<'a> LineDecider<'a> {
                 self.write_decision(line_no, out);
                 true
             }
-            Err(msg) => {
-                write_error(out, line_no, &msg);
+            Err(e) => {
+                write_error(out, line_no, &e);
                 false
             }
         }
@@ -142,15 +144,16 @@ impl<'a> LineDecider<'a> {
     }
 }
 
-fn write_error(out: &mut Vec<u8>, line_no: u64, msg: &str) {
+fn write_error(out: &mut Vec<u8>, line_no: u64, error: &BatchError) {
+    let msg = error.to_string();
     out.extend_from_slice(b"{\"line\":");
     out.extend_from_slice(itoa(line_no, &mut [0u8; 20]));
     out.extend_from_slice(
         b",\"decision\":\"deny\",\"cause\":\"invalid_request\",\"rules\":[],\"reasons\":[],\"errors\":[",
     );
-    let _ = serde_json::to_writer(&mut *out, msg);
+    let _ = serde_json::to_writer(&mut *out, &msg);
     out.extend_from_slice(b"],\"error\":");
-    let _ = serde_json::to_writer(&mut *out, msg);
+    let _ = serde_json::to_writer(&mut *out, &msg);
     out.extend_from_slice(b"}\n");
 }
 
@@ -227,7 +230,9 @@ fn decide_chunk(d: &mut LineDecider<'_>, chunk: &Chunk, out: &mut Vec<u8>) -> u6
             write_error(
                 out,
                 line_no,
-                &format!("line is over the limit of {MAX_BATCH_LINE_BYTES} bytes"),
+                &BatchError::TooLong {
+                    limit: MAX_BATCH_LINE_BYTES,
+                },
             );
             false
         } else {
@@ -377,7 +382,7 @@ fn run_parallel<R: BufRead, W: Write>(
 ///             "privileges":["Approve Email Addresses for Users or Queues"]}}"#).unwrap();
 /// assert_eq!(set.evaluate(&req).effect, mailgate::ast::Effect::Allow);
 /// ```
-pub fn parse_request(set: &CompiledSet, json: &[u8]) -> Result<Request, String> {
+pub fn parse_request(set: &CompiledSet, json: &[u8]) -> Result<Request, BatchError> {
     let mut req = Request::default();
     parse::Parser::new(set).parse(json, &mut req)?;
     Ok(req)

@@ -3,6 +3,7 @@
 //! are unordered), so every other key can be written straight into its place in the
 //! action's value array.
 
+use super::BatchError;
 use crate::compile::CompiledSet;
 use crate::diagnostics::did_you_mean;
 use crate::eval::Request;
@@ -57,31 +58,32 @@ impl<'a> Parser<'a> {
     }
 
     /// Fills `req` from `line`, or says what is wrong with it.
-    pub(super) fn parse(&mut self, line: &[u8], req: &mut Request) -> Result<(), String> {
+    pub(super) fn parse(&mut self, line: &[u8], req: &mut Request) -> Result<(), BatchError> {
         // Nesting is measured only when a line fails: no accepted line can be deep (every
         // value's type is fixed by the schema), and a deep one should say so.
         self.parse_unchecked(line, req)
             .map_err(|e| check_depth(line).err().unwrap_or(e))
     }
 
-    fn parse_unchecked(&mut self, line: &[u8], req: &mut Request) -> Result<(), String> {
+    fn parse_unchecked(&mut self, line: &[u8], req: &mut Request) -> Result<(), BatchError> {
         // Validate UTF-8 once for the whole line, so the JSON reader need not per string.
-        let line = std::str::from_utf8(line)
-            .map_err(|e| format!("line is not valid UTF-8 (byte {})", e.valid_up_to() + 1))?;
+        let line = std::str::from_utf8(line).map_err(|e| BatchError::NotUtf8 {
+            byte: e.valid_up_to() + 1,
+        })?;
         if line.trim_start().as_bytes().first() != Some(&b'{') {
             serde_json::from_str::<IgnoredAny>(line).map_err(|e| clean(&e))?;
-            return Err("a request must be a JSON object".to_owned());
+            return Err(BatchError::NotAnObject);
         }
         let Some(name) = find_action(line.as_bytes())? else {
             // Say what is wrong with the JSON first, if anything is.
             serde_json::from_str::<IgnoredAny>(line).map_err(|e| clean(&e))?;
-            return Err("missing key `action`".to_owned());
+            return Err(BatchError::MissingAction);
         };
         let Some(&action) = self.actions.get(name.as_ref()) else {
-            let help = did_you_mean(&name, self.actions.keys().copied())
-                .map(|h| format!("; {h}"))
-                .unwrap_or_default();
-            return Err(format!("unknown action `{name}`{help}"));
+            return Err(BatchError::UnknownAction {
+                help: did_you_mean(&name, self.actions.keys().copied()),
+                name: name.into_owned(),
+            });
         };
         let set = self.set;
         set.reset_request(req, action);
@@ -102,18 +104,18 @@ impl<'a> Parser<'a> {
         de.end().map_err(|e| clean(&e))?;
         for (i, slot) in def.slots.iter().enumerate() {
             if !self.seen[n + i] {
-                return Err(format!(
-                    "missing slot `{}` (action `{}` needs it)",
-                    slot.name, def.name
-                ));
+                return Err(BatchError::MissingSlot {
+                    slot: slot.name.clone(),
+                    action: def.name.clone(),
+                });
             }
         }
         for (i, p) in def.params.iter().enumerate() {
             if !self.seen[layout.params as usize + i] {
-                return Err(format!(
-                    "missing parameter `{}` (action `{}` needs it)",
-                    p.name, def.name
-                ));
+                return Err(BatchError::MissingParam {
+                    param: p.name.clone(),
+                    action: def.name.clone(),
+                });
             }
         }
         Ok(())
@@ -121,22 +123,22 @@ impl<'a> Parser<'a> {
 }
 
 /// `serde_json` says "at line 1 column N"; within a batch the line is known already.
-fn clean(e: &serde_json::Error) -> String {
+fn clean(e: &serde_json::Error) -> BatchError {
     let msg = e.to_string();
     let msg = match msg.find(" at line ") {
         Some(i) => format!("{} (column {})", &msg[..i], e.column()),
         None => msg,
     };
-    if e.is_syntax() || e.is_eof() {
+    BatchError::Json(if e.is_syntax() || e.is_eof() {
         format!("invalid JSON: {msg}")
     } else {
         msg
-    }
+    })
 }
 
 /// Finds the top-level `"action": "NAME"` without parsing the rest, and rejects nesting
 /// deeper than [`MAX_JSON_DEPTH`]. Returns `None` if there is no such key.
-fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, String> {
+fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, BatchError> {
     // Fast path: `{"action":"NAME"` first, as writers usually put it.
     let trimmed = line.trim_ascii_start();
     if let Some(rest) = trimmed.strip_prefix(br#"{"action":""#)
@@ -182,7 +184,7 @@ fn find_action(line: &[u8]) -> Result<Option<Cow<'_, str>>, String> {
 }
 
 /// Rejects nesting deeper than [`MAX_JSON_DEPTH`], skipping over strings.
-fn check_depth(line: &[u8]) -> Result<(), String> {
+fn check_depth(line: &[u8]) -> Result<(), BatchError> {
     let mut depth = 0usize;
     let mut i = 0;
     while i < line.len() {
@@ -190,10 +192,10 @@ fn check_depth(line: &[u8]) -> Result<(), String> {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_JSON_DEPTH {
-                    return Err(format!(
-                        "JSON nesting is deeper than the limit of {MAX_JSON_DEPTH} levels (column {})",
-                        i + 1
-                    ));
+                    return Err(BatchError::TooDeep {
+                        limit: MAX_JSON_DEPTH,
+                        column: i + 1,
+                    });
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
@@ -219,17 +221,21 @@ fn check_depth(line: &[u8]) -> Result<(), String> {
 }
 
 /// The string value after `"action"` (at `pos`, just past the key's closing quote).
-fn action_value(line: &[u8], pos: usize) -> Result<Cow<'_, str>, String> {
+fn action_value(line: &[u8], pos: usize) -> Result<Cow<'_, str>, BatchError> {
     let rest = line.get(pos..).unwrap_or_default();
     let colon = rest.iter().position(|b| !b.is_ascii_whitespace());
     let after = match colon {
         Some(c) if rest[c] == b':' => &rest[c + 1..],
-        _ => return Err("invalid JSON after key `action`".to_owned()),
+        _ => {
+            return Err(BatchError::Json(
+                "invalid JSON after key `action`".to_owned(),
+            ));
+        }
     };
     let mut de = serde_json::Deserializer::from_slice(after);
     let v: Cow<'_, str> = match Key::deserialize_from(&mut de) {
         Ok(k) => k.0,
-        Err(_) => return Err("`action` must be a string".to_owned()),
+        Err(_) => return Err(BatchError::ActionNotAString),
     };
     Ok(v)
 }
