@@ -36,7 +36,7 @@ pub struct StrId(pub u32);
 
 /// A request value at run time. Strings are interned, enums are indexes, sets are bit
 /// sets: nothing in here needs a string comparison or an allocation to decide.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum Value {
     /// The request has no value here (evaluating it is an error, which fails closed).
     #[default]

@@ -350,13 +350,10 @@ struct Compiler {
     meta: Vec<NodeMeta>,
     kids: Vec<u32>,
     consts: Vec<Value>,
-    const_ix: rustc_hash::FxHashMap<ConstKey, u32>,
+    const_ix: rustc_hash::FxHashMap<Value, u32>,
     strings: rustc_hash::FxHashMap<String, u32>,
     string_names: Vec<String>,
 }
-
-#[derive(Hash, PartialEq, Eq)]
-struct ConstKey(u8, u128, [u32; crate::version::Version::MAX_PARTS], i64);
 
 fn idx(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -395,21 +392,12 @@ impl Compiler {
 
     fn constant(&mut self, c: &Const) -> u32 {
         let v = self.value(c);
-        let key = match v {
-            Value::Missing => ConstKey(0, 0, [0; 6], 0),
-            Value::Bool(b) => ConstKey(1, u128::from(b), [0; 6], 0),
-            Value::Int(i) => ConstKey(2, 0, [0; 6], i),
-            Value::Str(s) => ConstKey(3, u128::from(s.0), [0; 6], 0),
-            Value::Version(ver) => ConstKey(4, 0, version_parts(ver), 0),
-            Value::Enum(e) => ConstKey(5, u128::from(e), [0; 6], 0),
-            Value::Set(s) => ConstKey(6, s.0, [0; 6], 0),
-        };
-        if let Some(&i) = self.const_ix.get(&key) {
+        if let Some(&i) = self.const_ix.get(&v) {
             return i;
         }
         let i = idx(self.consts.len());
         self.consts.push(v);
-        self.const_ix.insert(key, i);
+        self.const_ix.insert(v, i);
         i
     }
 
@@ -622,10 +610,6 @@ impl Compiler {
             })
             .collect()
     }
-}
-
-fn version_parts(v: crate::version::Version) -> [u32; crate::version::Version::MAX_PARTS] {
-    v.parts()
 }
 
 /// The index in an action's value array of a path.
