@@ -335,14 +335,20 @@ fn right_value(set: &CompiledSet, r: &mut Request, ty: Type, a: u64, b: u64) -> 
         Type::Bool => Value::Bool(a.is_multiple_of(2)),
         Type::Int => Value::Int(i64::from_ne_bytes(a.to_ne_bytes()) % 1000),
         Type::String => {
-            let n = u64::from(set.policy_string_count());
-            if n > 0 && !a.is_multiple_of(3) {
-                Value::Str(StrId(u32::try_from(b % n).unwrap()))
+            // Strings are chosen by their text, never by id: the same fill must mean the
+            // same string in every policy set, and sets number their strings differently.
+            // See: a CI run where a generated deny rule added a policy string, the ids
+            // shifted, and the "same" request compared different strings.
+            let base = &*SET;
+            let n = u64::from(base.policy_string_count());
+            let text = if n > 0 && !a.is_multiple_of(3) {
+                base.string(&Request::default(), StrId(u32::try_from(b % n).unwrap()))
+                    .to_owned()
             } else {
-                let s =
-                    ["a@contoso.com", "", "b@contoso.com", "é"][usize::try_from(b % 4).unwrap()];
-                Value::Str(set.intern(r, s))
-            }
+                ["a@contoso.com", "", "b@contoso.com", "é"][usize::try_from(b % 4).unwrap()]
+                    .to_owned()
+            };
+            Value::Str(set.intern(r, &text))
         }
         Type::Version => Value::Version(version(a)),
         Type::Enum(e) => Value::Enum(u16::try_from(a % members(e)).unwrap()),
@@ -363,7 +369,9 @@ fn wrong_value(ty: Type, which: u8, bits: u64) -> Value {
     let candidates = [
         Value::Bool(bits.is_multiple_of(2)),
         Value::Int(i64::from_ne_bytes(bits.to_ne_bytes())),
-        Value::Str(StrId(u32::try_from(bits % 1_000_000).unwrap())),
+        // An id no set has: ids of real strings differ between sets, so they would make
+        // the "same" request differ too.
+        Value::Str(StrId(u32::MAX - u32::try_from(bits % 1_000).unwrap())),
         Value::Version(version(bits)),
         Value::Enum(u16::try_from(bits % 70_000 % 65_536).unwrap()),
         Value::Set(EnumSet(u128::from(bits) << 64 | u128::from(bits))),
@@ -533,6 +541,30 @@ fn decide_line(set: &CompiledSet, line: &str) -> (bool, serde_json::Value, Vec<u
     );
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     (ok, v, out)
+}
+
+/// A fill means the same string in every set, even when the sets number their strings
+/// differently (a set with an extra rule interns its extra literals). Regression: a CI run
+/// of `adding_a_deny_rule_never_turns_a_deny_into_an_allow` compared two requests whose
+/// strings differed, because strings were picked by id.
+#[test]
+fn a_fill_means_the_same_string_in_every_set() {
+    let base = &*SET;
+    let with = load(&[(
+        "zz-extra.policy",
+        "rule extra { deny approve_mailbox when user.upn == \"new@contoso.com\" reason \"r\" }",
+    )]);
+    assert_ne!(base.policy_string_count(), with.policy_string_count());
+    for b in 0..64 {
+        let mut r1 = Request::default();
+        let mut r2 = Request::default();
+        let v1 = right_value(base, &mut r1, Type::String, 1, b);
+        let v2 = right_value(&with, &mut r2, Type::String, 1, b);
+        let (Value::Str(s1), Value::Str(s2)) = (v1, v2) else {
+            panic!("not strings: {v1:?} {v2:?}")
+        };
+        assert_eq!(base.string(&r1, s1), with.string(&r2, s2), "fill (1, {b})");
+    }
 }
 
 proptest! {
