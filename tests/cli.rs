@@ -551,3 +551,53 @@ fn a_closed_stdout_does_not_panic() {
     assert!(out.status.code().is_some(), "killed by a signal");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `check --format json`: one object per diagnostic with its span, then a summary.
+#[test]
+fn check_json_lists_every_diagnostic_with_its_span() {
+    let dir = broken_copy(
+        "check-json",
+        &[
+            (
+                "approvers.policy",
+                "contains \"System Administrator\"",
+                "contains \"System Adminstrator\"",
+            ),
+            (
+                "approval.policy",
+                "deny approve_mailbox",
+                "deny aprove_mailbox",
+            ),
+        ],
+    );
+    let out = mailgate(&["check", "--format", "json", "--policies", "policies"])
+        .dir(&dir)
+        .run();
+    out.code(1);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    let role = &lines[0];
+    assert_eq!(role["severity"], "error");
+    assert_eq!(
+        role["message"],
+        "`System Adminstrator` is not a `security_role`"
+    );
+    assert_eq!(role["span"]["file"], "policies/approvers.policy");
+    assert_eq!(role["span"]["line"], 9);
+    assert_eq!(role["help"], "did you mean `System Administrator`?");
+    assert_eq!(lines[1]["span"]["file"], "policies/approval.policy");
+    assert_eq!(lines[1]["span"]["line"], 37);
+    assert_eq!(lines[1]["span"]["column"], 8);
+    assert_eq!(lines[2]["summary"], "failed");
+    assert_eq!(lines[2]["errors"], 2);
+
+    let ok = mailgate(&["check", "--format", "json"]).run();
+    ok.code(0);
+    let summary: serde_json::Value = serde_json::from_str(ok.stdout.trim()).unwrap();
+    assert_eq!(summary["summary"], "ok");
+    assert_eq!(summary["rules"], 26);
+}
