@@ -9,6 +9,7 @@ mod eval;
 mod hostile;
 mod props;
 mod scenarios;
+mod schema;
 mod syntax;
 mod util;
 mod validate;
