@@ -601,3 +601,12 @@ fn check_json_lists_every_diagnostic_with_its_span() {
     assert_eq!(summary["summary"], "ok");
     assert_eq!(summary["rules"], 26);
 }
+
+/// `mailgate test policies`: a folder search leaves out the policy set's `schema.yaml`.
+#[test]
+fn test_on_a_policy_folder_runs_its_scenarios_not_its_schema() {
+    let out = mailgate(&["test", "policies"]).run();
+    out.code(0);
+    assert_eq!(out.last_line(), "260 passed, 0 failed");
+    assert!(!out.stdout.contains("schema.yaml"), "{}", out.stdout);
+}

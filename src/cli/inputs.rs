@@ -34,7 +34,8 @@ pub(crate) fn load_policies(origin: &Origin) -> Option<CompiledSet> {
 }
 
 /// The scenario files named on the command line (folders are searched for `*.yaml` and
-/// `*.yml` at any depth, in sorted order), or the policy set's own `scenarios/`.
+/// `*.yml` at any depth, in sorted order, leaving out `schema.yaml`), or the policy set's
+/// own `scenarios/`.
 pub(crate) fn scenario_files(paths: &[PathBuf], origin: &Origin) -> Vec<RawFile> {
     if paths.is_empty() {
         return policy_set::scenario_files(origin);
@@ -43,10 +44,12 @@ pub(crate) fn scenario_files(paths: &[PathBuf], origin: &Origin) -> Vec<RawFile>
     for p in paths {
         if p.is_dir() {
             let mut found = Vec::new();
+            // A policy folder's own `schema.yaml` is not a scenario.
             policy_set::walk(p, &mut found, &|f| {
                 f.extension()
                     .and_then(|e| e.to_str())
                     .is_some_and(|e| e == "yaml" || e == "yml")
+                    && f.file_name().is_some_and(|n| n != "schema.yaml")
             });
             found.sort();
             out.extend(found.iter().map(|f| policy_set::read_raw(f)));
