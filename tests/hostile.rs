@@ -11,12 +11,11 @@
 //! finding and marked `// Found by:`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::util;
 use mailgate::limits;
 
 /// Generous: each case takes well under a second or two in a debug build; this only
@@ -84,57 +83,24 @@ impl Drop for TempDir {
 }
 
 /// What a run of the binary produced.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+type Run = util::Output;
 
-/// Runs mailgate with `args` (and `stdin`), checking that it ended by itself, in time, with
-/// an exit code of its own: never a signal, never 101 (a panic).
+/// Runs mailgate with `args` (and `stdin`) from the temp folder. The shared runner checks
+/// that it ended by itself with an exit code of its own (never a signal, never 101); this
+/// adds that it ended in time.
 fn mailgate(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailgate"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut m = util::mailgate(args).dir(std::env::temp_dir());
     if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        // Write from a thread so a large input cannot dead-lock against a full stdout.
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        });
+        m = m.stdin_bytes(input);
     }
-    let out = child.wait_with_output().unwrap();
-    let elapsed = start.elapsed();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let Some(code) = out.status.code() else {
-        panic!(
-            "mailgate was killed by a signal ({:?}); stderr:\n{}",
-            out.status,
-            tail(&stderr)
-        );
-    };
-    assert_ne!(code, 101, "mailgate panicked; stderr:\n{}", tail(&stderr));
+    let run = m.run();
     assert!(
-        elapsed < TIME_LIMIT,
-        "mailgate took {elapsed:?} on {args:?}"
+        run.elapsed < TIME_LIMIT,
+        "mailgate took {:?} on {args:?}; stderr:\n{}",
+        run.elapsed,
+        tail(&run.stderr)
     );
-    Run {
-        code,
-        stdout,
-        stderr,
-    }
+    run
 }
 
 fn tail(s: &str) -> &str {

@@ -87,7 +87,7 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
 pub(crate) struct Mailgate {
     args: Vec<String>,
     dir: PathBuf,
-    stdin: Option<String>,
+    stdin: Option<Vec<u8>>,
 }
 
 /// `mailgate ARGS...`, run from the repository root unless [`Mailgate::dir`] says otherwise.
@@ -114,12 +114,19 @@ impl Mailgate {
 
     /// Feeds `text` on standard input.
     pub(crate) fn stdin(mut self, text: impl Into<String>) -> Self {
-        self.stdin = Some(text.into());
+        self.stdin = Some(text.into().into_bytes());
+        self
+    }
+
+    /// Feeds raw bytes on standard input.
+    pub(crate) fn stdin_bytes(mut self, bytes: &[u8]) -> Self {
+        self.stdin = Some(bytes.to_vec());
         self
     }
 
     /// Runs the binary and collects its output.
     pub(crate) fn run(self) -> Output {
+        let start = std::time::Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailgate"))
             .args(&self.args)
             .current_dir(&self.dir)
@@ -132,18 +139,23 @@ impl Mailgate {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start mailgate");
-        if let Some(text) = &self.stdin {
-            // A command that does not read its input may exit before we finish writing
-            // it: a broken pipe here is not a test failure.
-            let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
+        if let Some(input) = self.stdin {
+            // Written from a thread, so a large input cannot dead-lock against a full
+            // stdout; a command that does not read its input may close the pipe early.
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            });
         }
         let out = child.wait_with_output().unwrap();
+        let elapsed = start.elapsed();
         let code = out.status.code().expect("mailgate was killed by a signal");
         let output = Output {
             args: self.args.join(" "),
             stdout: String::from_utf8(out.stdout).expect("stdout is not UTF-8"),
             stderr: String::from_utf8(out.stderr).expect("stderr is not UTF-8"),
             code,
+            elapsed,
         };
         assert_ne!(code, 101, "mailgate panicked:\n{}", output.stderr);
         assert!(
@@ -166,6 +178,8 @@ pub(crate) struct Output {
     pub(crate) stderr: String,
     /// The exit code.
     pub(crate) code: i32,
+    /// How long the run took.
+    pub(crate) elapsed: std::time::Duration,
 }
 
 impl Output {
