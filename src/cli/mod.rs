@@ -36,6 +36,7 @@ macro_rules! errln {
 mod batch;
 mod check;
 mod eval;
+mod fmt;
 mod inputs;
 mod test;
 
@@ -60,6 +61,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Decide scenario requests and compare with their `expect`.
     Test(test::TestArgs),
+    /// Format policy files in the one house style (or check that they are).
+    Fmt(fmt::FmtArgs),
 }
 
 /// Output format.
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
     };
     exit.into()
 }
