@@ -174,7 +174,7 @@ mod tests {
                 blank_before: false
             }]
         );
-        assert!(first.trailing.is_none() && !first.blank_before);
+        assert!(first.trailing.is_none() && first.blank_before);
         assert_eq!(
             t.per_token[1].trailing.as_ref().map(|c| c.text),
             Some("# t")
