@@ -15,8 +15,10 @@ mod trivia;
 
 pub use error::FmtError;
 
+use crate::limits::MAX_EXPANDED_DEPTH;
 use crate::source::{FileId, Span};
-use crate::syntax;
+use crate::syntax::concrete::{ClauseBody, ConcreteExpr, ConcreteFile, ConcreteItem};
+use crate::syntax::{self, SyntaxError};
 use trivia::Trivia;
 
 /// Formats a policy file's text. Spans in errors belong to `FileId(0)`.
@@ -53,9 +55,56 @@ pub fn format_file(file: FileId, text: &str) -> Result<String, FmtError> {
 /// One formatting pass, unchecked.
 fn format_once(file: FileId, text: &str) -> Result<String, FmtError> {
     let tree = syntax::concrete::parse_concrete(file, text).map_err(FmtError::Syntax)?;
+    check_depth(&tree)?;
     let trivia = Trivia::scan(file, text, tree.tokens.clone())
         .map_err(|span| FmtError::UnknownText { span })?;
     Ok(print::print(text, &tree, &trivia))
+}
+
+/// Refuses expressions nested deeper than [`MAX_EXPANDED_DEPTH`] (such as a long run of
+/// `a == b == c ...`), which the printer would otherwise recurse into.
+fn check_depth(tree: &ConcreteFile) -> Result<(), FmtError> {
+    let mut stack: Vec<(&ConcreteExpr, usize)> = Vec::new();
+    for item in &tree.items {
+        match item {
+            ConcreteItem::Let { body, .. } => stack.push((body, 1)),
+            ConcreteItem::Block { clauses, .. } => stack.extend(clauses.iter().filter_map(|c| {
+                match &c.body {
+                    ClauseBody::Expr(e) => Some((e, 1)),
+                    _ => None,
+                }
+            })),
+        }
+    }
+    while let Some((e, depth)) = stack.pop() {
+        if depth > MAX_EXPANDED_DEPTH {
+            let span = match e {
+                ConcreteExpr::Atom(s) => *s,
+                ConcreteExpr::Not { op, .. } => *op,
+                ConcreteExpr::Compare { op_span, .. } => *op_span,
+                ConcreteExpr::Paren { open, .. } | ConcreteExpr::List { open, .. } => *open,
+                ConcreteExpr::Chain { ops, .. } => ops.first().copied().unwrap_or_default(),
+            };
+            return Err(FmtError::Syntax(vec![SyntaxError::TooDeep {
+                limit: MAX_EXPANDED_DEPTH,
+                span,
+            }]));
+        }
+        match e {
+            ConcreteExpr::Chain { operands, .. } => {
+                stack.extend(operands.iter().map(|o| (o, depth + 1)));
+            }
+            ConcreteExpr::Not { operand: x, .. } | ConcreteExpr::Paren { inner: x, .. } => {
+                stack.push((x, depth + 1));
+            }
+            ConcreteExpr::Compare { lhs, rhs, .. } => {
+                stack.push((lhs, depth + 1));
+                stack.push((rhs, depth + 1));
+            }
+            ConcreteExpr::Atom(_) | ConcreteExpr::List { .. } => {}
+        }
+    }
+    Ok(())
 }
 
 /// Each comment with the number of tokens before it (commas aside: the formatter adds and
