@@ -68,12 +68,12 @@ fn check_depth(tree: &ConcreteFile) -> Result<(), FmtError> {
     for item in &tree.items {
         match item {
             ConcreteItem::Let { body, .. } => stack.push((body, 1)),
-            ConcreteItem::Block { clauses, .. } => stack.extend(clauses.iter().filter_map(|c| {
-                match &c.body {
+            ConcreteItem::Block { clauses, .. } => {
+                stack.extend(clauses.iter().filter_map(|c| match &c.body {
                     ClauseBody::Expr(e) => Some((e, 1)),
                     _ => None,
-                }
-            })),
+                }))
+            }
         }
     }
     while let Some((e, depth)) = stack.pop() {

@@ -340,7 +340,7 @@ impl<'s> Printer<'s, '_> {
     /// The value of a `let`. When it does not fit on the `let` line, a list breaks there
     /// (its items indented under `let`); a chain keeps its first operand on the line if that
     /// fits, or else starts on the next line at the operand column; anything else moves to
-    /// the next line, indented by [`NEST`].
+    /// the next line, indented by [`NEST`], if it fits there.
     fn let_body(&mut self, e: &ConcreteExpr) {
         let node = self.measure(e);
         let chain = matches!(node.kind, Kind::Chain { .. });
@@ -359,8 +359,13 @@ impl<'s> Printer<'s, '_> {
             Kind::Chain { operands, .. } => {
                 operands.first().is_some_and(|o| self.fits(o, 0).is_some())
             }
-            _ => false,
+            // A value that does not fit on the next line either breaks here, inside.
+            _ => node.flat.is_none_or(|w| column + w > WIDTH),
         };
+        if stays && !chain {
+            self.expr(&node, 0, 0);
+            return;
+        }
         if !stays && !self.pending_newline {
             self.newline(column);
         }
@@ -578,7 +583,7 @@ impl<'s> Printer<'s, '_> {
             } => {
                 self.tok(*open);
                 let body_base = if self.pending_newline {
-                    inner
+                    inner.max(TOP_COLUMN)
                 } else {
                     self.col
                 };
