@@ -94,10 +94,7 @@ impl Totals {
         }
         // Exact: both counts are far below 2^53.
         #[allow(clippy::cast_precision_loss, reason = "counts are far below 2^53")]
-        let (covered, all) = (
-            self.conditions_both_ways as f64,
-            self.conditions as f64,
-        );
+        let (covered, all) = (self.conditions_both_ways as f64, self.conditions as f64);
         covered * 100.0 >= min * all
     }
 }
@@ -260,8 +257,7 @@ impl Coverage {
                 info.line
             )
         };
-        let never_matched: Vec<&RuleCount> =
-            self.rules.iter().filter(|r| r.matched == 0).collect();
+        let never_matched: Vec<&RuleCount> = self.rules.iter().filter(|r| r.matched == 0).collect();
         if !never_matched.is_empty() {
             let _ = writeln!(out, "rules never matched:");
             for r in never_matched {

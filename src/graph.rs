@@ -31,12 +31,12 @@ pub const MERMAID_MAX_TEXT: usize = 50_000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
     /// The action is not in the schema.
-    #[error("unknown action `{name}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    #[error("unknown action `{name}`")]
     UnknownAction {
         /// What was asked for.
         name: String,
-        /// The closest action, if one is close.
-        suggestion: Option<String>,
+        /// A did-you-mean for the closest action, if one is close.
+        help: Option<String>,
     },
 }
 
@@ -160,7 +160,7 @@ impl Graph {
         let Some(id) = schema.action_id(action) else {
             return Err(GraphError::UnknownAction {
                 name: action.to_owned(),
-                suggestion: schema.suggest_action(action),
+                help: schema.suggest_action(action),
             });
         };
         Ok(Graph::of(set, id))
@@ -188,6 +188,7 @@ impl Graph {
             return g;
         };
         let mut let_ix: Vec<(String, usize)> = Vec::new();
+        let mut tests: Vec<(usize, u32)> = Vec::new();
         // Nodes first, rule by rule; edges once every rule's first node is known.
         let mut groups: Vec<(Effect, RuleGroup)> = Vec::new();
         for (effect, list) in [(Effect::Deny, &plan.deny), (Effect::Allow, &plan.allow)] {
@@ -195,13 +196,14 @@ impl Graph {
                 let mut nodes = Vec::new();
                 if let Some(root) = r.root {
                     for term in top_terms(set, root) {
-                        let lets = g.lets_of(set, term, &mut let_ix);
-                        nodes.push(g.push(GraphNode::Condition {
+                        let ix = g.push(GraphNode::Condition {
                             rule: r.rule,
                             node: term,
                             text: term_text(set, term),
-                            lets,
-                        }));
+                            lets: Vec::new(),
+                        });
+                        tests.push((ix, term));
+                        nodes.push(ix);
                     }
                 }
                 let outcome = match effect {
@@ -220,6 +222,13 @@ impl Graph {
             }
         }
         g.default_deny = g.push(GraphNode::Outcome(Outcome::DefaultDeny));
+        // The let definitions come after every test, in order of first use.
+        for (ix, term) in tests {
+            let lets = g.lets_of(set, term, &mut let_ix);
+            if let GraphNode::Condition { lets: l, .. } = &mut g.nodes[ix] {
+                *l = lets;
+            }
+        }
         let firsts: Vec<usize> = groups.iter().map(|(_, grp)| grp.nodes[0]).collect();
         g.edges.push(Edge {
             from: 0,
@@ -452,7 +461,11 @@ impl Graph {
                 &self.deny,
                 "deny_rules",
             ),
-            ("then allow rules: any match allows", &self.allow, "allow_rules"),
+            (
+                "then allow rules: any match allows",
+                &self.allow,
+                "allow_rules",
+            ),
         ] {
             if groups.is_empty() {
                 continue;
@@ -480,7 +493,11 @@ impl Graph {
             }
             let _ = writeln!(out, "  end");
         }
-        let _ = writeln!(out, "  note[\"{}\"]", mermaid_escape(FAIL_CLOSED_NOTE));
+        let _ = writeln!(
+            out,
+            "  fail_closed[\"{}\"]",
+            mermaid_escape(FAIL_CLOSED_NOTE)
+        );
         for e in &self.edges {
             let _ = match e.kind {
                 EdgeKind::Start => writeln!(out, "  n{} --> n{}", e.from, e.to),
@@ -549,7 +566,11 @@ impl Graph {
                 &self.deny,
                 "deny_rules",
             ),
-            ("then allow rules: any match allows", &self.allow, "allow_rules"),
+            (
+                "then allow rules: any match allows",
+                &self.allow,
+                "allow_rules",
+            ),
         ] {
             if groups.is_empty() {
                 continue;

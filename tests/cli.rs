@@ -266,7 +266,7 @@ fn test_passes_on_the_shipped_scenarios() {
     assert_eq!(out.last_line(), "265 passed, 0 failed");
     assert_eq!(
         out.stdout.matches("\nok   ").count() + 1,
-        20,
+        21,
         "{}",
         out.stdout
     );

@@ -34,6 +34,10 @@ pub(crate) fn run(args: &GraphArgs) -> Exit {
         Ok(g) => g,
         Err(e) => {
             errln!("error: {e}");
+            let crate::graph::GraphError::UnknownAction { help, .. } = &e;
+            if let Some(help) = help {
+                errln!("help: {help}");
+            }
             return Exit::Failure;
         }
     };
