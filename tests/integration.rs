@@ -4,9 +4,11 @@
 
 mod batch;
 mod cli;
+mod coverage;
 mod domain;
 mod eval;
 mod fmt;
+mod graph;
 mod hostile;
 mod props;
 mod scenarios;
