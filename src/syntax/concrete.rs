@@ -20,6 +20,8 @@ pub struct ConcreteFile {
     pub items: Vec<ConcreteItem>,
     /// Every token of the file in source order (the leaves of `items`).
     pub tokens: Vec<Span>,
+    /// The same file as an AST (what [`parse`] gives).
+    pub ast: crate::ast::PolicyFile,
 }
 
 /// A top-level item.
@@ -125,7 +127,7 @@ pub enum ConcreteExpr {
 
 /// The concrete tree of one file, or its syntax errors (the same errors [`parse`] reports).
 pub fn parse_concrete(file: FileId, text: &str) -> Result<ConcreteFile, Vec<SyntaxError>> {
-    let Parsed { errors, .. } = parse(file, text);
+    let Parsed { errors, file: ast } = parse(file, text);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -150,6 +152,7 @@ pub fn parse_concrete(file: FileId, text: &str) -> Result<ConcreteFile, Vec<Synt
     Ok(ConcreteFile {
         items,
         tokens: b.tokens,
+        ast,
     })
 }
 
