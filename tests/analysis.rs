@@ -623,3 +623,109 @@ fn comparing_two_int_paths_is_reported_not_guessed() {
         "{e}"
     );
 }
+
+// ---- the command line -------------------------------------------------------------------
+
+#[test]
+fn eval_why_not_text_and_json() {
+    use util::mailgate;
+    let files = [
+        "tests/fixtures/why-not/before-delegation.yaml",
+        "tests/fixtures/why-not/after-delegation.yaml",
+    ];
+    let out = mailgate(&["eval", "--why-not", files[0], files[1]]).run();
+    out.code(0);
+    assert!(
+        out.stdout.contains(
+            "  would be allowed with any one of:\n    - add \"Global Administrator\" to user.directory_roles"
+        ),
+        "{}",
+        out.stdout
+    );
+    util::settings().bind(|| insta::assert_snapshot!("cli_eval_why_not_text", out.transcript()));
+
+    let out = mailgate(&["eval", "--why-not", "--format", "json", files[0], files[1]]).run();
+    out.code(0);
+    for line in out.stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let cf = &v["counterfactuals"];
+        assert_eq!(cf["complete"], true, "{line}");
+        assert!(
+            cf["options"].as_array().is_some_and(|o| !o.is_empty()),
+            "{line}"
+        );
+    }
+    util::settings().bind(|| insta::assert_snapshot!("cli_eval_why_not_json", out.transcript()));
+
+    // Without --why-not a text denial shows its first option on one line; JSON has none.
+    let out = mailgate(&["eval", files[0]]).run();
+    assert!(
+        out.stdout.contains("  would be allowed with: add \"Global Administrator\" to user.directory_roles (then allowed by approve-exchange-online) (--why-not lists every option)\n"),
+        "{}",
+        out.stdout
+    );
+    let out = mailgate(&["eval", "--format", "json", files[0]]).run();
+    assert!(!out.stdout.contains("counterfactuals"));
+}
+
+#[test]
+fn eval_batch_why_not_with_hold_and_a_cap() {
+    use util::mailgate;
+    let line = r#"{"action":"sync_incoming_email","org":{"version":"9.2.22104.00170"},"mailbox":{"owner_kind":"queue","email":"support@contoso.com","approval":"pending_approval","server":"exchange_online","incoming":"failure"}}"#;
+    let out = mailgate(&["eval", "--batch", "-", "--why-not"])
+        .stdin(format!("{line}\n{line}\nnot json\n"))
+        .run();
+    out.code(1);
+    let records: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    assert_eq!(
+        records[0]["counterfactuals"]["options"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(records[0]["counterfactuals"], records[1]["counterfactuals"]);
+    assert!(records[2].get("counterfactuals").is_none());
+    assert_eq!(
+        records[0]["counterfactuals"]["options"][1]["changes"][0],
+        serde_json::json!({"path": "mailbox.approval", "op": "set", "value": "approved"})
+    );
+
+    let out = mailgate(&[
+        "eval",
+        "--batch",
+        "-",
+        "--why-not",
+        "--hold",
+        "mailbox.approval",
+        "--max-options",
+        "1",
+    ])
+    .stdin(format!("{line}\n"))
+    .run();
+    out.code(0);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["counterfactuals"]["options"].as_array().unwrap().len(), 1);
+    assert_eq!(v["counterfactuals"]["complete"], true);
+    let out = mailgate(&[
+        "eval",
+        "--batch",
+        "-",
+        "--why-not",
+        "--hold",
+        "mailbox.aproval",
+    ])
+    .stdin(format!("{line}\n"))
+    .run();
+    out.code(1);
+    assert!(
+        out.stderr.contains("did you mean `mailbox.approval`"),
+        "{}",
+        out.stderr
+    );
+}
