@@ -51,7 +51,11 @@ fn counterfactuals(c: &mut Criterion) {
         g.bench_function(*action, |b| {
             b.iter(|| {
                 i = (i + 1) % lines.len();
-                black_box(analyzer.counterfactuals(black_box(&lines[i]), &opts).unwrap())
+                black_box(
+                    analyzer
+                        .counterfactuals(black_box(&lines[i]), &opts)
+                        .unwrap(),
+                )
             });
         });
     }

@@ -30,6 +30,7 @@
 
 mod dd;
 mod model;
+mod verify;
 mod whynot;
 
 use crate::compile::CompiledSet;
@@ -39,6 +40,7 @@ use model::ActionModel;
 use serde::Serialize;
 use std::sync::OnceLock;
 
+pub use verify::{InvariantOutcome, ShownDecision, batch_line};
 pub use whynot::{Change, ChangeOp, Counterfactuals, WhyNotOption};
 
 /// Errors of the analysis layer.

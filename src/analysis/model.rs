@@ -91,6 +91,9 @@ pub(crate) struct ActionModel {
     pub(crate) allow: Dd,
     /// Valid requests the action denies.
     pub(crate) deny: Dd,
+    /// The invariants about this action: (index in the set's invariants, root node of
+    /// the condition compiled for this action, valid requests satisfying it).
+    pub(crate) invariants: Vec<(usize, u32, Dd)>,
 }
 
 struct Collect {
@@ -128,10 +131,24 @@ impl ActionModel {
             lits: vec![Vec::new(); n],
             pairs: Vec::new(),
         };
+        let inv_roots: Vec<(usize, u32)> = set
+            .invariants()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, inv)| {
+                inv.actions
+                    .iter()
+                    .filter(|(a, _)| *a == action)
+                    .map(move |(_, root)| (i, *root))
+            })
+            .collect();
         for &(_, root) in &roots {
             if let Some(root) = root {
                 collect(set, root, layout, &mut c, &name)?;
             }
+        }
+        for &(_, root) in &inv_roots {
+            collect(set, root, layout, &mut c, &name)?;
         }
         // String equality components share their literals.
         let mut parent: Vec<usize> = (0..n).collect();
@@ -279,6 +296,7 @@ impl ActionModel {
             valid: backend.constant(true),
             allow: backend.constant(false),
             deny: backend.constant(true),
+            invariants: Vec::new(),
             backend,
             vars,
             attrs,
@@ -308,6 +326,11 @@ impl ActionModel {
         m.allow = m.backend.and(&allow_any, &not_deny).map_err(&err)?;
         let not_allow = m.backend.not(&m.allow);
         m.deny = m.backend.and(&m.valid, &not_allow).map_err(&err)?;
+        for (i, root) in inv_roots {
+            let cond = m.node(set, root, &attr_at).map_err(&err)?;
+            let cond = m.backend.and(&cond, &m.valid).map_err(&err)?;
+            m.invariants.push((i, root, cond));
+        }
         Ok(m)
     }
 
@@ -950,22 +973,54 @@ fn ordered_classes(lits: &[Value], ty: Type) -> Vec<(Value, bool)> {
         )];
     }
     let mut out = Vec::new();
-    if let Some(below) = step(&ls[0], false) {
+    if let Some(below) = between(None, Some(&ls[0])) {
         out.push((below, true));
     }
     for (i, l) in ls.iter().enumerate() {
         out.push((*l, false));
-        if let Some(up) = step(l, true) {
-            let fits = match ls.get(i + 1) {
-                Some(next) => cmp_values(&up, next) == std::cmp::Ordering::Less,
-                None => true,
-            };
-            if fits {
-                out.push((up, true));
-            }
+        if let Some(up) = between(Some(l), ls.get(i + 1)) {
+            out.push((up, true));
         }
     }
     out
+}
+
+/// A value strictly between `lo` and `hi` (either may be open), readable where possible:
+/// for versions, `9.1.0.5804` below `9.1.0.5805` rather than `9.1.0.5804.4294967295.4294967295`.
+fn between(lo: Option<&Value>, hi: Option<&Value>) -> Option<Value> {
+    use std::cmp::Ordering::{Greater, Less};
+    let inside = |v: &Value| {
+        lo.is_none_or(|l| cmp_values(v, l) == Greater)
+            && hi.is_none_or(|h| cmp_values(v, h) == Less)
+    };
+    let mut candidates: Vec<Value> = Vec::new();
+    let tweak = |v: &Value, up: bool, extra: bool| -> Option<Value> {
+        let Value::Version(ver) = v else { return None };
+        let mut p = ver.parts();
+        let last = p.iter().rposition(|&x| x != 0).unwrap_or(0);
+        if extra {
+            let slot = p.get_mut(last + 1)?;
+            *slot = 1;
+        } else if up {
+            p[last] = p[last].checked_add(1)?;
+        } else {
+            p[last] = p[last].checked_sub(1)?;
+        }
+        let text: Vec<String> = p.iter().map(u32::to_string).collect();
+        Version::parse(&text.join(".")).ok().map(Value::Version)
+    };
+    if let Some(h) = hi {
+        candidates.extend(tweak(h, false, false));
+    }
+    if let Some(l) = lo {
+        candidates.extend(tweak(l, true, false));
+        candidates.extend(tweak(l, false, true));
+        candidates.extend(step(l, true));
+    }
+    if let Some(h) = hi {
+        candidates.extend(step(h, false));
+    }
+    candidates.into_iter().find(inside)
 }
 
 fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {

@@ -481,7 +481,7 @@ fn fresh_string(set: &CompiledSet, m: &ActionModel, req: &Request) -> String {
     }
 }
 
-fn json_value(
+pub(super) fn json_value(
     set: &CompiledSet,
     req: &Request,
     ty: crate::schema::Type,
