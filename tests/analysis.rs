@@ -468,12 +468,11 @@ fn sets(n: u16) -> Vec<Value> {
     (0..(1u128 << n)).map(|m| Value::Set(EnumSet(m))).collect()
 }
 
+/// Builds the value pools of a brute force (interning strings into the request).
+type Pools<'a> = dyn Fn(&CompiledSet, &mut Request) -> Vec<(&'static str, Vec<Value>)> + 'a;
+
 /// Checks the analysis against brute force for `r`.
-fn compare_with_brute_force(
-    set: &CompiledSet,
-    mut r: Request,
-    pools: &dyn Fn(&CompiledSet, &mut Request) -> Vec<(&'static str, Vec<Value>)>,
-) {
+fn compare_with_brute_force(set: &CompiledSet, mut r: Request, pools: &Pools<'_>) {
     let pools = pools(set, &mut r);
     let expected = brute_force(set, &r, &pools);
     let cf = set.counterfactuals(&r, &all_options(10_000)).unwrap();
@@ -756,19 +755,15 @@ const SMALL_INVARIANTS: &[(&str, &str, &str)] = &[
         "allow when",
         r#"user.name == doc.editor and doc.tier == "pro" and org.app >= "2.1""#,
     ),
-    (
-        "level-three-admins",
-        "allow only when",
-        r#"user.level >= 3"#,
-    ),
+    ("level-three-admins", "allow only when", "user.level >= 3"),
 ];
 
 #[test]
 fn verify_matches_exhaustive_checking_on_a_small_schema() {
-    let invariants: String = SMALL_INVARIANTS
-        .iter()
-        .map(|(id, form, cond)| format!("invariant {id} {{ on edit {form} {cond} }}\n"))
-        .collect();
+    let mut invariants = String::new();
+    for (id, form, cond) in SMALL_INVARIANTS {
+        invariants.push_str(&format!("invariant {id} {{ on edit {form} {cond} }}\n"));
+    }
     let loaded = util::load_ok(
         SMALL_SCHEMA,
         &[("small.policy", SMALL_POLICY), ("inv.policy", &invariants)],
@@ -793,7 +788,7 @@ fn verify_matches_exhaustive_checking_on_a_small_schema() {
     );
     let texts = ["", "mallory", "p", "q", "s"];
     let mut r = base.clone();
-    let pools = vec![
+    let pools = [
         ("user.name", strings(set, &mut r, &texts)),
         ("doc.owner", strings(set, &mut r, &texts)),
         ("doc.editor", strings(set, &mut r, &texts)),

@@ -207,9 +207,9 @@ impl<'a> Analyzer<'a> {
     /// Whether the decision diagram of the request's action allows `request` (for
     /// checking the diagram against the evaluator).
     pub fn diagram_allows(&self, request: &Request) -> Result<bool, AnalysisError> {
+        use dd::Backend as _;
         let model = self.model(request.action)?;
         let bits = model.encode(self.set, request)?;
-        use dd::Backend as _;
         Ok(model.backend.eval(&model.allow, &bits))
     }
 

@@ -152,13 +152,6 @@ impl ActionModel {
         }
         // String equality components share their literals.
         let mut parent: Vec<usize> = (0..n).collect();
-        fn find(p: &mut [usize], mut x: usize) -> usize {
-            while p[x] != x {
-                p[x] = p[p[x]];
-                x = p[x];
-            }
-            x
-        }
         for &(a, b) in &c.pairs {
             let (ra, rb) = (find(&mut parent, a as usize), find(&mut parent, b as usize));
             if ra != rb {
@@ -272,11 +265,10 @@ impl ActionModel {
             // Equality atoms between this string path and earlier ones of its component.
             if ty == Type::String {
                 let root = find(&mut parent, i);
-                for j in 0..i {
-                    if c.used[j]
+                for (j, aj) in attr_of.iter().enumerate().take(i) {
+                    if let Some(aj) = *aj
                         && layout.types[j] == Type::String
                         && find(&mut parent, j) == root
-                        && let Some(aj) = attr_of[j]
                     {
                         let v = alloc(1)?[0];
                         value_vars.push(v);
@@ -499,7 +491,7 @@ impl ActionModel {
         }
     }
 
-    fn enum_size(&self, set: &CompiledSet, ty: Type) -> u16 {
+    fn enum_size(set: &CompiledSet, ty: Type) -> u16 {
         match ty {
             Type::Enum(e) | Type::Set(e) => {
                 u16::try_from(set.schema().enum_def(e).values.len()).unwrap_or(0)
@@ -617,7 +609,7 @@ impl ActionModel {
                     Opnd::Slot(_) => self.opnd_type(set, so),
                     Opnd::Const(_) => self.opnd_type(set, elem),
                 };
-                let k = self.enum_size(set, ty);
+                let k = Self::enum_size(set, ty);
                 self.or_all((0..k).map(|m| {
                     b.and(
                         &self.member_bit(set, so, m, attr_at),
@@ -631,7 +623,7 @@ impl ActionModel {
                     Opnd::Slot(_) => self.opnd_type(set, x),
                     Opnd::Const(_) => self.opnd_type(set, y),
                 };
-                let k = self.enum_size(set, ty);
+                let k = Self::enum_size(set, ty);
                 let any = matches!(node, Node::SetAny(..));
                 let mut acc = b.constant(!any);
                 for m in 0..k {
@@ -748,7 +740,7 @@ impl ActionModel {
                     .position(|r| r.as_ref() == Some(v))
                     .unwrap_or(reps.len() - 1),
             ),
-            (Type::Int | Type::Version, _) => ordered_class_of(reps, gap, v),
+            (Type::Int | Type::Version, _) => Some(ordered_class_of(reps, gap, v)),
             _ => None,
         }
     }
@@ -790,6 +782,15 @@ impl ActionModel {
         }
         Ok(bits)
     }
+}
+
+/// The representative of `x`'s union-find class, halving paths on the way.
+fn find(p: &mut [usize], mut x: usize) -> usize {
+    while p[x] != x {
+        p[x] = p[p[x]];
+        x = p[x];
+    }
+    x
 }
 
 /// The schema's `fixed` flag of each value of an action's layout.
@@ -1033,14 +1034,14 @@ fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 /// The class of `v` among ordered classes (ascending representatives; `gap[i]`: class `i`
 /// is a range between literals).
-fn ordered_class_of(reps: &[Option<Value>], gap: &[bool], v: &Value) -> Option<usize> {
+fn ordered_class_of(reps: &[Option<Value>], gap: &[bool], v: &Value) -> usize {
     use std::cmp::Ordering;
     let Some(i) = reps.iter().rposition(|r| {
         r.as_ref()
             .is_some_and(|r| cmp_values(r, v) != Ordering::Greater)
     }) else {
         // Below every representative: the class below the first literal.
-        return Some(0);
+        return 0;
     };
     if !gap[i]
         && reps[i]
@@ -1048,7 +1049,7 @@ fn ordered_class_of(reps: &[Option<Value>], gap: &[bool], v: &Value) -> Option<u
             .is_some_and(|r| cmp_values(r, v) == Ordering::Less)
     {
         // Strictly above literal `i`: the gap after it (non-empty, since `v` is in it).
-        return Some((i + 1).min(reps.len() - 1));
+        return (i + 1).min(reps.len() - 1);
     }
-    Some(i)
+    i
 }

@@ -196,10 +196,9 @@ pub(crate) fn render_decision(
                     }
                 }
                 (Some(Ok(c)), false) => out.push_str(&format!("  {}\n", c.first_line())),
-                // The one-line hint is left out for requests outside the analysis.
                 (Some(Err(e)), true) => out.push_str(&format!("  why-not: {e}\n")),
-                (Some(Err(_)), false) => {}
-                (None, _) => {}
+                // The one-line hint is left out for requests outside the analysis.
+                (Some(Err(_)), false) | (None, _) => {}
             }
             if explain {
                 out.push_str(&set.render_explanation(&set.explain(&r.request)));

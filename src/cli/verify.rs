@@ -65,6 +65,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Exit {
         Format::Text => outln!("{hold} hold, {fail} fail"),
         Format::Json => {
             #[derive(serde::Serialize)]
+            #[allow(clippy::struct_field_names, reason = "the JSON keys")]
             struct Summary {
                 summary: &'static str,
                 hold: usize,
