@@ -207,3 +207,27 @@ fn the_readme_shows_the_current_approve_mailbox_graph() {
         "regenerate the README block with `mailgate graph approve_mailbox`"
     );
 }
+
+#[test]
+fn a_graph_over_mermaids_limits_warns_and_suggests_dot() {
+    // 100 rules of 4 tests each on one action: 800 true/false edges.
+    let (schema, policy) = mailgate::generate::policy_set(100, 1);
+    let dir = util::temp_dir("graph-big");
+    std::fs::write(dir.join("schema.yaml"), schema).unwrap();
+    std::fs::write(dir.join("generated.policy"), policy).unwrap();
+    let out = mailgate(&["graph", "a0", "--policies"]).arg(&dir).run();
+    out.code(0);
+    assert!(
+        out.stderr.starts_with("warning: this graph has 801 edges")
+            && out.stderr.contains("try `--format dot`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.starts_with("flowchart TB\n"));
+    let dot = mailgate(&["graph", "a0", "--format", "dot", "--policies"])
+        .arg(&dir)
+        .run();
+    dot.code(0);
+    assert_eq!(dot.stderr, "");
+    assert_eq!(dot.stdout.matches(" -> ").count(), 801);
+}
