@@ -231,3 +231,39 @@ fn a_graph_over_mermaids_limits_warns_and_suggests_dot() {
     assert_eq!(dot.stderr, "");
     assert_eq!(dot.stdout.matches(" -> ").count(), 801);
 }
+
+/// Graphviz accepts the DOT of every shipped action (checked when `dot` is installed;
+/// Debian's `graphviz` package provides it).
+#[test]
+fn graphviz_renders_every_shipped_action_when_installed() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    if Command::new("dot").arg("-V").output().is_err() {
+        eprintln!("graphviz is not installed: DOT output not rendered");
+        return;
+    }
+    let set = shipped();
+    for a in &set.schema().actions {
+        let text = Graph::new(&set, &a.name).unwrap().to_dot(&set);
+        let mut child = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{}: {}",
+            a.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
