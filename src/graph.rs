@@ -151,7 +151,7 @@ pub struct Walked {
 }
 
 /// The footnote both renderers print.
-pub const FAIL_CLOSED_NOTE: &str = "A test that cannot be evaluated (a missing value) \
+pub const FAIL_CLOSED_NOTE: &str = "A condition that cannot be evaluated (a missing value) \
     makes a deny rule match and an allow rule fail.";
 
 impl Graph {
