@@ -332,15 +332,9 @@ impl<'s> Printer<'s, '_> {
                     }
                 }
             }
-            // The operands of a broken condition line up after the clause's keywords.
-            ClauseBody::Expr(e) => {
-                let head: usize = clause
-                    .head
-                    .iter()
-                    .map(|&t| width(&self.token_text(t)) + 1)
-                    .sum();
-                self.body(e, CLAUSE_INDENT + head);
-            }
+            // The operands of a broken condition continue at the column after `  when `,
+            // whatever the clause's keywords (`allow only when` too), to keep lines short.
+            ClauseBody::Expr(e) => self.body(e, TOP_COLUMN),
             ClauseBody::Token(t) => {
                 self.space();
                 self.tok(*t);
@@ -607,7 +601,14 @@ impl<'s> Printer<'s, '_> {
                     self.col
                 };
                 self.cont = body_base;
-                self.expr(body, body_base.max(NEST), suffix + 1);
+                // A chain inside parentheses continues one step in from the `(`: its
+                // operators start under the first operand.
+                let body_base = if matches!(body.kind, Kind::Chain { .. }) {
+                    body_base + NEST
+                } else {
+                    body_base.max(NEST)
+                };
+                self.expr(body, body_base, suffix + 1);
                 self.cont = inner;
                 self.tok(*close);
             }
