@@ -1,6 +1,6 @@
 //! Hostile input: mailgate must never crash, never hang, and never allow by mistake.
 //!
-//! Every test runs the real binary on generated or fixture input (issue 5) and checks that
+//! Every test runs the real binary on generated or fixture input and checks that
 //! it ends with exit 1 (never 101, a panic, and never a signal such as a stack overflow),
 //! that the message names the limit or the problem together with the file and the line,
 //! and, for batch input, that every input line gets exactly one output line and that no bad

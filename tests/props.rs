@@ -1,4 +1,4 @@
-//! Property tests (issue 5): the parser, validator and evaluator never panic on any input,
+//! Property tests: the parser, validator and evaluator never panic on any input,
 //! and the decision semantics fail closed.
 //!
 //! - random and mutated policy text never panics loading (parse, validate, compile) or
