@@ -116,6 +116,16 @@ pub enum SchemaError {
         /// Where.
         span: Span,
     },
+    /// More enums, entity types or actions than their 16-bit ids can number.
+    #[error("the schema has more than {limit} {what}")]
+    TooMany {
+        /// What kind of thing (plural).
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+        /// Where the first one over the limit is.
+        span: Span,
+    },
 }
 
 impl SchemaError {
@@ -134,9 +144,9 @@ impl SchemaError {
             SchemaError::BadDefault { error, span } => {
                 Diagnostic::error(self.to_string(), *span, "").with_help_opt(error.help())
             }
-            SchemaError::Duplicate { span, .. } | SchemaError::EnumTooLarge { span, .. } => {
-                Diagnostic::error(self.to_string(), *span, "")
-            }
+            SchemaError::Duplicate { span, .. }
+            | SchemaError::EnumTooLarge { span, .. }
+            | SchemaError::TooMany { span, .. } => Diagnostic::error(self.to_string(), *span, ""),
         }
     }
 }

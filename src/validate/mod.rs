@@ -341,10 +341,11 @@ impl<'a> Checker<'a> {
 
     fn check_rule(&mut self, rule: &'a RuleDecl) -> Option<CheckedRule> {
         let mut actions = Vec::new();
+        let mut listed = rustc_hash::FxHashSet::default();
         let mut ok = true;
         for a in &rule.actions {
             match self.schema.action_id(&a.name) {
-                Some(id) if actions.contains(&id) => {
+                Some(id) if !listed.insert(id) => {
                     ok = false;
                     self.error(ValidationError::DuplicateAction {
                         name: a.name.clone(),
@@ -388,8 +389,9 @@ impl<'a> Checker<'a> {
                 if self.too_large(size, depth, cond.span) {
                     return None;
                 }
+                // Each action of the rule gets its own compiled copy of the condition.
                 let before = self.set_nodes;
-                self.set_nodes = before.saturating_add(size);
+                self.set_nodes = before.saturating_add(size.saturating_mul(actions.len().max(1)));
                 if self.set_nodes > MAX_SET_NODES {
                     // Reported once, at the first rule over the budget; the rest are not
                     // expanded, so the budget also bounds the memory spent here.
