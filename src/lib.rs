@@ -51,9 +51,11 @@ pub mod batch;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod compile;
+pub mod coverage;
 pub mod diagnostics;
 pub mod eval;
 pub mod generate;
+pub mod graph;
 pub mod limits;
 pub mod policy_set;
 pub mod report;

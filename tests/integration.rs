@@ -4,8 +4,10 @@
 
 mod batch;
 mod cli;
+mod coverage;
 mod domain;
 mod eval;
+mod graph;
 mod hostile;
 mod props;
 mod scenarios;

@@ -35,7 +35,9 @@ macro_rules! errln {
 
 mod batch;
 mod check;
+mod coverage;
 mod eval;
+mod graph;
 mod inputs;
 mod test;
 
@@ -60,6 +62,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Decide scenario requests and compare with their `expect`.
     Test(test::TestArgs),
+    /// Report which rules and conditions the scenario requests exercise.
+    Coverage(coverage::CoverageArgs),
+    /// Draw how an action is decided, as a Mermaid or DOT flowchart.
+    Graph(graph::GraphArgs),
 }
 
 /// Output format.
@@ -125,6 +131,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Coverage(args) => coverage::run(&args),
+        Command::Graph(args) => graph::run(&args),
     };
     exit.into()
 }
