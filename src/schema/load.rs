@@ -121,8 +121,9 @@ pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError
                 .names
                 .params
                 .entry(param.name.clone())
-                .or_insert((param.ty, false));
+                .or_insert((param.ty, false, 0));
             e.1 |= e.0 != param.ty;
+            e.2 += 1;
         }
     }
     if errors.is_empty() {

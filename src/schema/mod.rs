@@ -253,9 +253,9 @@ struct Names {
     /// Slot name → the entity type of the first action that has it, and how many
     /// actions have it.
     slots: FxHashMap<String, (EntityId, usize)>,
-    /// Parameter name → its type in the first action that has it, and whether another
-    /// action gives it a different type.
-    params: FxHashMap<String, (Type, bool)>,
+    /// Parameter name → its type in the first action that has it, whether another
+    /// action gives it a different type, and how many actions have it.
+    params: FxHashMap<String, (Type, bool, usize)>,
 }
 
 impl Schema {
@@ -295,9 +295,9 @@ impl Schema {
         self.names.slots.get(name).copied()
     }
 
-    /// The type of parameter `name` in the first action that has it, and whether some
-    /// other action gives it a different type.
-    pub fn any_param(&self, name: &str) -> Option<(Type, bool)> {
+    /// The type of parameter `name` in the first action that has it, whether some other
+    /// action gives it a different type, and how many actions have it.
+    pub fn any_param(&self, name: &str) -> Option<(Type, bool, usize)> {
         self.names.params.get(name).copied()
     }
 

@@ -231,3 +231,45 @@ impl ValidationError {
         }
     }
 }
+
+/// Something legal that is probably a mistake: reported, but the set is still used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationWarning {
+    /// A `let` that no rule or invariant uses.
+    #[error("`let {name}` is never used")]
+    UnusedLet {
+        /// Its name.
+        name: String,
+        /// Where it is defined.
+        span: Span,
+    },
+    /// A deny rule without a reason: a denied administrator cannot read why.
+    #[error("deny rule `{id}` has no reason")]
+    DenyWithoutReason {
+        /// The rule.
+        id: String,
+        /// Its id.
+        span: Span,
+    },
+}
+
+impl ValidationWarning {
+    /// Where it is.
+    pub fn span(&self) -> Span {
+        match self {
+            ValidationWarning::UnusedLet { span, .. }
+            | ValidationWarning::DenyWithoutReason { span, .. } => *span,
+        }
+    }
+
+    /// Converts to a diagnostic of severity warning.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let d = Diagnostic::error(self.to_string(), self.span(), "").warning();
+        match self {
+            ValidationWarning::UnusedLet { .. } => d,
+            ValidationWarning::DenyWithoutReason { .. } => {
+                d.with_help("add `reason \"...\"` so administrators can read why they were denied")
+            }
+        }
+    }
+}
