@@ -196,6 +196,15 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
     out
 }
 
+/// The indefinite article for a name, written before it: `an` before a vowel
+/// (`an `approval_status``), `a` otherwise (`a `bool``).
+pub fn a(name: &str) -> &'static str {
+    match name.trim_start_matches(['`', '"']).chars().next() {
+        Some(c) if "aeiouAEIOU".contains(c) => "an",
+        _ => "a",
+    }
+}
+
 /// The closest candidate to `name`, if one is close enough to be a likely typo.
 ///
 /// Case differences count as near-misses, so `system administrator` suggests

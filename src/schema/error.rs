@@ -8,7 +8,7 @@ use crate::yaml::{ShapeError, YamlError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
     /// Not a member of the enum.
-    #[error("`{value}` is not a `{enum_name}`")]
+    #[error("`{value}` is not {} `{enum_name}`", crate::diagnostics::a(.enum_name))]
     NotInEnum {
         /// The text given.
         value: String,
@@ -26,7 +26,7 @@ pub enum ValueError {
         reason: String,
     },
     /// The wrong kind of value.
-    #[error("expected a `{expected}` value, found {found}")]
+    #[error("expected {} `{expected}` value, found {found}", crate::diagnostics::a(.expected))]
     WrongType {
         /// The declared type.
         expected: String,

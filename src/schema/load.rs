@@ -292,7 +292,7 @@ impl Loader<'_> {
                     Err(error) => {
                         errors.push(SchemaError::BadDefault {
                             error,
-                            span: d.span(self.file),
+                            span: schema.bad_part(ty, d, self.source).span(self.file),
                         });
                         continue;
                     }
@@ -529,6 +529,20 @@ impl Loader<'_> {
 }
 
 impl Schema {
+    /// The part of `node` that [`Schema::const_from_yaml`] rejects, for the caret: the
+    /// first bad member of a list, otherwise the node itself.
+    pub fn bad_part<'n>(&self, ty: Type, node: &'n Node, source: &SourceFile) -> &'n Node {
+        if let (Type::Set(e), Value::Seq(items)) = (ty, &node.value) {
+            for item in items {
+                match item.scalar_text(source) {
+                    Some(text) if self.enum_member(e, text).is_ok() => {}
+                    _ => return item,
+                }
+            }
+        }
+        node
+    }
+
     /// Converts a YAML node to a constant of type `ty` (schema defaults and scenario
     /// values): booleans and integers must be YAML booleans and integers; enum members,
     /// versions and strings are read from the scalar's text; sets are lists.

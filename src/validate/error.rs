@@ -40,7 +40,9 @@ pub enum ValidationError {
     },
     /// A slot that is a different entity type in different actions of one rule.
     #[error(
-        "slot `{name}` is a `{first}` in one of the rule's actions and a `{second}` in another"
+        "slot `{name}` is {} `{first}` in one of the rule's actions and {} `{second}` in another",
+        crate::diagnostics::a(.first),
+        crate::diagnostics::a(.second)
     )]
     SlotTypeConflict {
         /// The slot.
@@ -73,7 +75,7 @@ pub enum ValidationError {
         span: Span,
     },
     /// A string that is not a member of the enum it is compared with.
-    #[error("`{value}` is not a `{enum_name}`")]
+    #[error("`{value}` is not {} `{enum_name}`", crate::diagnostics::a(.enum_name))]
     UnknownEnumValue {
         /// The literal.
         value: String,

@@ -2,7 +2,7 @@
 
 use super::{Checker, Operand, Raw, TKind, ValidationError};
 use crate::ast::{CmpOp, Expr, ExprKind, Literal};
-use crate::diagnostics::did_you_mean;
+use crate::diagnostics::{a, did_you_mean};
 use crate::schema::Type;
 use crate::source::Span;
 use crate::value::{Const, EnumSet};
@@ -50,9 +50,13 @@ impl<'a> Checker<'a> {
     pub(super) fn describe(&self, raw: &Raw) -> String {
         match raw {
             Raw::Op(Operand::Path(p)) => {
-                format!("`{}`, a `{}`", self.path_text(p), self.type_name(p.ty))
+                let ty = self.type_name(p.ty);
+                format!("`{}`, {} `{ty}`", self.path_text(p), a(&ty))
             }
-            Raw::Op(Operand::Const(_, ty, _)) => format!("a `{}`", self.type_name(*ty)),
+            Raw::Op(Operand::Const(_, ty, _)) => {
+                let ty = self.type_name(*ty);
+                format!("{} `{ty}`", a(&ty))
+            }
             Raw::Lit(Literal::Str(_), _) => "a string".to_owned(),
             Raw::Lit(Literal::Int(_), _) => "a number".to_owned(),
             Raw::Lit(Literal::Bool(_), _) => "a boolean".to_owned(),
@@ -101,7 +105,11 @@ impl<'a> Checker<'a> {
             _ => {
                 let found = self.describe(&Raw::Lit(lit, span));
                 self.mismatch(
-                    format!("expected a `{}` value, found {found}", self.type_name(ty)),
+                    format!(
+                        "expected {} `{}` value, found {found}",
+                        a(&self.type_name(ty)),
+                        self.type_name(ty)
+                    ),
                     span,
                 );
                 None
@@ -329,7 +337,8 @@ impl<'a> Checker<'a> {
                 let d = self.describe(&other);
                 self.mismatch(
                     format!(
-                        "expected a `{}` value, found {d}",
+                        "expected {} `{}` value, found {d}",
+                        a(&self.schema.enum_def(e).name),
                         self.schema.enum_def(e).name
                     ),
                     op_span,
