@@ -162,7 +162,7 @@ fn scaling(c: &mut Criterion) {
 fn load_growth(c: &mut Criterion) {
     let mut g = c.benchmark_group("load_growth");
     g.sample_size(10);
-    for rules in [5_000, 10_000, 20_000] {
+    for rules in [5_000usize, 10_000, 20_000] {
         let (schema, text) = generate::policy_set(rules, 100);
         g.throughput(Throughput::Elements(rules as u64));
         g.bench_function(BenchmarkId::new("rules", rules), |b| {
@@ -172,11 +172,11 @@ fn load_growth(c: &mut Criterion) {
             });
         });
     }
-    for actions in [5_000, 10_000, 20_000] {
+    for actions in [5_000u64, 10_000, 20_000] {
         // A schema with `actions` actions of eight slots and a parameter each, and one
         // policy that reads a slot of every action.
         let mut schema = String::from(
-            "entities:\n  user: { plural: users, attributes: { n: { type: int } } }\ncontext: { name: org }\nactions:\n",
+            "entities:\n  user: { plural: users, attributes: { level: { type: int } } }\ncontext: { name: org }\nactions:\n",
         );
         let mut rules = String::new();
         for a in 0..actions {
@@ -184,10 +184,10 @@ fn load_growth(c: &mut Criterion) {
                 "  a{a}: {{ slots: {{ s0: user, s1: user, s2: user, s3: user, s4: user, s5: user, s6: user, s{a}x: user }}, params: {{ p{a}: int }} }}\n"
             ));
             rules.push_str(&format!(
-                "rule r{a} {{ allow a{a} when s{a}x.n > request.p{a} and s3.n == 1 }}\n"
+                "rule r{a} {{ allow a{a} when s{a}x.level > request.p{a} and s3.level == 1 }}\n"
             ));
         }
-        g.throughput(Throughput::Elements(actions as u64));
+        g.throughput(Throughput::Elements(actions));
         g.bench_function(BenchmarkId::new("schema_actions", actions), |b| {
             b.iter(|| {
                 let loaded = policy_set::load_texts(&schema, &[("a.policy", &rules)]).unwrap();

@@ -196,8 +196,8 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
     out
 }
 
-/// The indefinite article for a name, written before it: `an` before a vowel
-/// (`an `approval_status``), `a` otherwise (`a `bool``).
+/// The indefinite article for a name, written before it: "an" before a vowel (an
+/// `approval_status`), "a" otherwise (a `bool`).
 pub fn a(name: &str) -> &'static str {
     match name.trim_start_matches(['`', '"']).chars().next() {
         Some(c) if "aeiouAEIOU".contains(c) => "an",

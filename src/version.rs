@@ -213,8 +213,10 @@ mod tests {
             Version::parse("1.00000000000000000"),
             Err(VersionError::TooManyZeros("00000000000000000".to_owned()))
         );
-        use std::hash::BuildHasher;
         let h = std::collections::hash_map::RandomState::new();
-        assert_eq!(h.hash_one(v("9.2.0170")), h.hash_one(v("9.2.170")));
+        assert_eq!(
+            std::hash::BuildHasher::hash_one(&h, v("9.2.0170")),
+            std::hash::BuildHasher::hash_one(&h, v("9.2.170"))
+        );
     }
 }

@@ -1122,8 +1122,14 @@ fn big_schema_fails(name: &str, schema: &str, needle: &str) {
 }
 
 fn big_schema(enums: &str, entities: &str, actions: &str) -> String {
+    let enums = if enums.is_empty() { " {}\n" } else { enums };
+    let enums = if enums.starts_with(' ') {
+        enums.to_owned()
+    } else {
+        format!("\n{enums}")
+    };
     format!(
-        "enums:\n{enums}entities:\n  user:\n    plural: users\n    attributes: {{ n: {{ type: int }} }}\n{entities}context:\n  name: org\nactions:\n  a0: {{ slots: {{ user: user }} }}\n{actions}"
+        "enums:{enums}entities:\n  user:\n    plural: users\n    attributes: {{ level: {{ type: int }} }}\n{entities}context:\n  name: org\nactions:\n  a0: {{ slots: {{ user: user }} }}\n{actions}"
     )
 }
 
@@ -1184,7 +1190,7 @@ fn an_entity_with_many_attributes_loads_in_linear_time() {
         .map(|i| format!("x{i}: {{ type: int }}"))
         .collect();
     let entities = format!(
-        "  wide:\n    plural: wides\n    attributes: {{ {}, y: {{ type: x11 }} }}\n",
+        "  wide:\n    plural: wides\n    attributes: {{ {}, last: {{ type: x11 }} }}\n",
         attrs.join(", ")
     );
     big_schema_fails(
