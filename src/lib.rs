@@ -46,6 +46,7 @@ mod engine;
 pub use engine::{Arg, Engine, RequestBuilder, RequestError, Verdict};
 pub use policy_set::LoadFailure;
 
+pub mod analysis;
 pub mod ast;
 pub mod batch;
 #[cfg(feature = "cli")]

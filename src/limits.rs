@@ -46,3 +46,8 @@ pub const MAX_SUGGESTION_CANDIDATES: usize = 2_000;
 
 /// Longest unknown name, in characters, that gets a did-you-mean.
 pub const MAX_SUGGESTION_NAME_CHARS: usize = 64;
+
+/// Most nodes in one decision diagram of the analysis (`eval --why-not`): the diagram of an
+/// action's decision, or any step that builds it. Past it, analysis of that action stops
+/// with an error naming the action; decisions themselves are unaffected.
+pub const MAX_ANALYSIS_NODES: usize = 1_000_000;
