@@ -876,7 +876,7 @@ fn collect(
                         let ty = layout.types[x as usize];
                         match ty {
                             Type::String if matches!(op, Relation::Eq | Relation::Ne) => {
-                                c.pairs.push((x, y))
+                                c.pairs.push((x, y));
                             }
                             Type::Int | Type::Version | Type::String => {
                                 return Err(AnalysisError::Unsupported {
