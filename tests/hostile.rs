@@ -1122,9 +1122,8 @@ fn big_schema_fails(name: &str, schema: &str, needle: &str) {
 }
 
 fn big_schema(enums: &str, entities: &str, actions: &str) -> String {
-    let enums = if enums.is_empty() { " {}\n" } else { enums };
-    let enums = if enums.starts_with(' ') {
-        enums.to_owned()
+    let enums = if enums.is_empty() {
+        " {}\n".to_owned()
     } else {
         format!("\n{enums}")
     };
