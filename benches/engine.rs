@@ -1,9 +1,13 @@
-//! Criterion benchmarks for the SPEC §6 targets:
+//! Criterion benchmarks for the performance targets in the README ("Performance"):
 //! (a) one in-process decision on the shipped set, per action;
 //! (b) `eval --batch` throughput, end to end (JSON in, JSON out), 1 and 2 threads;
 //! (c) parse + validate + compile of a generated 10,000-rule set;
 //! (d) decision latency as generated sets grow from 10 to 10,000 rules, spread over 100
-//!     actions and all on one action (discriminated by enum equality).
+//!     actions and all on one action (discriminated by enum equality);
+//! (e) loading time as a policy set or a schema doubles in size (it should double too).
+//!
+//! What each benchmark claims is checked once before it is timed: (a) exercises both
+//! outcomes, (b) has no error record, (d) matches exactly one rule.
 //!
 //! Run with `cargo bench`. Generators are seeded, so every run measures the same inputs.
 
@@ -15,6 +19,7 @@
 )]
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use mailgate::ast::Effect;
 use mailgate::batch;
 use mailgate::eval::Decision;
 use mailgate::generate;
@@ -35,12 +40,24 @@ fn decide_shipped(c: &mut Criterion) {
     let reqs = generate::requests(7, 2_000);
     let mut g = c.benchmark_group("decide_shipped");
     for action in generate::ACTIONS {
-        // A few requests of this action, so both outcomes are exercised.
-        let lines: Vec<_> = reqs
+        // Sixteen requests of this action, half allowed and half denied where the
+        // generator gives both, so both outcomes are exercised (checked below).
+        let parsed: Vec<_> = reqs
             .iter()
             .filter(|r| r.action == *action)
-            .take(16)
             .map(|r| batch::parse_request(&set, r.to_json(&orgs).as_bytes()).unwrap())
+            .collect();
+        let (allowed, denied): (Vec<_>, Vec<_>) = parsed
+            .into_iter()
+            .partition(|r| set.evaluate(r).effect == Effect::Allow);
+        assert!(
+            !allowed.is_empty() && !denied.is_empty(),
+            "{action}: the generated requests do not exercise both outcomes"
+        );
+        let lines: Vec<_> = allowed
+            .into_iter()
+            .take(8)
+            .chain(denied.into_iter().take(8))
             .collect();
         let mut d = Decision::default();
         let mut i = 0;
@@ -65,6 +82,16 @@ fn batch_throughput(c: &mut Criterion) {
         input.push_str(&r.to_json(&orgs));
         input.push('\n');
     }
+    // Once before timing: every line is a valid request (no error record), and the
+    // decisions are not all one way.
+    let mut out = Vec::new();
+    let stats = batch::run(&set, input.as_bytes(), &mut out, 1).unwrap();
+    assert_eq!(stats.lines, n as u64);
+    assert_eq!(stats.bad, 0, "a generated line was an error record");
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains("\"invalid_request\""));
+    assert!(text.contains("\"decision\":\"allow\"") && text.contains("\"decision\":\"deny\""));
+    drop(text);
     let mut g = c.benchmark_group("batch");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
@@ -73,6 +100,7 @@ fn batch_throughput(c: &mut Criterion) {
             b.iter(|| {
                 let stats = batch::run(&set, input.as_bytes(), std::io::sink(), threads).unwrap();
                 assert_eq!(stats.lines, n as u64);
+                assert_eq!(stats.bad, 0);
                 black_box(stats)
             });
         });
@@ -106,6 +134,15 @@ fn scaling(c: &mut Criterion) {
             let req =
                 batch::parse_request(&set, generate::policy_set_request(0, 0).as_bytes()).unwrap();
             let mut d = Decision::default();
+            set.evaluate_into(&req, &mut d);
+            assert_eq!(
+                d.rules
+                    .iter()
+                    .map(|&r| set.rule(r).id.as_str())
+                    .collect::<Vec<_>>(),
+                ["r0"],
+                "{label}/{rules}: the request should match exactly rule r0"
+            );
             g.bench_with_input(BenchmarkId::new(label, rules), &req, |b, req| {
                 b.iter_batched_ref(
                     || (),
@@ -121,11 +158,52 @@ fn scaling(c: &mut Criterion) {
     g.finish();
 }
 
+/// Loading grows linearly: a policy set and a schema at 1x, 2x and 4x the size.
+fn load_growth(c: &mut Criterion) {
+    let mut g = c.benchmark_group("load_growth");
+    g.sample_size(10);
+    for rules in [5_000usize, 10_000, 20_000] {
+        let (schema, text) = generate::policy_set(rules, 100);
+        g.throughput(Throughput::Elements(rules as u64));
+        g.bench_function(BenchmarkId::new("rules", rules), |b| {
+            b.iter(|| {
+                let loaded = policy_set::load_texts(&schema, &[("gen.policy", &text)]).unwrap();
+                black_box(loaded.set.rules().len())
+            });
+        });
+    }
+    for actions in [5_000u64, 10_000, 20_000] {
+        // A schema with `actions` actions of eight slots and a parameter each, and one
+        // policy that reads a slot of every action.
+        let mut schema = String::from(
+            "entities:\n  user: { plural: users, attributes: { level: { type: int } } }\ncontext: { name: org }\nactions:\n",
+        );
+        let mut rules = String::new();
+        for a in 0..actions {
+            schema.push_str(&format!(
+                "  a{a}: {{ slots: {{ s0: user, s1: user, s2: user, s3: user, s4: user, s5: user, s6: user, s{a}x: user }}, params: {{ p{a}: int }} }}\n"
+            ));
+            rules.push_str(&format!(
+                "rule r{a} {{ allow a{a} when s{a}x.level > request.p{a} and s3.level == 1 }}\n"
+            ));
+        }
+        g.throughput(Throughput::Elements(actions));
+        g.bench_function(BenchmarkId::new("schema_actions", actions), |b| {
+            b.iter(|| {
+                let loaded = policy_set::load_texts(&schema, &[("a.policy", &rules)]).unwrap();
+                black_box(loaded.set.rules().len())
+            });
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     decide_shipped,
     batch_throughput,
     check_10k,
-    scaling
+    scaling,
+    load_growth
 );
 criterion_main!(benches);

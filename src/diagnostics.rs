@@ -196,6 +196,15 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
     out
 }
 
+/// The indefinite article for a name, written before it: "an" before a vowel (an
+/// `approval_status`), "a" otherwise (a `bool`).
+pub fn a(name: &str) -> &'static str {
+    match name.trim_start_matches(['`', '"']).chars().next() {
+        Some(c) if "aeiouAEIOU".contains(c) => "an",
+        _ => "a",
+    }
+}
+
 /// The closest candidate to `name`, if one is close enough to be a likely typo.
 ///
 /// Case differences count as near-misses, so `system administrator` suggests
@@ -204,11 +213,23 @@ pub fn did_you_mean<'a, I>(name: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    use crate::limits::{MAX_SUGGESTION_CANDIDATES, MAX_SUGGESTION_NAME_CHARS};
+    // Each suggestion costs a bounded amount of work, so a file with many unknown names
+    // stays linear in its size: long names get no suggestion, only the first candidates
+    // are compared, and a candidate whose length alone rules it out is skipped.
+    let len = name.chars().count();
+    if len > MAX_SUGGESTION_NAME_CHARS {
+        return None;
+    }
     let lower = name.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
+    for c in candidates.into_iter().take(MAX_SUGGESTION_CANDIDATES) {
+        let c_len = c.chars().count();
+        let limit = (len.max(c_len) / 3).max(1);
+        if len.abs_diff(c_len) > limit {
+            continue;
+        }
         let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
-        let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }

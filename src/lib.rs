@@ -1,6 +1,25 @@
 //! mailgate: the Dynamics 365 mailbox-approval permission model as data.
 //!
-//! The pipeline, one type per stage:
+//! **Embedding starts at [`Engine`]**: load a policy set from a folder, from texts or the
+//! set built into mailgate; decide a request given as an `eval --batch` JSON line or built
+//! in code; explain a decision. [`LoadFailure`] is a `std::error::Error` whose `Display`
+//! is every diagnostic, as `mailgate check` prints it.
+//!
+//! ```
+//! let engine = mailgate::Engine::builtin()?;
+//! let request = engine.request("sync_incoming_email")?.build(); // required values missing
+//! assert!(!engine.decide(&request).is_allowed());                // so it fails closed
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The command line lives behind the default feature `cli` (clap); a library user can turn
+//! it off with `default-features = false`.
+//!
+//! # Advanced: the pipeline
+//!
+//! The other modules are the pipeline [`Engine`] is built on. They are public for tools,
+//! tests, benchmarks and fuzz targets, and their API may change between versions. One type
+//! per stage:
 //!
 //! ```text
 //! policy text ──syntax::parse──▶ ast::PolicyFile ─┐
@@ -11,7 +30,7 @@
 //! ```
 //!
 //! pest is used only in [`syntax`], YAML only in [`yaml`] (read by the schema and scenario
-//! loaders), JSON only in [`batch`] and the CLI's output, clap only in [`cli`].
+//! loaders), JSON only in [`batch`] and the CLI's output, clap only in `cli`.
 //!
 //! ```
 //! let loaded = mailgate::policy_set::load(&mailgate::policy_set::Origin::Embedded).unwrap();
@@ -22,9 +41,15 @@
 //! assert_eq!(decision.effect, mailgate::ast::Effect::Deny);
 //! ```
 
+mod engine;
+
+pub use engine::{Arg, Engine, RequestBuilder, RequestError, Verdict};
+pub use policy_set::LoadFailure;
+
 pub mod analysis;
 pub mod ast;
 pub mod batch;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod compile;
 pub mod coverage;
@@ -44,3 +69,8 @@ pub mod validate;
 pub mod value;
 pub mod version;
 pub mod yaml;
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -19,7 +19,8 @@ pub const MAX_EXPANDED_DEPTH: usize = 256;
 pub const MAX_EXPANDED_NODES: usize = 1_000_000;
 
 /// Most expression nodes in all the rules of a policy set together, after `let`s are
-/// expanded (a few lines of `let`s that double each other can otherwise ask for gigabytes).
+/// expanded and counted once per action of each rule, since each action compiles its own
+/// copy (a few lines of `let`s that double each other can otherwise ask for gigabytes).
 pub const MAX_SET_NODES: usize = 2_000_000;
 
 /// Longest line of `eval --batch` input, in bytes.
@@ -39,6 +40,12 @@ pub const MAX_YAML_NODES: usize = 1_000_000;
 
 /// Most requests in one scenario file.
 pub const MAX_SCENARIO_REQUESTS: usize = 100_000;
+
+/// Most names a did-you-mean compares an unknown name with (the first ones in order).
+pub const MAX_SUGGESTION_CANDIDATES: usize = 2_000;
+
+/// Longest unknown name, in characters, that gets a did-you-mean.
+pub const MAX_SUGGESTION_NAME_CHARS: usize = 64;
 
 /// Most nodes in one decision diagram of the analysis (`eval --why-not`): the diagram of an
 /// action's decision, or any step that builds it. Past it, analysis of that action stops

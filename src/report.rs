@@ -3,7 +3,7 @@
 
 use crate::ast::Effect;
 use crate::compile::CompiledSet;
-use crate::eval::{Cause, Decision, Request};
+use crate::eval::{Cause, Decision, EvalError, Request};
 use serde::Serialize;
 
 /// A decision with every rule id resolved to its id, location and reason.
@@ -46,14 +46,20 @@ impl DecisionReport {
             .errors
             .iter()
             .map(|e| {
-                if e.rule == u32::MAX {
-                    return "the request does not fit its action in the schema".to_owned();
-                }
-                let info = set.rule(e.rule);
-                let what = if e.value == u32::MAX {
-                    "a value has the wrong type".to_owned()
-                } else {
-                    format!("`{}` has no value", set.value_path(request.action, e.value))
+                let (rule, value) = match *e {
+                    EvalError::ForeignRequest => {
+                        return "the request was built by another policy set; it is not decided"
+                            .to_owned();
+                    }
+                    EvalError::Misfit => {
+                        return "the request does not fit its action in the schema".to_owned();
+                    }
+                    EvalError::Rule { rule, value } => (rule, value),
+                };
+                let info = set.rule(rule);
+                let what = match value {
+                    None => "a value has the wrong type".to_owned(),
+                    Some(v) => format!("`{}` has no value", set.value_path(request.action, v)),
                 };
                 let counts = match info.effect {
                     Effect::Allow => "does not count as matched",

@@ -392,6 +392,8 @@ impl ShapeError {
 pub struct Fields<'a> {
     file: FileId,
     entries: Vec<(&'a str, &'a Node, &'a Node, bool)>,
+    /// Key → index of its first entry, so that taking a key is a probe, not a scan.
+    index: rustc_hash::FxHashMap<&'a str, usize>,
     span: Span,
 }
 
@@ -402,28 +404,29 @@ impl<'a> Fields<'a> {
             return Err(expect(file, node, what));
         };
         let mut out = Vec::with_capacity(entries.len());
+        let mut index = rustc_hash::FxHashMap::default();
+        index.reserve(entries.len());
         for (k, v) in entries {
             let Value::Str(key) = &k.value else {
                 return Err(expect(file, k, "a text key"));
             };
+            index.entry(key.as_str()).or_insert(out.len());
             out.push((key.as_str(), k, v, false));
         }
         Ok(Fields {
             file,
             entries: out,
+            index,
             span: node.span(file),
         })
     }
 
     /// The value of `key`, if present.
     pub fn take(&mut self, key: &str) -> Option<&'a Node> {
-        self.entries
-            .iter_mut()
-            .find(|(k, ..)| *k == key)
-            .map(|(_, _, v, used)| {
-                *used = true;
-                *v
-            })
+        let i = *self.index.get(key)?;
+        let (_, _, v, used) = self.entries.get_mut(i)?;
+        *used = true;
+        Some(*v)
     }
 
     /// The value of `key`, or a [`ShapeError::MissingKey`].
@@ -441,16 +444,26 @@ impl<'a> Fields<'a> {
 
     /// Every key not taken, as errors.
     pub fn finish(self, allowed: &[&str]) -> Vec<ShapeError> {
-        self.entries
+        // At most a screenful of names, so that each error stays small.
+        const SHOWN: usize = 20;
+        let mut unknown = self.entries.iter().filter(|(.., used)| !used).peekable();
+        if unknown.peek().is_none() {
+            return Vec::new();
+        }
+        // Built once, not once per unknown key.
+        let mut allowed_text = allowed
             .iter()
-            .filter(|(.., used)| !used)
+            .take(SHOWN)
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if allowed.len() > SHOWN {
+            allowed_text.push_str(&format!(" and {} more", allowed.len() - SHOWN));
+        }
+        unknown
             .map(|(k, kn, ..)| ShapeError::UnknownKey {
                 key: (*k).to_owned(),
-                allowed: allowed
-                    .iter()
-                    .map(|a| format!("`{a}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                allowed: allowed_text.clone(),
                 help: crate::diagnostics::did_you_mean(k, allowed.iter().copied()),
                 span: kn.span(self.file),
             })

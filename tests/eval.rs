@@ -5,7 +5,7 @@
 use crate::util;
 use mailgate::ast::Effect;
 use mailgate::compile::CompiledSet;
-use mailgate::eval::{Cause, Decision, Request, Tri};
+use mailgate::eval::{Cause, Decision, EvalError, Request, Tri};
 use mailgate::policy_set::{self, Origin};
 use mailgate::report::DecisionReport;
 use mailgate::schema::Type;
@@ -197,8 +197,11 @@ fn fail_closed_a_missing_value_never_allows() {
     assert_eq!(d.cause, Cause::NoRuleAllows);
     assert!(d.rules.is_empty());
     assert_eq!(d.errors.len(), 1);
-    assert_eq!(set.rule(d.errors[0].rule).id, "needs-level");
-    assert_eq!(set.value_path(action, d.errors[0].value), "user.level");
+    let EvalError::Rule { rule, value } = d.errors[0] else {
+        panic!("expected a rule error, got {:?}", d.errors[0]);
+    };
+    assert_eq!(set.rule(rule).id, "needs-level");
+    assert_eq!(set.value_path(action, value.unwrap()), "user.level");
     let report = DecisionReport::new(&set, &r, &d);
     assert_eq!(
         report.errors,
@@ -578,4 +581,36 @@ fn explain_agrees_with_evaluate_on_every_shipped_scenario_request() {
         }
     }
     assert_eq!(checked, 265);
+}
+
+// Found by review: string ids and enum indexes are local to the compiled set that built a
+// request. A request built by set A, where "alice" is string 0, was decided by set B, where
+// string 0 is "bob", and B allowed it.
+#[test]
+fn a_request_is_decided_only_by_the_set_that_built_it() {
+    let a = set_of(r#"rule r { allow read when doc.owner == "alice" }"#);
+    let b = set_of(r#"rule r { allow read when doc.owner == "bob" }"#);
+    let from_a = request(&a, "read", &[("doc.owner", V::Text("alice"))]);
+    assert_eq!(a.evaluate(&from_a).effect, Effect::Allow);
+
+    let d = b.evaluate(&from_a);
+    assert_eq!(d.effect, Effect::Deny);
+    assert_eq!(d.cause, Cause::NoRuleAllows);
+    assert!(d.rules.is_empty());
+    assert_eq!(d.errors, [EvalError::ForeignRequest]);
+    assert!(b.explain(&from_a).rules.is_empty());
+    let report = DecisionReport::new(&b, &from_a, &d);
+    assert_eq!(
+        report.errors,
+        ["the request was built by another policy set; it is not decided"]
+    );
+
+    // The same policies loaded twice are two sets: still refused.
+    let a2 = set_of(r#"rule r { allow read when doc.owner == "alice" }"#);
+    assert_eq!(a2.evaluate(&from_a).errors, [EvalError::ForeignRequest]);
+
+    // A request that no set built is refused too.
+    let d = a.evaluate(&Request::default());
+    assert_eq!(d.effect, Effect::Deny);
+    assert_eq!(d.errors, [EvalError::ForeignRequest]);
 }

@@ -130,13 +130,29 @@ fn a_long_flat_chain_formats_without_deep_recursion() {
 }
 
 #[test]
-fn nesting_past_the_depth_limit_is_an_error_not_a_crash() {
+fn a_long_comparison_chain_is_an_error_not_a_crash() {
+    // Comparisons do not chain, so 5,000 `==` in a row are one syntax error, found
+    // without recursing once per operator.
     let text = format!("let x = a.b{}", " == a.b".repeat(5_000));
     match format_source(&text) {
         Err(FmtError::Syntax(errors)) => {
-            assert_eq!(
-                errors[0].to_string(),
-                "nesting is deeper than the limit of 256 levels"
+            assert_eq!(errors[0].to_string(), "comparison operators do not chain");
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+}
+
+#[test]
+fn parentheses_past_the_nesting_limit_are_an_error_not_a_crash() {
+    let text = format!("let x = {}a.b == 1{}", "(".repeat(5_000), ")".repeat(5_000));
+    match format_source(&text) {
+        Err(FmtError::Syntax(errors)) => {
+            assert!(
+                errors[0]
+                    .to_string()
+                    .starts_with("nesting is deeper than the limit"),
+                "{}",
+                errors[0]
             );
         }
         other => panic!("expected a depth error, got {other:?}"),
@@ -421,8 +437,7 @@ fn a_file_with_syntax_errors_is_reported_and_left_alone() {
     let out = mailgate(&["fmt"]).dir(&dir).run();
     out.code(1);
     assert!(
-        out.stderr
-            .contains("error: expected a condition or value, found `}`")
+        out.stderr.contains("error: expected a value, found `}`")
             && out.stderr.contains("--> policies/broken.policy:1:25"),
         "{}",
         out.stderr

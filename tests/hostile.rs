@@ -1,6 +1,6 @@
 //! Hostile input: mailgate must never crash, never hang, and never allow by mistake.
 //!
-//! Every test runs the real binary on generated or fixture input (issue 5) and checks that
+//! Every test runs the real binary on generated or fixture input and checks that
 //! it ends with exit 1 (never 101, a panic, and never a signal such as a stack overflow),
 //! that the message names the limit or the problem together with the file and the line,
 //! and, for batch input, that every input line gets exactly one output line and that no bad
@@ -13,14 +13,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use crate::util;
 use mailgate::limits;
-
-/// Generous: each case takes well under a second or two in a debug build; this only
-/// catches hangs and quadratic blow-ups.
-const TIME_LIMIT: Duration = Duration::from_secs(20);
 
 const SCHEMA: &str = include_str!("../policies/schema.yaml");
 
@@ -86,21 +81,16 @@ impl Drop for TempDir {
 type Run = util::Output;
 
 /// Runs mailgate with `args` (and `stdin`) from the temp folder. The shared runner checks
-/// that it ended by itself with an exit code of its own (never a signal, never 101); this
-/// adds that it ended in time.
+/// that it ended by itself with an exit code of its own (never a signal, never 101), and
+/// its watchdog ([`util::WATCHDOG`]) fails a run that hangs. The inputs here are large
+/// enough that a quadratic path would run into the watchdog; timing itself lives in the
+/// benchmarks.
 fn mailgate(args: &[&str], stdin: Option<&[u8]>) -> Run {
     let mut m = util::mailgate(args).dir(std::env::temp_dir());
     if let Some(input) = stdin {
         m = m.stdin_bytes(input);
     }
-    let run = m.run();
-    assert!(
-        run.elapsed < TIME_LIMIT,
-        "mailgate took {:?} on {args:?}; stderr:\n{}",
-        run.elapsed,
-        tail(&run.stderr)
-    );
-    run
+    m.run()
 }
 
 fn tail(s: &str) -> &str {
@@ -238,7 +228,7 @@ fn not_chains_within_the_limit_check() {
 // Found by: this suite. Lowering a chain of n `and`s copied the growing list at every
 // step (O(n²)); 50,000 terms took about 20 seconds in a debug build.
 #[test]
-fn and_chain_of_50000_terms_checks_quickly_without_a_stack_overflow() {
+fn and_chain_of_50000_terms_checks_without_a_stack_overflow() {
     let mut cond = String::new();
     for i in 0..50_000 {
         if i > 0 {
@@ -248,13 +238,7 @@ fn and_chain_of_50000_terms_checks_quickly_without_a_stack_overflow() {
     }
     let text = format!("rule long {{ allow approve_mailbox when {cond} reason \"long\" }}\n");
     let d = TempDir::policy_set("and", &[("and.policy", text.as_bytes())]);
-    let start = Instant::now();
     check_ok(d.path(), "ok: 1 policy files, 1 rules");
-    assert!(
-        start.elapsed() < Duration::from_secs(8),
-        "took {:?}",
-        start.elapsed()
-    );
 }
 
 #[test]
@@ -1063,4 +1047,196 @@ fn a_batch_file_that_does_not_exist_is_an_error() {
     assert_eq!(r.code, 1);
     assert!(r.stdout.is_empty());
     assert!(r.stderr.contains("/nonexistent/mailgate/input.jsonl"));
+}
+
+// ---- malformed schemas ----------------------------------------------------------------
+
+// Found by review: a schema with actions but no context or entities indexed an empty
+// entity list while checking slot names, and the binary panicked (exit 101).
+#[test]
+fn a_schema_with_actions_but_no_context_or_entities_is_an_error() {
+    let d = TempDir::new("no-context");
+    d.write("schema.yaml", b"actions:\n  a: {}\n");
+    d.write("a.policy", b"rule ok { allow a }\n");
+    check_fails(
+        d.path(),
+        &[
+            "schema.yaml:1:1",
+            "missing key `context`",
+            "schema.yaml:2:6",
+            "missing key `slots` for action `a`",
+        ],
+    );
+}
+
+#[test]
+fn malformed_schemas_are_errors_with_their_line() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "actions:\n  a: { slots: { u: user } }\n",
+            "unknown entity type `user`",
+        ),
+        (
+            "context: { name: org }\nactions:\n  a: { slots: { org: user } }\n",
+            "schema.yaml:3:",
+        ),
+        (
+            "context: { name: org }\nactions:\n  a: { slots: { u: org } }\n",
+            "unknown entity type `org`",
+        ),
+        ("context: 3\nactions: {}\n", "schema.yaml:1:10"),
+        ("context: { name: org }\nactions: []\n", "schema.yaml:2:10"),
+        (
+            "entities: { u: {} }\ncontext: {}\nactions: {}\n",
+            "schema.yaml:1:",
+        ),
+        (
+            "enums: { e: 3 }\ncontext: { name: org }\nactions: {}\n",
+            "schema.yaml:1:",
+        ),
+        ("", "schema.yaml:1:1"),
+        ("[]\n", "schema.yaml:1:1"),
+    ];
+    for (i, (schema, needle)) in cases.iter().enumerate() {
+        let d = TempDir::new(&format!("bad-schema-{i}"));
+        d.write("schema.yaml", schema.as_bytes());
+        d.write("a.policy", b"rule ok { allow a }\n");
+        check_fails(d.path(), &[needle]);
+    }
+}
+
+// ---- size: loading stays linear ----------------------------------------------------------
+//
+// Each input below is large enough that a path quadratic in its size would run into the
+// runner's watchdog; the benchmark `loading` shows the growth.
+
+const MANY: usize = 40_000;
+
+/// `check` on a folder with `schema` and one small policy, expected to fail naming `needle`
+/// (each schema below ends with a mistake that needs the rest of it to be found).
+fn big_schema_fails(name: &str, schema: &str, needle: &str) {
+    let d = TempDir::new(name);
+    d.write("schema.yaml", schema.as_bytes());
+    d.write("a.policy", b"rule ok { allow a0 }\n");
+    check_fails(d.path(), &[needle, "schema.yaml:"]);
+}
+
+fn big_schema(enums: &str, entities: &str, actions: &str) -> String {
+    let enums = if enums.is_empty() {
+        " {}\n".to_owned()
+    } else {
+        format!("\n{enums}")
+    };
+    format!(
+        "enums:{enums}entities:\n  user:\n    plural: users\n    attributes: {{ level: {{ type: int }} }}\n{entities}context:\n  name: org\nactions:\n  a0: {{ slots: {{ user: user }} }}\n{actions}"
+    )
+}
+
+#[test]
+fn a_schema_with_many_enums_loads_in_linear_time() {
+    let mut enums = String::new();
+    for i in 0..MANY {
+        writeln!(enums, "  e{i}: [a, b]").unwrap();
+    }
+    let actions = "  last: { slots: { user: user }, params: { p: e39999x } }\n";
+    big_schema_fails(
+        "many-enums",
+        &big_schema(&enums, "", actions),
+        "unknown type `e39999x`",
+    );
+}
+
+#[test]
+fn a_schema_with_many_entity_types_loads_in_linear_time() {
+    let mut entities = String::new();
+    for i in 0..MANY {
+        writeln!(entities, "  t{i}: {{ plural: p{i} }}").unwrap();
+    }
+    entities.push_str("  extra: { plural: p3 }\n");
+    big_schema_fails(
+        "many-entities",
+        &big_schema("", &entities, ""),
+        "duplicate plural `p3`",
+    );
+}
+
+#[test]
+fn a_schema_with_many_actions_and_slots_loads_in_linear_time() {
+    let mut actions = String::new();
+    for i in 1..MANY {
+        writeln!(
+            actions,
+            "  a{i}: {{ slots: {{ user: user }}, params: {{ p{i}: int }} }}"
+        )
+        .unwrap();
+    }
+    let slots: Vec<String> = (0..MANY).map(|i| format!("s{i}: user")).collect();
+    writeln!(
+        actions,
+        "  wide: {{ slots: {{ {} }}, params: {{ s5: int }} }}",
+        slots.join(", ")
+    )
+    .unwrap();
+    actions.push_str("  last: { slots: { user: usr } }\n");
+    let schema = big_schema("", "", &actions);
+    big_schema_fails("many-slots", &schema, "duplicate slot or parameter `s5`");
+    big_schema_fails("many-actions", &schema, "unknown entity type `usr`");
+}
+
+#[test]
+fn an_entity_with_many_attributes_loads_in_linear_time() {
+    let attrs: Vec<String> = (0..MANY)
+        .map(|i| format!("x{i}: {{ type: int }}"))
+        .collect();
+    let entities = format!(
+        "  wide:\n    plural: wides\n    attributes: {{ {}, last: {{ type: x11 }} }}\n",
+        attrs.join(", ")
+    );
+    big_schema_fails(
+        "many-attrs",
+        &big_schema("", &entities, ""),
+        "unknown type `x11`",
+    );
+}
+
+#[test]
+fn many_unknown_names_with_many_candidates_stay_linear() {
+    // 40,000 lets, and 40,000 uses of names that are not lets: each unknown name gets a
+    // did-you-mean, which looks at a bounded number of candidates.
+    let mut text = String::new();
+    for i in 0..MANY {
+        writeln!(text, "let l{i} = user.upn == \"u{i}\"").unwrap();
+    }
+    let uses: Vec<String> = (0..MANY).map(|i| format!("m{i}")).collect();
+    writeln!(
+        text,
+        "rule r {{ allow approve_mailbox when {} reason \"x\" }}",
+        uses.join("\n  or ")
+    )
+    .unwrap();
+    let d = TempDir::policy_set("unknown-names", &[("a.policy", text.as_bytes())]);
+    check_fails(d.path(), &["unknown name `m39999`", "a.policy:"]);
+}
+
+#[test]
+fn a_scenario_with_many_entities_and_unknown_keys_loads_in_linear_time() {
+    let mut text = String::from("org: { version: 9.2.22104.00170 }\nusers:\n");
+    for i in 0..MANY {
+        writeln!(text, "  u{i}: {{ security_roles: [], upn: u{i} }}").unwrap();
+    }
+    text.push_str("mailboxes:\n  m:\n    owner_kind: user\n    email: a@b.c\n    approval: approved\n    server: exchange_online\n");
+    for i in 0..MANY {
+        writeln!(text, "    junk{i}: 1").unwrap();
+    }
+    text.push_str("requests:\n");
+    for i in 0..MANY {
+        writeln!(
+            text,
+            "  - {{ action: approve_mailbox, user: u{i}, mailbox: m }}"
+        )
+        .unwrap();
+    }
+    let d = TempDir::new("big-scenario");
+    let p = d.write("big.yaml", text.as_bytes());
+    scenario_fails(&p, &["`mailbox` has no attribute `junk39999`", "big.yaml:"]);
 }

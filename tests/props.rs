@@ -1,4 +1,4 @@
-//! Property tests (issue 5): the parser, validator and evaluator never panic on any input,
+//! Property tests: the parser, validator and evaluator never panic on any input,
 //! and the decision semantics fail closed.
 //!
 //! - random and mutated policy text never panics loading (parse, validate, compile) or
@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 use mailgate::ast::Effect;
 use mailgate::batch::LineDecider;
 use mailgate::compile::CompiledSet;
-use mailgate::eval::Request;
+use mailgate::eval::{EvalError, Request};
 use mailgate::policy_set::load_texts;
 use mailgate::schema::Type;
 use mailgate::value::{EnumSet, StrId, Value};
@@ -710,7 +710,14 @@ proptest! {
         }
         // Every error is reported, and an allow is never made of a rule that errored.
         for e in &dp.errors {
-            prop_assert!(!(dp.effect == Effect::Allow && dp.rules.contains(&e.rule)));
+            match *e {
+                EvalError::Rule { rule, .. } => {
+                    prop_assert!(!(dp.effect == Effect::Allow && dp.rules.contains(&rule)));
+                }
+                EvalError::ForeignRequest | EvalError::Misfit => {
+                    prop_assert_eq!(dp.effect, Effect::Deny);
+                }
+            }
         }
     }
 

@@ -88,7 +88,13 @@ pub(crate) struct Mailgate {
     args: Vec<String>,
     dir: PathBuf,
     stdin: Option<Vec<u8>>,
+    watchdog: std::time::Duration,
 }
+
+/// How long a run may take before the runner kills it and fails the test as a hang. It is
+/// a watchdog, not a performance check: it is long enough for a loaded, slow machine, and
+/// catches a hang or a quadratic blow-up on a large input, which would take far longer.
+pub(crate) const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// `mailgate ARGS...`, run from the repository root unless [`Mailgate::dir`] says otherwise.
 pub(crate) fn mailgate(args: &[&str]) -> Mailgate {
@@ -96,6 +102,7 @@ pub(crate) fn mailgate(args: &[&str]) -> Mailgate {
         args: args.iter().map(|s| (*s).to_owned()).collect(),
         dir: repo(),
         stdin: None,
+        watchdog: WATCHDOG,
     }
 }
 
@@ -126,7 +133,6 @@ impl Mailgate {
 
     /// Runs the binary and collects its output.
     pub(crate) fn run(self) -> Output {
-        let start = std::time::Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailgate"))
             .args(&self.args)
             .current_dir(&self.dir)
@@ -147,15 +153,35 @@ impl Mailgate {
                 let _ = pipe.write_all(&input);
             });
         }
+        // The watchdog kills the run (by its process id) if it has not ended in time.
+        let pid = child.id().to_string();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let watchdog = self.watchdog;
+        let guard = std::thread::spawn(move || {
+            let timed_out = matches!(
+                finished.recv_timeout(watchdog),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            );
+            if timed_out {
+                let _ = Command::new("kill").args(["-9", &pid]).status();
+            }
+            timed_out
+        });
         let out = child.wait_with_output().unwrap();
-        let elapsed = start.elapsed();
+        let _ = done.send(());
+        let timed_out = guard.join().unwrap_or(false);
+        assert!(
+            !timed_out,
+            "`mailgate {}` did not end within {:?} (a hang or a quadratic blow-up)",
+            self.args.join(" "),
+            self.watchdog
+        );
         let code = out.status.code().expect("mailgate was killed by a signal");
         let output = Output {
             args: self.args.join(" "),
             stdout: String::from_utf8(out.stdout).expect("stdout is not UTF-8"),
             stderr: String::from_utf8(out.stderr).expect("stderr is not UTF-8"),
             code,
-            elapsed,
         };
         assert_ne!(code, 101, "mailgate panicked:\n{}", output.stderr);
         assert!(
@@ -178,8 +204,6 @@ pub(crate) struct Output {
     pub(crate) stderr: String,
     /// The exit code.
     pub(crate) code: i32,
-    /// How long the run took.
-    pub(crate) elapsed: std::time::Duration,
 }
 
 impl Output {

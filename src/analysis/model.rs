@@ -24,7 +24,7 @@
 use super::AnalysisError;
 use super::dd::{Backend, Biodivine, OverBudget};
 use crate::ast::Effect;
-use crate::compile::{CompiledSet, Node, Opnd, Ord};
+use crate::compile::{CompiledSet, Node, Opnd, Relation};
 use crate::eval::{Request, compare};
 use crate::schema::{ActionId, Type};
 use crate::value::Value;
@@ -461,7 +461,7 @@ impl ActionModel {
                 Value::Set(s) => self.backend.constant(s.contains(m)),
                 _ => self.backend.constant(false),
             },
-            Opnd::Slot(s) => match attr_at.get(s as usize).and_then(|&k| self.attrs.get(k)) {
+            Opnd::Value(s) => match attr_at.get(s as usize).and_then(|&k| self.attrs.get(k)) {
                 Some(Attr {
                     dom: Dom::Set { vars },
                     ..
@@ -479,7 +479,7 @@ impl ActionModel {
             Opnd::Const(c) => self
                 .backend
                 .constant(set.consts[c as usize] == Value::Enum(m)),
-            Opnd::Slot(s) => match attr_at.get(s as usize).and_then(|&k| self.attrs.get(k)) {
+            Opnd::Value(s) => match attr_at.get(s as usize).and_then(|&k| self.attrs.get(k)) {
                 Some(Attr {
                     dom: Dom::OneHot { vars, .. },
                     ..
@@ -502,7 +502,7 @@ impl ActionModel {
 
     fn opnd_type(&self, set: &CompiledSet, o: Opnd) -> Type {
         match o {
-            Opnd::Slot(s) => set.plans[self.action as usize].layout.types[s as usize],
+            Opnd::Value(s) => set.plans[self.action as usize].layout.types[s as usize],
             Opnd::Const(_) => Type::Bool,
         }
     }
@@ -516,7 +516,7 @@ impl ActionModel {
         let b = &self.backend;
         let node = set.nodes[n as usize];
         let slot_attr = |o: Opnd| match o {
-            Opnd::Slot(s) => attr_at
+            Opnd::Value(s) => attr_at
                 .get(s as usize)
                 .copied()
                 .filter(|&k| k != usize::MAX),
@@ -524,7 +524,7 @@ impl ActionModel {
         };
         let konst = |o: Opnd| match o {
             Opnd::Const(c) => Some(set.consts[c as usize]),
-            Opnd::Slot(_) => None,
+            Opnd::Value(_) => None,
         };
         Ok(match node {
             Node::Const(v) => b.constant(v),
@@ -543,20 +543,28 @@ impl ActionModel {
                 acc
             }
             Node::Not(k) => b.not(&self.node(set, k, attr_at)?),
-            Node::EnumIs { slot, member, eq } => {
-                let x = self.enum_is(set, Opnd::Slot(slot), member, attr_at);
+            Node::EnumIs {
+                value_at: slot,
+                member,
+                eq,
+            } => {
+                let x = self.enum_is(set, Opnd::Value(slot), member, attr_at);
                 if eq { x } else { b.not(&x) }
             }
-            Node::HasMember { slot, member } => {
-                self.member_bit(set, Opnd::Slot(slot), member, attr_at)
-            }
-            Node::InMask { slot, mask } => {
+            Node::HasMember {
+                value_at: slot,
+                member,
+            } => self.member_bit(set, Opnd::Value(slot), member, attr_at),
+            Node::InMask {
+                value_at: slot,
+                members: mask,
+            } => {
                 let Value::Set(m) = set.consts[mask as usize] else {
                     return Ok(b.constant(false));
                 };
                 self.or_all(
                     m.iter()
-                        .map(|i| self.enum_is(set, Opnd::Slot(slot), i, attr_at)),
+                        .map(|i| self.enum_is(set, Opnd::Value(slot), i, attr_at)),
                 )?
             }
             Node::Bool(o) => match (slot_attr(o), konst(o)) {
@@ -580,8 +588,8 @@ impl ActionModel {
                 (Some(ka), Some(kb)) => {
                     let eq = self.paths_equal(set, ka, kb, x)?;
                     match op {
-                        Ord::Eq => eq,
-                        Ord::Ne => b.not(&eq),
+                        Relation::Eq => eq,
+                        Relation::Ne => b.not(&eq),
                         // Rejected when the model was built.
                         _ => b.constant(false),
                     }
@@ -606,7 +614,7 @@ impl ActionModel {
             }
             Node::Member { set: so, elem } => {
                 let ty = match so {
-                    Opnd::Slot(_) => self.opnd_type(set, so),
+                    Opnd::Value(_) => self.opnd_type(set, so),
                     Opnd::Const(_) => self.opnd_type(set, elem),
                 };
                 let k = Self::enum_size(set, ty);
@@ -620,7 +628,7 @@ impl ActionModel {
             }
             Node::SetAny(x, y) | Node::SetAll(x, y) => {
                 let ty = match x {
-                    Opnd::Slot(_) => self.opnd_type(set, x),
+                    Opnd::Value(_) => self.opnd_type(set, x),
                     Opnd::Const(_) => self.opnd_type(set, y),
                 };
                 let k = Self::enum_size(set, ty);
@@ -647,7 +655,7 @@ impl ActionModel {
         &self,
         set: &CompiledSet,
         k: usize,
-        op: Ord,
+        op: Relation,
         c: &Value,
         flipped: bool,
     ) -> Result<Dd, OverBudget> {
@@ -663,7 +671,7 @@ impl ActionModel {
                 acc = b.and(&acc, &bit)?;
             }
             let _ = set;
-            return Ok(if op == Ord::Ne { b.not(&acc) } else { acc });
+            return Ok(if op == Relation::Ne { b.not(&acc) } else { acc });
         }
         self.classes_where(k, &|r| match r {
             Some(v) => {
@@ -675,7 +683,7 @@ impl ActionModel {
                 res == Some(true)
             }
             // "Any other string" equals no literal.
-            None => op == Ord::Ne,
+            None => op == Relation::Ne,
         })
     }
 
@@ -823,7 +831,7 @@ fn collect(
     while let Some(n) = stack.pop() {
         let node = set.nodes[n as usize];
         let mut mark = |o: Opnd| {
-            if let Opnd::Slot(s) = o
+            if let Opnd::Value(s) = o
                 && let Some(u) = c.used.get_mut(s as usize)
             {
                 *u = true;
@@ -833,10 +841,10 @@ fn collect(
             Node::Const(_) => {}
             Node::And(s, e) | Node::Or(s, e) => stack.extend(&set.kids[s as usize..e as usize]),
             Node::Not(k) => stack.push(k),
-            Node::EnumIs { slot, .. }
-            | Node::HasMember { slot, .. }
-            | Node::InMask { slot, .. } => {
-                mark(Opnd::Slot(slot));
+            Node::EnumIs { value_at: slot, .. }
+            | Node::HasMember { value_at: slot, .. }
+            | Node::InMask { value_at: slot, .. } => {
+                mark(Opnd::Value(slot));
             }
             Node::Bool(o) => mark(o),
             Node::Member { set: a, elem: b } | Node::SetAny(a, b) | Node::SetAll(a, b) => {
@@ -845,7 +853,7 @@ fn collect(
             }
             Node::InList(a, s, e) => {
                 mark(a);
-                if let Opnd::Slot(slot) = a {
+                if let Opnd::Value(slot) = a {
                     let ty = layout.types[slot as usize];
                     if matches!(ty, Type::String | Type::Int | Type::Version) {
                         for &k in &set.kids[s as usize..e as usize] {
@@ -858,16 +866,18 @@ fn collect(
                 mark(a);
                 mark(b);
                 match (a, b) {
-                    (Opnd::Slot(s), Opnd::Const(k)) | (Opnd::Const(k), Opnd::Slot(s)) => {
+                    (Opnd::Value(s), Opnd::Const(k)) | (Opnd::Const(k), Opnd::Value(s)) => {
                         let ty = layout.types[s as usize];
                         if matches!(ty, Type::String | Type::Int | Type::Version) {
                             c.lits[s as usize].push(set.consts[k as usize]);
                         }
                     }
-                    (Opnd::Slot(x), Opnd::Slot(y)) => {
+                    (Opnd::Value(x), Opnd::Value(y)) => {
                         let ty = layout.types[x as usize];
                         match ty {
-                            Type::String if matches!(op, Ord::Eq | Ord::Ne) => c.pairs.push((x, y)),
+                            Type::String if matches!(op, Relation::Eq | Relation::Ne) => {
+                                c.pairs.push((x, y));
+                            }
                             Type::Int | Type::Version | Type::String => {
                                 return Err(AnalysisError::Unsupported {
                                     action: action.to_owned(),
@@ -897,14 +907,14 @@ fn collect(
     Ok(())
 }
 
-fn ord_str(op: Ord) -> &'static str {
+fn ord_str(op: Relation) -> &'static str {
     match op {
-        Ord::Eq => "==",
-        Ord::Ne => "!=",
-        Ord::Lt => "<",
-        Ord::Le => "<=",
-        Ord::Gt => ">",
-        Ord::Ge => ">=",
+        Relation::Eq => "==",
+        Relation::Ne => "!=",
+        Relation::Lt => "<",
+        Relation::Le => "<=",
+        Relation::Gt => ">",
+        Relation::Ge => ">=",
     }
 }
 

@@ -452,7 +452,13 @@ impl ValueSeed<'_, '_> {
 impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a `{}` value for `{}`", self.type_name(), self.name)
+        let ty = self.type_name();
+        write!(
+            f,
+            "{} `{ty}` value for `{}`",
+            crate::diagnostics::a(&ty),
+            self.name
+        )
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {

@@ -20,15 +20,15 @@ use std::collections::HashMap;
 /// An operand: a request value or a constant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Opnd {
-    /// Index into the request's values.
-    Slot(u32),
+    /// Index into the request's values (see [`Layout`]).
+    Value(u32),
     /// Index into the constants.
     Const(u32),
 }
 
-/// Ordering tests.
+/// The relation a comparison node tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ord {
+pub(crate) enum Relation {
     Eq,
     Ne,
     Lt,
@@ -45,7 +45,7 @@ pub(crate) enum Node {
     Or(u32, u32),
     Not(u32),
     Bool(Opnd),
-    Cmp(Ord, Opnd, Opnd),
+    Cmp(Relation, Opnd, Opnd),
     InList(Opnd, u32, u32),
     Member {
         set: Opnd,
@@ -53,22 +53,24 @@ pub(crate) enum Node {
     },
     SetAny(Opnd, Opnd),
     SetAll(Opnd, Opnd),
-    // Specialised forms of the commonest tests, with their constant inline:
-    /// `slot == member` (`eq`) or `slot != member` on an enum value.
+    // Specialised forms of the commonest tests, with their constant inline. `value_at`
+    // is the index of the request value they read:
+    /// `value == member` (`eq`) or `value != member` on an enum value.
     EnumIs {
-        slot: u32,
+        value_at: u32,
         member: u16,
         eq: bool,
     },
-    /// `slot contains member` on a set value.
+    /// `value contains member` on a set value.
     HasMember {
-        slot: u32,
+        value_at: u32,
         member: u16,
     },
-    /// `slot in [members]` on an enum value (the mask is constant `mask`).
+    /// `value in [...]` on an enum value; `members` is the index of the constant set of
+    /// members listed.
     InMask {
-        slot: u32,
-        mask: u32,
+        value_at: u32,
+        members: u32,
     },
 }
 
@@ -150,7 +152,7 @@ pub(crate) struct RuleList {
 #[derive(Debug, Clone)]
 pub(crate) struct EnumIndex {
     /// The request value the index is keyed on.
-    pub(crate) slot: u32,
+    pub(crate) value_at: u32,
     /// `(member, list)` for every member some rule requires, sorted by member.
     pub(crate) keys: Vec<(u16, u32)>,
     /// Rule positions (in rule order) per list; list 0 holds the rules that do not
@@ -163,7 +165,7 @@ impl RuleList {
     #[inline]
     pub(crate) fn candidates(&self, values: &[Value]) -> &[u32] {
         if let Some(ix) = &self.index
-            && let Some(Value::Enum(v)) = values.get(ix.slot as usize)
+            && let Some(Value::Enum(v)) = values.get(ix.value_at as usize)
         {
             let list = match ix.keys.binary_search_by_key(v, |k| k.0) {
                 Ok(i) => ix.keys[i].1,
@@ -186,6 +188,8 @@ pub(crate) struct ActionPlan {
 /// A policy set compiled for deciding.
 #[derive(Debug, Clone)]
 pub struct CompiledSet {
+    /// This set's identity: every request it builds carries it (never 0).
+    pub(crate) id: u64,
     pub(crate) schema: Schema,
     pub(crate) rules: Vec<RuleInfo>,
     pub(crate) invariants: Vec<CompiledInvariant>,
@@ -281,6 +285,10 @@ pub fn layouts(schema: &Schema) -> Vec<Layout> {
         })
         .collect()
 }
+
+/// The next compiled set's identity. Each compiled set gets its own, so a request cannot
+/// be decided by a set other than the one that built it (see [`crate::eval::Request`]).
+static NEXT_SET_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Compiles a validated set. `sources` is kept for explanations.
 pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
@@ -378,6 +386,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
         }
     }
     CompiledSet {
+        id: NEXT_SET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         schema,
         rules,
         invariants,
@@ -451,7 +460,7 @@ impl Compiler {
     fn operand(&mut self, o: &Operand, schema: &Schema, action: ActionId, layout: &Layout) -> Opnd {
         match o {
             Operand::Const(c, ..) => Opnd::Const(self.constant(c)),
-            Operand::Path(p) => Opnd::Slot(path_index(&p.root, schema, action, layout)),
+            Operand::Path(p) => Opnd::Value(path_index(&p.root, schema, action, layout)),
         }
     }
 
@@ -477,12 +486,12 @@ impl Compiler {
             TKind::Bool(o) => Node::Bool(op(self, o)),
             TKind::Cmp { op: cmp, lhs, rhs } => {
                 let ord = match cmp {
-                    CmpOp::Eq => Ord::Eq,
-                    CmpOp::Ne => Ord::Ne,
-                    CmpOp::Lt => Ord::Lt,
-                    CmpOp::Le => Ord::Le,
-                    CmpOp::Gt => Ord::Gt,
-                    _ => Ord::Ge,
+                    CmpOp::Eq => Relation::Eq,
+                    CmpOp::Ne => Relation::Ne,
+                    CmpOp::Lt => Relation::Lt,
+                    CmpOp::Le => Relation::Le,
+                    CmpOp::Gt => Relation::Gt,
+                    _ => Relation::Ge,
                 };
                 Node::Cmp(ord, op(self, lhs), op(self, rhs))
             }
@@ -517,28 +526,36 @@ impl Compiler {
             _ => None,
         };
         match node {
-            Node::Cmp(op @ (Ord::Eq | Ord::Ne), Opnd::Slot(slot), Opnd::Const(c))
-            | Node::Cmp(op @ (Ord::Eq | Ord::Ne), Opnd::Const(c), Opnd::Slot(slot)) => {
-                match enum_const(c) {
-                    Some(member) => Node::EnumIs {
-                        slot,
-                        member,
-                        eq: op == Ord::Eq,
-                    },
-                    None => node,
-                }
-            }
-            Node::Member {
-                set: Opnd::Slot(slot),
-                elem: Opnd::Const(c),
-            } => match enum_const(c) {
-                Some(member) => Node::HasMember { slot, member },
+            Node::Cmp(
+                op @ (Relation::Eq | Relation::Ne),
+                Opnd::Value(value_at),
+                Opnd::Const(c),
+            )
+            | Node::Cmp(
+                op @ (Relation::Eq | Relation::Ne),
+                Opnd::Const(c),
+                Opnd::Value(value_at),
+            ) => match enum_const(c) {
+                Some(member) => Node::EnumIs {
+                    value_at,
+                    member,
+                    eq: op == Relation::Eq,
+                },
                 None => node,
             },
             Node::Member {
-                set: Opnd::Const(mask),
-                elem: Opnd::Slot(slot),
-            } if matches!(self.consts[mask as usize], Value::Set(_)) => Node::InMask { slot, mask },
+                set: Opnd::Value(value_at),
+                elem: Opnd::Const(c),
+            } => match enum_const(c) {
+                Some(member) => Node::HasMember { value_at, member },
+                None => node,
+            },
+            Node::Member {
+                set: Opnd::Const(members),
+                elem: Opnd::Value(value_at),
+            } if matches!(self.consts[members as usize], Value::Set(_)) => {
+                Node::InMask { value_at, members }
+            }
             _ => node,
         }
     }
@@ -563,17 +580,17 @@ impl Compiler {
         let mut counts: HashMap<u32, usize> = HashMap::new();
         for cs in &constraints {
             let mut seen = Vec::new();
-            for (slot, _) in cs {
-                if !seen.contains(slot) {
-                    seen.push(*slot);
-                    *counts.entry(*slot).or_default() += 1;
+            for (value_at, _) in cs {
+                if !seen.contains(value_at) {
+                    seen.push(*value_at);
+                    *counts.entry(*value_at).or_default() += 1;
                 }
             }
         }
-        let (&slot, &count) = counts
+        let (&value_at, &count) = counts
             .iter()
             .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))?;
-        if count < 2 || !matches!(types.get(slot as usize), Some(Type::Enum(_))) {
+        if count < 2 || !matches!(types.get(value_at as usize), Some(Type::Enum(_))) {
             return None;
         }
         // For each rule: the members it allows (sorted), or `None` if it does not care.
@@ -583,10 +600,11 @@ impl Compiler {
         for (pos, cs) in constraints.iter().enumerate() {
             let mut allowed: Option<Vec<u16>> = None;
             for (s, members) in cs {
-                if *s == slot {
+                if *s == value_at {
+                    // Both sorted: intersect in one pass.
                     allowed = Some(match allowed {
                         None => members.clone(),
-                        Some(prev) => prev.into_iter().filter(|m| members.contains(m)).collect(),
+                        Some(prev) => intersect_sorted(&prev, members),
                     });
                 }
             }
@@ -599,6 +617,15 @@ impl Compiler {
                 }
             }
         }
+        // Every bucket repeats the unconstrained rules; an index that would be much larger
+        // than the rule list is not worth it (and would grow quadratically).
+        let size: usize = by_member
+            .values()
+            .map(|c| c.len() + unconstrained.len())
+            .sum();
+        if size > 8 * list.rules.len() + 4096 {
+            return None;
+        }
         let mut keys = Vec::with_capacity(by_member.len());
         let mut lists = vec![unconstrained.clone()];
         for (member, constrained) in by_member {
@@ -608,10 +635,14 @@ impl Compiler {
             keys.push((member, idx(lists.len())));
             lists.push(merged);
         }
-        Some(EnumIndex { slot, keys, lists })
+        Some(EnumIndex {
+            value_at,
+            keys,
+            lists,
+        })
     }
 
-    /// Top-level `and` terms of the form `slot == member` or `slot in [members]`, as the
+    /// Top-level `and` terms of the form `value_at == member` or `value_at in [members]`, as the
     /// members each allows (sorted).
     fn constraints(&self, root: u32) -> Vec<(u32, Vec<u16>)> {
         let terms: &[u32] = match self.nodes[root as usize] {
@@ -621,27 +652,30 @@ impl Compiler {
         terms
             .iter()
             .filter_map(|&t| match self.nodes[t as usize] {
-                Node::Cmp(Ord::Eq, Opnd::Slot(s), Opnd::Const(c))
-                | Node::Cmp(Ord::Eq, Opnd::Const(c), Opnd::Slot(s)) => {
+                Node::Cmp(Relation::Eq, Opnd::Value(s), Opnd::Const(c))
+                | Node::Cmp(Relation::Eq, Opnd::Const(c), Opnd::Value(s)) => {
                     match self.consts[c as usize] {
                         Value::Enum(v) => Some((s, vec![v])),
                         _ => None,
                     }
                 }
                 Node::EnumIs {
-                    slot,
+                    value_at,
                     member,
                     eq: true,
-                } => Some((slot, vec![member])),
+                } => Some((value_at, vec![member])),
                 Node::Member {
                     set: Opnd::Const(c),
-                    elem: Opnd::Slot(s),
+                    elem: Opnd::Value(s),
                 }
-                | Node::InMask { slot: s, mask: c } => match self.consts[c as usize] {
+                | Node::InMask {
+                    value_at: s,
+                    members: c,
+                } => match self.consts[c as usize] {
                     Value::Set(set) => Some((s, set.iter().collect())),
                     _ => None,
                 },
-                Node::InList(Opnd::Slot(s), start, end) => {
+                Node::InList(Opnd::Value(s), start, end) => {
                     let mut members = Vec::new();
                     for &c in &self.kids[start as usize..end as usize] {
                         match self.consts[c as usize] {
@@ -659,17 +693,35 @@ impl Compiler {
     }
 }
 
+/// The members both sorted lists hold, sorted.
+fn intersect_sorted(a: &[u16], b: &[u16]) -> Vec<u16> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
 /// The index in an action's value array of a path.
 pub(crate) fn path_index(root: &Root, schema: &Schema, action: ActionId, layout: &Layout) -> u32 {
     let def = schema.action(action);
     match root {
         Root::Context { attr } => idx(*attr),
         Root::Slot { name, attr } => {
-            let pos = def.slots.iter().position(|s| &s.name == name).unwrap_or(0);
+            let pos = def.slot_position(name).unwrap_or(0);
             layout.slots.get(pos).copied().unwrap_or(0) + idx(*attr)
         }
         Root::Param { name } => {
-            let pos = def.params.iter().position(|p| &p.name == name).unwrap_or(0);
+            let pos = def.param_position(name).unwrap_or(0);
             layout.params + idx(pos)
         }
     }

@@ -42,8 +42,13 @@ pub struct Explanation {
 
 impl CompiledSet {
     /// Explains a request: every rule of its action, matched or not, with its conditions.
+    /// A request built by another set gets an empty explanation (its decision is a deny).
     pub fn explain(&self, request: &Request) -> Explanation {
         let mut rules = Vec::new();
+        // A request of another set is not decided, so there is nothing to explain.
+        if request.set != self.id {
+            return Explanation { rules };
+        }
         let Some(plan) = self.plans.get(request.action as usize) else {
             return Explanation { rules };
         };
@@ -119,7 +124,7 @@ impl CompiledSet {
                 let result = self.leaf(leaf, &r.values);
                 let mut values = Vec::new();
                 for o in operands(leaf) {
-                    if let Opnd::Slot(s) = o {
+                    if let Opnd::Value(s) = o {
                         let v = format!(
                             "{} = {}",
                             self.value_path(r.action, s),
@@ -223,8 +228,10 @@ fn operands(n: Node) -> Vec<Opnd> {
         Node::Bool(a) | Node::InList(a, ..) => vec![a],
         Node::Cmp(_, a, b) | Node::SetAny(a, b) | Node::SetAll(a, b) => vec![a, b],
         Node::Member { set, elem } => vec![set, elem],
-        Node::EnumIs { slot, .. } | Node::HasMember { slot, .. } | Node::InMask { slot, .. } => {
-            vec![Opnd::Slot(slot)]
+        Node::EnumIs { value_at, .. }
+        | Node::HasMember { value_at, .. }
+        | Node::InMask { value_at, .. } => {
+            vec![Opnd::Value(value_at)]
         }
         Node::Const(_) | Node::And(..) | Node::Or(..) | Node::Not(_) => Vec::new(),
     }

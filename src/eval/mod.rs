@@ -1,6 +1,6 @@
 //! Deciding: a [`Request`] against a [`CompiledSet`] → [`Decision`].
 //!
-//! Semantics (SPEC §3): default deny; any matching `deny` rule wins; an `allow` rule whose
+//! Semantics (README "Decisions"): default deny; any matching `deny` rule wins; an `allow` rule whose
 //! condition cannot be evaluated (a value is missing) does not match, and a `deny` rule
 //! that cannot be evaluated does match, with the error in the decision. Logic is
 //! three-valued in the Kleene sense: `false and <error>` is `false` and `true or <error>`
@@ -17,7 +17,7 @@ pub use explain::{Explanation, RuleTrace, Step};
 pub use request::Request;
 
 use crate::ast::Effect;
-use crate::compile::{CompiledSet, Node, Opnd, Ord};
+use crate::compile::{CompiledSet, Node, Opnd, Relation};
 use crate::value::Value;
 
 /// The result of one condition: true, false, or an error at a request value.
@@ -27,8 +27,9 @@ pub enum Tri {
     True,
     /// Does not hold.
     False,
-    /// Cannot be decided: the request value at this index is missing or ill-typed.
-    Error(u32),
+    /// Cannot be decided: the request value at this index is missing, or (`None`) a value
+    /// has a type the test does not take.
+    Error(Option<u32>),
 }
 
 /// Why a decision came out the way it did.
@@ -42,14 +43,23 @@ pub enum Cause {
     NoRuleAllows,
 }
 
-/// A rule whose condition could not be evaluated.
+/// Why part of a decision could not be evaluated. Every one of them denies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EvalError {
-    /// The rule.
-    pub rule: u32,
-    /// The request value that was missing (an index into the action's layout), or
-    /// `u32::MAX` when the request itself did not fit the action.
-    pub value: u32,
+pub enum EvalError {
+    /// The request was built by another compiled set. String ids and enum indexes are
+    /// local to the set that built a request, so it is not decided at all.
+    ForeignRequest,
+    /// The request does not fit its action (an unknown action, or the wrong number of
+    /// values).
+    Misfit,
+    /// A rule whose condition could not be evaluated.
+    Rule {
+        /// The rule.
+        rule: u32,
+        /// The request value that was missing (an index into the action's layout), or
+        /// `None` when a value had a type the test does not take.
+        value: Option<u32>,
+    },
 }
 
 /// A decision.
@@ -92,19 +102,17 @@ impl CompiledSet {
         out.cause = Cause::NoRuleAllows;
         out.rules.clear();
         out.errors.clear();
+        if request.set != self.id {
+            out.errors.push(EvalError::ForeignRequest);
+            return;
+        }
         let Some(plan) = self.plans.get(request.action as usize) else {
-            out.errors.push(EvalError {
-                rule: u32::MAX,
-                value: u32::MAX,
-            });
+            out.errors.push(EvalError::Misfit);
             return;
         };
         let values = request.values.as_slice();
         if values.len() != plan.layout.len as usize {
-            out.errors.push(EvalError {
-                rule: u32::MAX,
-                value: u32::MAX,
-            });
+            out.errors.push(EvalError::Misfit);
             return;
         }
         for &pos in plan.deny.candidates(values) {
@@ -114,7 +122,7 @@ impl CompiledSet {
                 Tri::True => out.rules.push(r.rule),
                 Tri::Error(v) => {
                     out.rules.push(r.rule);
-                    out.errors.push(EvalError {
+                    out.errors.push(EvalError::Rule {
                         rule: r.rule,
                         value: v,
                     });
@@ -130,7 +138,7 @@ impl CompiledSet {
             match self.eval_root(r.root, values) {
                 Tri::False => {}
                 Tri::True => out.rules.push(r.rule),
-                Tri::Error(v) => out.errors.push(EvalError {
+                Tri::Error(v) => out.errors.push(EvalError::Rule {
                     rule: r.rule,
                     value: v,
                 }),
@@ -185,11 +193,11 @@ impl CompiledSet {
     }
 
     #[inline]
-    fn load<'a>(&'a self, o: Opnd, values: &'a [Value]) -> Result<&'a Value, u32> {
+    fn load<'a>(&'a self, o: Opnd, values: &'a [Value]) -> Result<&'a Value, Option<u32>> {
         match o {
             Opnd::Const(c) => Ok(&self.consts[c as usize]),
-            Opnd::Slot(s) => match values.get(s as usize) {
-                Some(Value::Missing) | None => Err(s),
+            Opnd::Value(value_at) => match values.get(value_at as usize) {
+                Some(Value::Missing) | None => Err(Some(value_at)),
                 Some(v) => Ok(v),
             },
         }
@@ -201,42 +209,49 @@ impl CompiledSet {
         let tri = |b: bool| if b { Tri::True } else { Tri::False };
         // The specialised tests first: they are most of any real policy.
         match node {
-            Node::EnumIs { slot, member, eq } => {
-                return match values.get(slot as usize) {
+            Node::EnumIs {
+                value_at,
+                member,
+                eq,
+            } => {
+                return match values.get(value_at as usize) {
                     Some(Value::Enum(v)) => tri((*v == member) == eq),
-                    _ => Tri::Error(slot),
+                    _ => Tri::Error(Some(value_at)),
                 };
             }
-            Node::HasMember { slot, member } => {
-                return match values.get(slot as usize) {
+            Node::HasMember { value_at, member } => {
+                return match values.get(value_at as usize) {
                     Some(Value::Set(s)) => tri(s.contains(member)),
-                    _ => Tri::Error(slot),
+                    _ => Tri::Error(Some(value_at)),
                 };
             }
-            Node::InMask { slot, mask } => {
-                return match (values.get(slot as usize), &self.consts[mask as usize]) {
+            Node::InMask { value_at, members } => {
+                return match (
+                    values.get(value_at as usize),
+                    &self.consts[members as usize],
+                ) {
                     (Some(Value::Enum(v)), Value::Set(m)) => tri(m.contains(*v)),
-                    _ => Tri::Error(slot),
+                    _ => Tri::Error(Some(value_at)),
                 };
             }
-            Node::Bool(Opnd::Slot(slot)) => {
-                return match values.get(slot as usize) {
+            Node::Bool(Opnd::Value(value_at)) => {
+                return match values.get(value_at as usize) {
                     Some(Value::Bool(b)) => tri(*b),
-                    _ => Tri::Error(slot),
+                    _ => Tri::Error(Some(value_at)),
                 };
             }
             _ => {}
         }
-        let r = (|| -> Result<bool, u32> {
+        let r = (|| -> Result<bool, Option<u32>> {
             Ok(match node {
                 Node::Const(b) => b,
                 Node::Bool(o) => match self.load(o, values)? {
                     Value::Bool(b) => *b,
-                    _ => return Err(slot_of(o)),
+                    _ => return Err(value_of(o)),
                 },
                 Node::Cmp(op, a, b) => {
                     let (x, y) = (self.load(a, values)?, self.load(b, values)?);
-                    compare(op, x, y).ok_or_else(|| slot_of(a).min(slot_of(b)))?
+                    compare(op, x, y).ok_or_else(|| value_of(a).or(value_of(b)))?
                 }
                 Node::InList(a, s, e) => {
                     let x = self.load(a, values)?;
@@ -247,7 +262,7 @@ impl CompiledSet {
                 Node::Member { set, elem } => {
                     match (self.load(set, values)?, self.load(elem, values)?) {
                         (Value::Set(s), Value::Enum(m)) => s.contains(*m),
-                        _ => return Err(slot_of(set).min(slot_of(elem))),
+                        _ => return Err(value_of(set).or(value_of(elem))),
                     }
                 }
                 Node::SetAny(a, b) | Node::SetAll(a, b) => {
@@ -259,7 +274,7 @@ impl CompiledSet {
                                 x.0 & y.0 == y.0
                             }
                         }
-                        _ => return Err(slot_of(a).min(slot_of(b))),
+                        _ => return Err(value_of(a).or(value_of(b))),
                     }
                 }
                 Node::And(..)
@@ -267,7 +282,7 @@ impl CompiledSet {
                 | Node::Not(_)
                 | Node::EnumIs { .. }
                 | Node::HasMember { .. }
-                | Node::InMask { .. } => return Err(u32::MAX),
+                | Node::InMask { .. } => return Err(None),
             })
         })();
         match r {
@@ -278,10 +293,11 @@ impl CompiledSet {
     }
 }
 
-fn slot_of(o: Opnd) -> u32 {
+/// The request value an operand reads, if it reads one.
+fn value_of(o: Opnd) -> Option<u32> {
     match o {
-        Opnd::Slot(s) => s,
-        Opnd::Const(_) => u32::MAX,
+        Opnd::Value(value_at) => Some(value_at),
+        Opnd::Const(_) => None,
     }
 }
 
@@ -294,7 +310,7 @@ pub(crate) fn not(t: Tri) -> Tri {
 }
 
 /// `x op y` for two values of one type; `None` if the types do not fit the operator.
-pub(crate) fn compare(op: Ord, x: &Value, y: &Value) -> Option<bool> {
+pub(crate) fn compare(op: Relation, x: &Value, y: &Value) -> Option<bool> {
     use std::cmp::Ordering;
     let ord: Option<Ordering> = match (x, y) {
         (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
@@ -302,16 +318,16 @@ pub(crate) fn compare(op: Ord, x: &Value, y: &Value) -> Option<bool> {
         _ => None,
     };
     Some(match op {
-        Ord::Eq | Ord::Ne => {
+        Relation::Eq | Relation::Ne => {
             if std::mem::discriminant(x) != std::mem::discriminant(y) {
                 return None;
             }
-            (x == y) == (op == Ord::Eq)
+            (x == y) == (op == Relation::Eq)
         }
-        Ord::Lt => ord? == Ordering::Less,
-        Ord::Le => ord? != Ordering::Greater,
-        Ord::Gt => ord? == Ordering::Greater,
-        Ord::Ge => ord? != Ordering::Less,
+        Relation::Lt => ord? == Ordering::Less,
+        Relation::Le => ord? != Ordering::Greater,
+        Relation::Gt => ord? == Ordering::Greater,
+        Relation::Ge => ord? != Ordering::Less,
     })
 }
 
@@ -324,29 +340,35 @@ mod tests {
     fn comparison_operators() {
         let v = |s| Value::Version(Version::parse(s).unwrap());
         assert_eq!(
-            compare(Ord::Ge, &v("9.2.22104.00170"), &v("9.1.0.5805")),
+            compare(Relation::Ge, &v("9.2.22104.00170"), &v("9.1.0.5805")),
             Some(true)
         );
         assert_eq!(
-            compare(Ord::Lt, &v("9.1.0.5804"), &v("9.1.0.5805")),
+            compare(Relation::Lt, &v("9.1.0.5804"), &v("9.1.0.5805")),
             Some(true)
         );
-        assert_eq!(compare(Ord::Le, &Value::Int(3), &Value::Int(3)), Some(true));
         assert_eq!(
-            compare(Ord::Gt, &Value::Int(3), &Value::Int(3)),
+            compare(Relation::Le, &Value::Int(3), &Value::Int(3)),
+            Some(true)
+        );
+        assert_eq!(
+            compare(Relation::Gt, &Value::Int(3), &Value::Int(3)),
             Some(false)
         );
         assert_eq!(
-            compare(Ord::Ne, &Value::Enum(1), &Value::Enum(2)),
+            compare(Relation::Ne, &Value::Enum(1), &Value::Enum(2)),
             Some(true)
         );
-        assert_eq!(compare(Ord::Eq, &Value::Enum(1), &Value::Int(1)), None);
-        assert_eq!(compare(Ord::Lt, &Value::Enum(1), &Value::Enum(2)), None);
+        assert_eq!(compare(Relation::Eq, &Value::Enum(1), &Value::Int(1)), None);
+        assert_eq!(
+            compare(Relation::Lt, &Value::Enum(1), &Value::Enum(2)),
+            None
+        );
     }
 
     #[test]
     fn not_keeps_errors() {
         assert_eq!(not(Tri::True), Tri::False);
-        assert_eq!(not(Tri::Error(3)), Tri::Error(3));
+        assert_eq!(not(Tri::Error(Some(3))), Tri::Error(Some(3)));
     }
 }

@@ -6,8 +6,14 @@ use crate::value::{Const, StrId, Value};
 
 /// A request to decide: an action and its values laid out as
 /// [`crate::compile::Layout`] says (context attributes, each slot's attributes, parameters).
+///
+/// A request belongs to the compiled set that built it ([`CompiledSet::new_request`]):
+/// string ids and enum indexes mean something only in that set, so another set refuses
+/// to decide it (the decision is a deny with [`crate::eval::EvalError::ForeignRequest`]).
 #[derive(Debug, Clone, Default)]
 pub struct Request {
+    /// The compiled set that built it (0: none).
+    pub(crate) set: u64,
     /// The action.
     pub action: ActionId,
     /// The values; [`Value::Missing`] where the request has none.
@@ -18,18 +24,28 @@ pub struct Request {
 }
 
 /// Request-local strings, back to back in one buffer, so that a reused request interns
-/// without allocating.
+/// without allocating. Equal strings get one id: a short list is searched, a longer one
+/// goes through a hash of the text (so a request with many strings stays linear).
 #[derive(Debug, Clone, Default)]
 struct StringArena {
     text: String,
     /// End offset of each string in `text`.
     ends: Vec<usize>,
+    /// Hash of a string → its position, once there are more than [`Self::SCAN`].
+    by_hash: rustc_hash::FxHashMap<u64, usize>,
+    /// A keyed hash (`SipHash` with random keys), so that no input can be made of
+    /// colliding strings.
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl StringArena {
+    /// Up to this many strings, a search is cheaper than hashing.
+    const SCAN: usize = 8;
+
     fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
+        self.by_hash.clear();
     }
 
     fn get(&self, i: usize) -> Option<&str> {
@@ -38,13 +54,45 @@ impl StringArena {
         self.text.get(start..end)
     }
 
+    fn hash(&self, s: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(s)
+    }
+
     fn position_or_push(&mut self, s: &str) -> usize {
-        if let Some(i) = (0..self.ends.len()).find(|&i| self.get(i) == Some(s)) {
-            return i;
+        let n = self.ends.len();
+        if n <= Self::SCAN {
+            if let Some(i) = (0..n).find(|&i| self.get(i) == Some(s)) {
+                return i;
+            }
+            if n == Self::SCAN {
+                // Switch to the hash: index what is there.
+                for i in 0..n {
+                    let h = self.hash(self.get(i).unwrap_or(""));
+                    self.by_hash.entry(h).or_insert(i);
+                }
+            }
+        } else {
+            let h = self.hash(s);
+            match self.by_hash.get(&h) {
+                Some(&i) if self.get(i) == Some(s) => return i,
+                // A hash collision with another string: fall back to a search.
+                Some(_) => {
+                    if let Some(i) = (0..n).find(|&i| self.get(i) == Some(s)) {
+                        return i;
+                    }
+                }
+                None => {}
+            }
         }
         self.text.push_str(s);
         self.ends.push(self.text.len());
-        self.ends.len() - 1
+        let i = self.ends.len() - 1;
+        if i >= Self::SCAN {
+            let h = self.hash(s);
+            self.by_hash.entry(h).or_insert(i);
+        }
+        i
     }
 }
 
@@ -59,6 +107,7 @@ impl CompiledSet {
 
     /// Resets `r` to a fresh request for `action`, keeping its buffers.
     pub fn reset_request(&self, r: &mut Request, action: ActionId) {
+        r.set = self.id;
         r.action = action;
         r.values.clear();
         r.strings.clear();

@@ -172,7 +172,10 @@ impl Loader<'_> {
                             request: None,
                             name: attr.name.clone(),
                             error,
-                            span: v.span(self.file),
+                            span: self
+                                .schema
+                                .bad_part(attr.ty, v, self.source)
+                                .span(self.file),
                         });
                         None
                     }
@@ -326,7 +329,10 @@ impl Loader<'_> {
                         request: Some(index),
                         name: param.name.clone(),
                         error,
-                        span: node.span(self.file),
+                        span: self
+                            .schema
+                            .bad_part(param.ty, node, self.source)
+                            .span(self.file),
                     });
                     ok = false;
                 }

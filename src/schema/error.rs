@@ -8,7 +8,7 @@ use crate::yaml::{ShapeError, YamlError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
     /// Not a member of the enum.
-    #[error("`{value}` is not a `{enum_name}`")]
+    #[error("`{value}` is not {} `{enum_name}`", crate::diagnostics::a(.enum_name))]
     NotInEnum {
         /// The text given.
         value: String,
@@ -26,7 +26,7 @@ pub enum ValueError {
         reason: String,
     },
     /// The wrong kind of value.
-    #[error("expected a `{expected}` value, found {found}")]
+    #[error("expected {} `{expected}` value, found {found}", crate::diagnostics::a(.expected))]
     WrongType {
         /// The declared type.
         expected: String,
@@ -124,6 +124,16 @@ pub enum SchemaError {
         /// Where.
         span: Span,
     },
+    /// More enums, entity types or actions than their 16-bit ids can number.
+    #[error("the schema has more than {limit} {what}")]
+    TooMany {
+        /// What kind of thing (plural).
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+        /// Where the first one over the limit is.
+        span: Span,
+    },
 }
 
 impl SchemaError {
@@ -142,9 +152,9 @@ impl SchemaError {
             SchemaError::BadDefault { error, span } | SchemaError::BadFixed { error, span } => {
                 Diagnostic::error(self.to_string(), *span, "").with_help_opt(error.help())
             }
-            SchemaError::Duplicate { span, .. } | SchemaError::EnumTooLarge { span, .. } => {
-                Diagnostic::error(self.to_string(), *span, "")
-            }
+            SchemaError::Duplicate { span, .. }
+            | SchemaError::EnumTooLarge { span, .. }
+            | SchemaError::TooMany { span, .. } => Diagnostic::error(self.to_string(), *span, ""),
         }
     }
 }

@@ -2,13 +2,14 @@
 //! bad defaults are all errors, and all of them are reported together.
 
 use super::{
-    ActionDef, AttrDef, EntityDef, EntityId, EnumDef, ParamDef, Schema, SchemaError, SlotDef, Type,
-    ValueError,
+    ActionDef, ActionId, AttrDef, EntityDef, EntityId, EnumDef, EnumId, Names, ParamDef, Schema,
+    SchemaError, SlotDef, Type, ValueError,
 };
 use crate::diagnostics::did_you_mean;
 use crate::source::{FileId, SourceFile, Span};
 use crate::value::{Const, EnumSet};
 use crate::yaml::{self, Fields, Node, Value};
+use rustc_hash::FxHashSet;
 
 /// Names that cannot be a slot, parameter or context name, because a policy path's first
 /// segment would become ambiguous.
@@ -17,6 +18,17 @@ const RESERVED_ROOT: &str = "request";
 /// Most members of an enum (members are 16-bit indexes). Enums used in `set<...>` are
 /// limited further, to [`EnumSet::CAPACITY`], since sets are bit sets.
 const MAX_ENUM_VALUES: usize = u16::MAX as usize;
+
+/// Most enums, entity types (with the context) or actions: their ids are 16-bit.
+const MAX_IDS: usize = u16::MAX as usize;
+
+fn too_many(what: &'static str, span: Span) -> SchemaError {
+    SchemaError::TooMany {
+        what,
+        limit: MAX_IDS,
+        span,
+    }
+}
 
 /// Loads a schema from its YAML text.
 pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError>> {
@@ -45,6 +57,7 @@ pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError
         context: 0,
         actions: Vec::new(),
         span: Span::new(file, 0, 0),
+        names: Names::default(),
     };
     let l = Loader { file, source };
     if let Some(n) = enums_node {
@@ -57,15 +70,22 @@ pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError
         match Fields::new(file, n, "a map of entity types") {
             Ok(f) => {
                 for (name, key, body) in f.rest() {
-                    if schema.entities.iter().any(|e| e.name == name) {
+                    if schema.names.entities.contains_key(name) {
                         errors.push(dup("entity type", name, key.span(file)));
                         continue;
                     }
-                    schema.entities.push(EntityDef {
-                        name: name.to_owned(),
-                        plural: None,
-                        attrs: Vec::new(),
-                    });
+                    // One id is kept for the context.
+                    let Some(id) = EntityId::try_from(schema.entities.len())
+                        .ok()
+                        .filter(|&id| id < EntityId::MAX)
+                    else {
+                        errors.push(too_many("entity types", key.span(file)));
+                        break;
+                    };
+                    schema.names.entities.insert(name.to_owned(), id);
+                    schema
+                        .entities
+                        .push(EntityDef::new(name.to_owned(), None, Vec::new()));
                     entity_nodes.push(body);
                 }
             }
@@ -75,13 +95,36 @@ pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError
     for (i, body) in entity_nodes.into_iter().enumerate() {
         l.load_entity(i, body, &mut schema, &mut errors);
     }
-    match context_node {
+    // Without a context, actions are still checked, only not against its name.
+    let context_name = match context_node {
         Ok(n) => l.load_context(n, &mut schema, &mut errors),
+        Err(e) => {
+            errors.push(e.into());
+            None
+        }
+    };
+    match actions_node {
+        Ok(n) => l.load_actions(n, context_name.as_deref(), &mut schema, &mut errors),
         Err(e) => errors.push(e.into()),
     }
-    match actions_node {
-        Ok(n) => l.load_actions(n, &mut schema, &mut errors),
-        Err(e) => errors.push(e.into()),
+    for action in &schema.actions {
+        for slot in &action.slots {
+            let e = schema
+                .names
+                .slots
+                .entry(slot.name.clone())
+                .or_insert((slot.entity, 0));
+            e.1 += 1;
+        }
+        for param in &action.params {
+            let e = schema
+                .names
+                .params
+                .entry(param.name.clone())
+                .or_insert((param.ty, false, 0));
+            e.1 |= e.0 != param.ty;
+            e.2 += 1;
+        }
     }
     if errors.is_empty() {
         Ok(schema)
@@ -110,10 +153,14 @@ impl Loader<'_> {
             Err(e) => return errors.push(e.into()),
         };
         for (name, key, body) in fields.rest() {
-            if schema.enums.iter().any(|e| e.name == name) {
+            if schema.names.enums.contains_key(name) {
                 errors.push(dup("enum", name, key.span(self.file)));
                 continue;
             }
+            let Ok(id) = EnumId::try_from(schema.enums.len()) else {
+                errors.push(too_many("enums", key.span(self.file)));
+                break;
+            };
             let items = match yaml::list(self.file, body, "a list of values") {
                 Ok(items) => items,
                 Err(e) => {
@@ -147,6 +194,7 @@ impl Loader<'_> {
                 );
                 values.push(text.to_owned());
             }
+            schema.names.enums.insert(name.to_owned(), id);
             schema.enums.push(EnumDef {
                 name: name.to_owned(),
                 values,
@@ -158,13 +206,7 @@ impl Loader<'_> {
     fn parse_type(&self, schema: &Schema, node: &Node) -> Result<Type, SchemaError> {
         let text = yaml::string(self.file, node, "a type name")?;
         let span = node.span(self.file);
-        let find_enum = |name: &str| {
-            schema
-                .enums
-                .iter()
-                .position(|e| e.name == name)
-                .and_then(|i| u16::try_from(i).ok())
-        };
+        let find_enum = |name: &str| schema.enum_id(name);
         let builtin = ["bool", "int", "string", "version"];
         let unknown = |name: &str| {
             let candidates = builtin
@@ -210,6 +252,7 @@ impl Loader<'_> {
         errors: &mut Vec<SchemaError>,
     ) -> Vec<AttrDef> {
         let mut attrs: Vec<AttrDef> = Vec::new();
+        let mut seen: FxHashSet<&str> = FxHashSet::default();
         let fields = match Fields::new(self.file, node, "a map of attributes") {
             Ok(f) => f,
             Err(e) => {
@@ -218,7 +261,7 @@ impl Loader<'_> {
             }
         };
         for (name, key, body) in fields.rest() {
-            if attrs.iter().any(|a| a.name == name) {
+            if !seen.insert(name) {
                 errors.push(dup("attribute", name, key.span(self.file)));
                 continue;
             }
@@ -269,7 +312,7 @@ impl Loader<'_> {
                     Err(error) => {
                         errors.push(SchemaError::BadDefault {
                             error,
-                            span: d.span(self.file),
+                            span: schema.bad_part(ty, d, self.source).span(self.file),
                         });
                         continue;
                     }
@@ -317,27 +360,36 @@ impl Loader<'_> {
                         why: "scenarios use this key for something else",
                         span: pn.span(self.file),
                     });
-                } else if schema
-                    .entities
-                    .iter()
-                    .any(|e| e.plural.as_deref() == Some(p))
-                {
+                } else if schema.names.plurals.contains_key(p) {
                     errors.push(dup("plural", p, pn.span(self.file)));
                 } else {
+                    if let Ok(id) = EntityId::try_from(index) {
+                        schema.names.plurals.insert(p.to_owned(), id);
+                    }
                     schema.entities[index].plural = Some(p.to_owned());
                 }
             }
             Err(e) => errors.push(e),
         }
         if let Some(a) = attrs {
-            schema.entities[index].attrs = self.load_attrs(a, schema, errors);
+            let attrs = self.load_attrs(a, schema, errors);
+            schema.entities[index].set_attrs(attrs);
         }
     }
 
-    fn load_context(&self, node: &Node, schema: &mut Schema, errors: &mut Vec<SchemaError>) {
+    /// Loads the context and returns its name, or `None` when it is not a map.
+    fn load_context(
+        &self,
+        node: &Node,
+        schema: &mut Schema,
+        errors: &mut Vec<SchemaError>,
+    ) -> Option<String> {
         let mut f = match Fields::new(self.file, node, "a map with `name` and `attributes`") {
             Ok(f) => f,
-            Err(e) => return errors.push(e.into()),
+            Err(e) => {
+                errors.push(e.into());
+                return None;
+            }
         };
         let name = f.require("name", " for the context");
         let attrs = f.take("attributes");
@@ -353,12 +405,7 @@ impl Loader<'_> {
         }) {
             Ok((s, n)) => {
                 let reserved = [RESERVED_ROOT, "description", "requests"];
-                if reserved.contains(&s)
-                    || schema
-                        .entities
-                        .iter()
-                        .any(|e| e.plural.as_deref() == Some(s))
-                {
+                if reserved.contains(&s) || schema.names.plurals.contains_key(s) {
                     errors.push(SchemaError::Reserved {
                         what: "context name",
                         name: s.to_owned(),
@@ -377,24 +424,34 @@ impl Loader<'_> {
             Some(a) => self.load_attrs(a, schema, errors),
             None => Vec::new(),
         };
+        // The entity loop keeps one id free for the context.
         schema.context = EntityId::try_from(schema.entities.len()).unwrap_or(EntityId::MAX);
-        schema.entities.push(EntityDef {
-            name,
-            plural: None,
-            attrs,
-        });
+        schema
+            .entities
+            .push(EntityDef::new(name.clone(), None, attrs));
+        Some(name)
     }
 
-    fn load_actions(&self, node: &Node, schema: &mut Schema, errors: &mut Vec<SchemaError>) {
+    fn load_actions(
+        &self,
+        node: &Node,
+        context_name: Option<&str>,
+        schema: &mut Schema,
+        errors: &mut Vec<SchemaError>,
+    ) {
         let fields = match Fields::new(self.file, node, "a map of actions") {
             Ok(f) => f,
             Err(e) => return errors.push(e.into()),
         };
         for (name, key, body) in fields.rest() {
-            if schema.actions.iter().any(|a| a.name == name) {
+            if schema.names.actions.contains_key(name) {
                 errors.push(dup("action", name, key.span(self.file)));
                 continue;
             }
+            let Ok(id) = ActionId::try_from(schema.actions.len()) else {
+                errors.push(too_many("actions", key.span(self.file)));
+                break;
+            };
             let mut f = match Fields::new(self.file, body, "a map with `slots` and `params`") {
                 Ok(f) => f,
                 Err(e) => {
@@ -405,15 +462,10 @@ impl Loader<'_> {
             let slots_node = f.require("slots", &format!(" for action `{name}`"));
             let params_node = f.take("params");
             errors.extend(f.finish(&["slots", "params"]).into_iter().map(Into::into));
-            let mut action = ActionDef {
-                name: name.to_owned(),
-                slots: Vec::new(),
-                params: Vec::new(),
-            };
-            let context_name = schema.context_name().to_owned();
+            let mut action = ActionDef::new(name.to_owned());
             let check_root =
                 |n: &str, span: Span, action: &ActionDef, errors: &mut Vec<SchemaError>| {
-                    if n == RESERVED_ROOT || n == context_name {
+                    if n == RESERVED_ROOT || Some(n) == context_name {
                         errors.push(SchemaError::Reserved {
                             what: "slot or parameter name",
                             name: n.to_owned(),
@@ -421,7 +473,7 @@ impl Loader<'_> {
                             span,
                         });
                         false
-                    } else if action.slot(n).is_some() || action.param(n).is_some() {
+                    } else if action.has(n) {
                         errors.push(dup("slot or parameter", n, span));
                         false
                     } else {
@@ -444,14 +496,15 @@ impl Loader<'_> {
                             }
                         };
                         let found = schema
-                            .entities
-                            .iter()
-                            .position(|e| e.name == entity && e.plural.is_some());
-                        match found.and_then(|i| EntityId::try_from(i).ok()) {
-                            Some(id) => action.slots.push(SlotDef {
-                                name: slot.to_owned(),
-                                entity: id,
-                            }),
+                            .entity_id(entity)
+                            .filter(|&id| schema.entity(id).plural.is_some());
+                        match found {
+                            Some(id) => {
+                                action.add_slot(SlotDef {
+                                    name: slot.to_owned(),
+                                    entity: id,
+                                });
+                            }
                             None => errors.push(SchemaError::UnknownEntity {
                                 name: entity.to_owned(),
                                 help: did_you_mean(
@@ -477,10 +530,12 @@ impl Loader<'_> {
                                 continue;
                             }
                             match self.parse_type(schema, pv) {
-                                Ok(ty) => action.params.push(ParamDef {
-                                    name: param.to_owned(),
-                                    ty,
-                                }),
+                                Ok(ty) => {
+                                    action.add_param(ParamDef {
+                                        name: param.to_owned(),
+                                        ty,
+                                    });
+                                }
                                 Err(e) => errors.push(e),
                             }
                         }
@@ -488,12 +543,27 @@ impl Loader<'_> {
                     Err(e) => errors.push(e.into()),
                 }
             }
+            schema.names.actions.insert(name.to_owned(), id);
             schema.actions.push(action);
         }
     }
 }
 
 impl Schema {
+    /// The part of `node` that [`Schema::const_from_yaml`] rejects, for the caret: the
+    /// first bad member of a list, otherwise the node itself.
+    pub fn bad_part<'n>(&self, ty: Type, node: &'n Node, source: &SourceFile) -> &'n Node {
+        if let (Type::Set(e), Value::Seq(items)) = (ty, &node.value) {
+            for item in items {
+                match item.scalar_text(source) {
+                    Some(text) if self.enum_member(e, text).is_ok() => {}
+                    _ => return item,
+                }
+            }
+        }
+        node
+    }
+
     /// Converts a YAML node to a constant of type `ty` (schema defaults and scenario
     /// values): booleans and integers must be YAML booleans and integers; enum members,
     /// versions and strings are read from the scalar's text; sets are lists.

@@ -15,6 +15,7 @@ use crate::diagnostics::did_you_mean;
 use crate::source::Span;
 use crate::value::{Const, EnumSet};
 use crate::version::Version;
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 /// Index of an enum in [`Schema::enums`].
@@ -81,12 +82,34 @@ pub struct EntityDef {
     pub plural: Option<String>,
     /// Its attributes, in declaration order.
     pub attrs: Vec<AttrDef>,
+    /// Attribute name → index in `attrs`.
+    attr_index: FxHashMap<String, usize>,
 }
 
 impl EntityDef {
+    /// An entity type with these attributes (a later duplicate name is not indexed).
+    pub fn new(name: String, plural: Option<String>, attrs: Vec<AttrDef>) -> Self {
+        let mut def = EntityDef {
+            name,
+            plural,
+            attrs: Vec::new(),
+            attr_index: FxHashMap::default(),
+        };
+        def.set_attrs(attrs);
+        def
+    }
+
+    fn set_attrs(&mut self, attrs: Vec<AttrDef>) {
+        self.attr_index.clear();
+        for (i, a) in attrs.iter().enumerate() {
+            self.attr_index.entry(a.name.clone()).or_insert(i);
+        }
+        self.attrs = attrs;
+    }
+
     /// The index of an attribute.
     pub fn attr(&self, name: &str) -> Option<usize> {
-        self.attrs.iter().position(|a| a.name == name)
+        self.attr_index.get(name).copied()
     }
 
     /// A did-you-mean for an unknown attribute name.
@@ -122,17 +145,87 @@ pub struct ActionDef {
     pub slots: Vec<SlotDef>,
     /// Its parameters, in declaration order.
     pub params: Vec<ParamDef>,
+    /// Slot or parameter name → its index in `slots` or `params`.
+    index: FxHashMap<String, SlotOrParam>,
+}
+
+/// Where a name of an action points.
+#[derive(Debug, Clone, Copy)]
+enum SlotOrParam {
+    Slot(usize),
+    Param(usize),
 }
 
 impl ActionDef {
+    /// An action with no slots or parameters yet.
+    pub fn new(name: String) -> Self {
+        ActionDef {
+            name,
+            slots: Vec::new(),
+            params: Vec::new(),
+            index: FxHashMap::default(),
+        }
+    }
+
+    /// Adds a slot; `false` (and nothing added) when the name is already a slot or a
+    /// parameter.
+    pub fn add_slot(&mut self, slot: SlotDef) -> bool {
+        if self.has(&slot.name) {
+            return false;
+        }
+        self.index
+            .insert(slot.name.clone(), SlotOrParam::Slot(self.slots.len()));
+        self.slots.push(slot);
+        true
+    }
+
+    /// Adds a parameter; `false` (and nothing added) when the name is already a slot or a
+    /// parameter.
+    pub fn add_param(&mut self, param: ParamDef) -> bool {
+        if self.has(&param.name) {
+            return false;
+        }
+        self.index
+            .insert(param.name.clone(), SlotOrParam::Param(self.params.len()));
+        self.params.push(param);
+        true
+    }
+
+    /// Whether `name` is a slot or a parameter of this action.
+    pub fn has(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// The position of slot `name` in `slots`.
+    pub fn slot_position(&self, name: &str) -> Option<usize> {
+        match self.index.get(name) {
+            Some(SlotOrParam::Slot(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The position of parameter `name` in `params`.
+    pub fn param_position(&self, name: &str) -> Option<usize> {
+        match self.index.get(name) {
+            Some(SlotOrParam::Param(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// The slot with this name.
     pub fn slot(&self, name: &str) -> Option<&SlotDef> {
-        self.slots.iter().find(|s| s.name == name)
+        match self.index.get(name) {
+            Some(SlotOrParam::Slot(i)) => self.slots.get(*i),
+            _ => None,
+        }
     }
 
     /// The parameter with this name.
     pub fn param(&self, name: &str) -> Option<&ParamDef> {
-        self.params.iter().find(|p| p.name == name)
+        match self.index.get(name) {
+            Some(SlotOrParam::Param(i)) => self.params.get(*i),
+            _ => None,
+        }
     }
 }
 
@@ -149,6 +242,23 @@ pub struct Schema {
     pub actions: Vec<ActionDef>,
     /// Where the schema's file starts (for errors about the schema as a whole).
     pub span: Span,
+    /// Names → ids, so that every lookup is a hash probe, never a scan.
+    names: Names,
+}
+
+/// The name indexes of a [`Schema`].
+#[derive(Debug, Clone, Default)]
+struct Names {
+    enums: FxHashMap<String, EnumId>,
+    entities: FxHashMap<String, EntityId>,
+    plurals: FxHashMap<String, EntityId>,
+    actions: FxHashMap<String, ActionId>,
+    /// Slot name → the entity type of the first action that has it, and how many
+    /// actions have it.
+    slots: FxHashMap<String, (EntityId, usize)>,
+    /// Parameter name → its type in the first action that has it, whether another
+    /// action gives it a different type, and how many actions have it.
+    params: FxHashMap<String, (Type, bool, usize)>,
 }
 
 impl Schema {
@@ -169,10 +279,29 @@ impl Schema {
 
     /// An action by name.
     pub fn action_id(&self, name: &str) -> Option<ActionId> {
-        self.actions
-            .iter()
-            .position(|a| a.name == name)
-            .and_then(|i| ActionId::try_from(i).ok())
+        self.names.actions.get(name).copied()
+    }
+
+    /// An enum by name.
+    pub fn enum_id(&self, name: &str) -> Option<EnumId> {
+        self.names.enums.get(name).copied()
+    }
+
+    /// An entity type (not the context) by name.
+    pub fn entity_id(&self, name: &str) -> Option<EntityId> {
+        self.names.entities.get(name).copied()
+    }
+
+    /// The entity type of slot `name` in the first action that has such a slot, and how
+    /// many actions have it.
+    pub fn any_slot(&self, name: &str) -> Option<(EntityId, usize)> {
+        self.names.slots.get(name).copied()
+    }
+
+    /// The type of parameter `name` in the first action that has it, whether some other
+    /// action gives it a different type, and how many actions have it.
+    pub fn any_param(&self, name: &str) -> Option<(Type, bool, usize)> {
+        self.names.params.get(name).copied()
     }
 
     /// An action by id.
@@ -192,10 +321,7 @@ impl Schema {
 
     /// The entity type whose scenario key is `plural`.
     pub fn entity_by_plural(&self, plural: &str) -> Option<EntityId> {
-        self.entities
-            .iter()
-            .position(|e| e.plural.as_deref() == Some(plural))
-            .and_then(|i| EntityId::try_from(i).ok())
+        self.names.plurals.get(plural).copied()
     }
 
     /// A type as written in the schema: `set<security_role>`.

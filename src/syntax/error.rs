@@ -43,6 +43,12 @@ pub enum SyntaxError {
         /// Where.
         span: Span,
     },
+    /// Two comparisons in a row, such as `a == b == c`.
+    #[error("comparison operators do not chain")]
+    ChainedComparison {
+        /// The second operator.
+        span: Span,
+    },
     /// A number does not fit in 64 bits.
     #[error("number `{text}` is out of range")]
     IntOutOfRange {
@@ -70,6 +76,7 @@ impl SyntaxError {
             | SyntaxError::TooLarge { span, .. }
             | SyntaxError::ControlChar { span, .. }
             | SyntaxError::IntOutOfRange { span, .. }
+            | SyntaxError::ChainedComparison { span }
             | SyntaxError::BadEscape { span, .. } => *span,
         }
     }
@@ -84,12 +91,16 @@ impl From<&SyntaxError> for Diagnostic {
             SyntaxError::ControlChar { .. } => "invisible character here".to_owned(),
             SyntaxError::IntOutOfRange { .. } => "does not fit in 64 bits".to_owned(),
             SyntaxError::BadEscape { .. } => "allowed escapes are \\\" \\\\ \\n \\t".to_owned(),
+            SyntaxError::ChainedComparison { .. } => "a second comparison".to_owned(),
         };
         let d = Diagnostic::error(e.to_string(), e.span(), label);
         match e {
             SyntaxError::TooDeep { .. } => {
                 d.with_help("split the condition into named parts with `let`")
             }
+            SyntaxError::ChainedComparison { .. } => d.with_help(
+                "a comparison compares two values; join comparisons with `and`, as in `a == b and b == c`",
+            ),
             _ => d,
         }
     }

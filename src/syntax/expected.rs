@@ -27,6 +27,7 @@ pub(crate) fn label(rule: Rule) -> Option<&'static str> {
         Rule::boolean => "`true` or `false`",
         Rule::op_not => "`not`",
         Rule::op_or
+        | Rule::chained_cmp
         | Rule::op_and
         | Rule::op_eq
         | Rule::op_ne

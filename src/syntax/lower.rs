@@ -199,7 +199,21 @@ fn lower_invariant(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<InvariantDecl, S
 }
 
 fn lower_expr(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<Expr, SyntaxError> {
-    // INVARIANT: `check_nesting` bounded runs of `not` before pest ran.
+    // The grammar reads `a == b == c` in full (so the error can say what it is); it is
+    // refused here, before the Pratt parser sees it.
+    if let Some(chain) = pair
+        .clone()
+        .into_inner()
+        .find(|p| p.as_rule() == Rule::chained_cmp)
+    {
+        let op = chain.into_inner().next();
+        return Err(SyntaxError::ChainedComparison {
+            span: op.map_or_else(|| l.span(&pair), |op| l.span(&op)),
+        });
+    }
+    // INVARIANT: `check_nesting` bounded runs of `not` before pest ran, and comparisons
+    // take two terms, so the Pratt parser recurses at most once per precedence level and
+    // per `not`, never once per term of a chain.
     PRATT
         .map_primary(|p| lower_term(l, p))
         .map_prefix(|op, rhs| {
@@ -380,7 +394,7 @@ pub(crate) fn pest_error(
                     labels.push(label);
                 }
             }
-            join_or(&labels)
+            join_or(&merge_term_labels(labels))
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
@@ -390,6 +404,31 @@ pub(crate) fn pest_error(
         found,
         span: Span::new(file, offset + pos, offset + pos + len),
     }
+}
+
+/// Where any term may start, pest lists every kind of term (a string, a number, `(`, ...)
+/// and `not`; say it once instead: "a condition or value" where `not` may come too, "a
+/// value" right after a comparison operator.
+fn merge_term_labels(labels: Vec<&str>) -> Vec<&str> {
+    const TERM: &str = "a condition or value";
+    const PARTS: [&str; 5] = ["a string", "a number", "`true` or `false`", "`(`", "`[`"];
+    if !labels.contains(&TERM) {
+        return labels;
+    }
+    let condition = labels.contains(&"`not`");
+    let mut out = Vec::with_capacity(labels.len());
+    let mut placed = false;
+    for l in labels {
+        if l == TERM || l == "`not`" || PARTS.contains(&l) {
+            if !placed {
+                out.push(if condition { TERM } else { "a value" });
+                placed = true;
+            }
+        } else {
+            out.push(l);
+        }
+    }
+    out
 }
 
 fn join_or(labels: &[&str]) -> String {

@@ -40,7 +40,9 @@ pub enum ValidationError {
     },
     /// A slot that is a different entity type in different actions of one rule.
     #[error(
-        "slot `{name}` is a `{first}` in one of the rule's actions and a `{second}` in another"
+        "slot `{name}` is {} `{first}` in one of the rule's actions and {} `{second}` in another",
+        crate::diagnostics::a(.first),
+        crate::diagnostics::a(.second)
     )]
     SlotTypeConflict {
         /// The slot.
@@ -73,7 +75,7 @@ pub enum ValidationError {
         span: Span,
     },
     /// A string that is not a member of the enum it is compared with.
-    #[error("`{value}` is not a `{enum_name}`")]
+    #[error("`{value}` is not {} `{enum_name}`", crate::diagnostics::a(.enum_name))]
     UnknownEnumValue {
         /// The literal.
         value: String,
@@ -228,6 +230,48 @@ impl ValidationError {
                 "a rule may only use a {what} that every one of its actions has"
             )),
             _ => d,
+        }
+    }
+}
+
+/// Something legal that is probably a mistake: reported, but the set is still used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationWarning {
+    /// A `let` that no rule or invariant uses.
+    #[error("`let {name}` is never used")]
+    UnusedLet {
+        /// Its name.
+        name: String,
+        /// Where it is defined.
+        span: Span,
+    },
+    /// A deny rule without a reason: a denied administrator cannot read why.
+    #[error("deny rule `{id}` has no reason")]
+    DenyWithoutReason {
+        /// The rule.
+        id: String,
+        /// Its id.
+        span: Span,
+    },
+}
+
+impl ValidationWarning {
+    /// Where it is.
+    pub fn span(&self) -> Span {
+        match self {
+            ValidationWarning::UnusedLet { span, .. }
+            | ValidationWarning::DenyWithoutReason { span, .. } => *span,
+        }
+    }
+
+    /// Converts to a diagnostic of severity warning.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let d = Diagnostic::error(self.to_string(), self.span(), "").warning();
+        match self {
+            ValidationWarning::UnusedLet { .. } => d,
+            ValidationWarning::DenyWithoutReason { .. } => {
+                d.with_help("add `reason \"...\"` so administrators can read why they were denied")
+            }
         }
     }
 }
