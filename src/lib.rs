@@ -30,6 +30,8 @@ pub mod diagnostics;
 pub mod eval;
 pub mod generate;
 pub mod limits;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod policy_set;
 pub mod report;
 pub mod scenario;
