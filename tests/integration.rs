@@ -7,6 +7,8 @@ mod cli;
 mod domain;
 mod eval;
 mod hostile;
+#[cfg(feature = "lsp")]
+mod lsp;
 mod props;
 mod scenarios;
 mod schema;
