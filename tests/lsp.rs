@@ -74,13 +74,13 @@ impl Client {
         self.stdin.flush().unwrap();
     }
 
-    fn notify(&mut self, method: &str, params: Value) {
+    fn notify(&mut self, method: &str, params: &Value) {
         let msg = json!({ "jsonrpc": "2.0", "method": method, "params": params });
         self.send_raw(msg.to_string().as_bytes());
     }
 
     /// Sends a request and waits for its response (other messages are skipped).
-    fn request(&mut self, method: &str, params: Value) -> Value {
+    fn request(&mut self, method: &str, params: &Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         let msg = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
@@ -150,7 +150,7 @@ fn apply(text: &str, edit: &Value) -> String {
         let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
         let mut units = 0;
         for (i, c) in text[start..].char_indices() {
-            if units >= pos["character"].as_u64().unwrap() as usize {
+            if units >= usize::try_from(pos["character"].as_u64().unwrap()).unwrap() {
                 return start + i;
             }
             units += c.len_utf16();
@@ -180,12 +180,12 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
 
     let init = c.request(
         "initialize",
-        json!({ "processId": null, "capabilities": {}, "rootUri": uri(&dir) }),
+        &json!({ "processId": null, "capabilities": {}, "rootUri": uri(&dir) }),
     );
     let caps = &init["result"]["capabilities"];
     assert_eq!(caps["positionEncoding"], "utf-16");
     assert_eq!(caps["hoverProvider"], true);
-    c.notify("initialized", json!({}));
+    c.notify("initialized", &json!({}));
     // The files on disk are loaded at once: the shipped set is clean.
     assert_eq!(
         c.diagnostics(&uri(&dir.join("approval.policy"))),
@@ -197,7 +197,7 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
     let doc = uri(&file);
     c.notify(
         "textDocument/didOpen",
-        json!({ "textDocument": { "uri": doc, "languageId": "mailgate", "version": 1, "text": TYPO } }),
+        &json!({ "textDocument": { "uri": doc, "languageId": "mailgate", "version": 1, "text": TYPO } }),
     );
     let diags = c.diagnostics(&doc);
     assert_eq!(diags.len(), 1, "{diags:#?}");
@@ -245,7 +245,7 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
     // The did-you-mean is a quick fix; applying it clears the diagnostic.
     let actions = c.request(
         "textDocument/codeAction",
-        json!({ "textDocument": { "uri": doc }, "range": d["range"], "context": { "diagnostics": [d] } }),
+        &json!({ "textDocument": { "uri": doc }, "range": d["range"], "context": { "diagnostics": [d] } }),
     );
     let action = &actions["result"][0];
     assert_eq!(action["kind"], "quickfix");
@@ -258,14 +258,14 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
     );
     c.notify(
         "textDocument/didChange",
-        json!({ "textDocument": { "uri": doc, "version": 2 }, "contentChanges": [{ "text": fixed }] }),
+        &json!({ "textDocument": { "uri": doc, "version": 2 }, "contentChanges": [{ "text": fixed }] }),
     );
     assert_eq!(c.diagnostics(&doc), Vec::<Value>::new());
 
     // Hover on an attribute after the emoji: its type and the enum's members.
     let hover = c.request(
         "textDocument/hover",
-        json!({ "textDocument": { "uri": doc }, "position": position(&fixed, "security_roles", 3) }),
+        &json!({ "textDocument": { "uri": doc }, "position": position(&fixed, "security_roles", 3) }),
     );
     let text = hover["result"]["contents"]["value"].as_str().unwrap();
     assert!(text.contains("`set<security_role>`"), "{text}");
@@ -278,7 +278,7 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
     // Definition of `user.upn`: its line in schema.yaml.
     let def = c.request(
         "textDocument/definition",
-        json!({ "textDocument": { "uri": doc }, "position": position(&fixed, "upn", 1) }),
+        &json!({ "textDocument": { "uri": doc }, "position": position(&fixed, "upn", 1) }),
     );
     assert_eq!(def["result"]["uri"], uri(&dir.join("schema.yaml")));
     let schema = std::fs::read_to_string(dir.join("schema.yaml")).unwrap();
@@ -292,12 +292,12 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
     let typing = format!("{fixed}rule more {{ allow approve_mailbox when mailbox.");
     c.notify(
         "textDocument/didChange",
-        json!({ "textDocument": { "uri": doc, "version": 3 }, "contentChanges": [{ "text": typing }] }),
+        &json!({ "textDocument": { "uri": doc, "version": 3 }, "contentChanges": [{ "text": typing }] }),
     );
     let end = json!({ "line": typing.lines().count() - 1, "character": typing.lines().last().unwrap().encode_utf16().count() });
     let items = c.request(
         "textDocument/completion",
-        json!({ "textDocument": { "uri": doc }, "position": end }),
+        &json!({ "textDocument": { "uri": doc }, "position": end }),
     );
     let labels: Vec<&str> = items["result"]
         .as_array()
@@ -312,15 +312,15 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
     assert!(!labels.contains(&"security_roles"), "{labels:?}");
 
     // Unknown methods and invalid JSON get errors, and the session goes on.
-    let unknown = c.request("mailgate/nothing", json!({}));
+    let unknown = c.request("mailgate/nothing", &json!({}));
     assert_eq!(unknown["error"]["code"], -32601);
     c.send_raw(b"{not json");
     let parse_error = c.wait_for(|m| m["id"].is_null() && m.get("error").is_some());
     assert_eq!(parse_error["error"]["code"], -32700);
 
-    let shutdown = c.request("shutdown", Value::Null);
+    let shutdown = c.request("shutdown", &Value::Null);
     assert_eq!(shutdown["result"], Value::Null);
-    c.notify("exit", Value::Null);
+    c.notify("exit", &Value::Null);
     assert_eq!(c.exit_code(), 0);
 }
 
@@ -330,10 +330,10 @@ fn lsp_ends_cleanly_on_exit_without_shutdown_and_on_broken_framing() {
     let mut c = Client::start(&dir);
     let init = c.request(
         "initialize",
-        json!({ "processId": null, "capabilities": {} }),
+        &json!({ "processId": null, "capabilities": {} }),
     );
     assert!(init["result"]["capabilities"].is_object());
-    c.notify("exit", Value::Null);
+    c.notify("exit", &Value::Null);
     assert_eq!(c.exit_code(), 1);
 
     // Framing the server cannot recover from: it stops, with exit code 1 and no panic.
