@@ -28,6 +28,7 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostics;
 pub mod eval;
+pub mod fmt;
 pub mod generate;
 pub mod limits;
 #[cfg(feature = "lsp")]

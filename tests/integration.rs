@@ -6,6 +6,7 @@ mod batch;
 mod cli;
 mod domain;
 mod eval;
+mod fmt;
 mod hostile;
 #[cfg(feature = "lsp")]
 mod lsp;

@@ -36,6 +36,7 @@ macro_rules! errln {
 mod batch;
 mod check;
 mod eval;
+mod fmt;
 mod inputs;
 #[cfg(feature = "lsp")]
 mod lsp;
@@ -62,6 +63,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Decide scenario requests and compare with their `expect`.
     Test(test::TestArgs),
+    /// Format policy files in the one house style (or check that they are).
+    Fmt(fmt::FmtArgs),
     /// Speak the Language Server Protocol on standard input and output (for editors).
     #[cfg(feature = "lsp")]
     Lsp(lsp::LspArgs),
@@ -130,6 +133,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
         #[cfg(feature = "lsp")]
         Command::Lsp(args) => lsp::run(&args),
     };
