@@ -288,6 +288,26 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
         .unwrap();
     assert_eq!(def["result"]["range"]["start"]["line"], upn_line);
 
+    // Formatting: one edit for the whole document, with exactly `mailgate fmt`'s output.
+    let formatting = c.request(
+        "textDocument/formatting",
+        &json!({ "textDocument": { "uri": doc }, "options": { "tabSize": 4, "insertSpaces": true } }),
+    );
+    let edits = formatting["result"].as_array().unwrap();
+    assert_eq!(edits.len(), 1, "{formatting}");
+    assert_eq!(
+        edits[0]["range"]["start"],
+        json!({ "line": 0, "character": 0 })
+    );
+    assert_eq!(
+        edits[0]["range"]["end"],
+        json!({ "line": 2, "character": 0 })
+    );
+    let fmt = mailgate(&["fmt", "-"]).stdin(fixed.as_str()).run();
+    fmt.code(0);
+    assert_eq!(edits[0]["newText"].as_str().unwrap(), fmt.stdout);
+    assert_ne!(fmt.stdout, fixed);
+
     // Completion while typing an unfinished rule: `mailbox.` offers the mailbox's attributes.
     let typing = format!("{fixed}rule more {{ allow approve_mailbox when mailbox.");
     c.notify(
@@ -310,6 +330,12 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
         "{labels:?}"
     );
     assert!(!labels.contains(&"security_roles"), "{labels:?}");
+    // A file that does not parse is not formatted.
+    let formatting = c.request(
+        "textDocument/formatting",
+        &json!({ "textDocument": { "uri": doc }, "options": { "tabSize": 4, "insertSpaces": true } }),
+    );
+    assert_eq!(formatting["result"], Value::Null);
 
     // Unknown methods and invalid JSON get errors, and the session goes on.
     let unknown = c.request("mailgate/nothing", &json!({}));

@@ -11,6 +11,7 @@
 //!   Secondary labels become related information; a did-you-mean becomes a quick fix.
 //! - **Hover, definition, completion** read the tokens around the cursor (see
 //!   [`features`]), so they work while the text is being typed and does not parse.
+//! - **Formatting** is `mailgate fmt`'s: one edit that replaces the whole document.
 //! - **Positions** are converted between byte offsets and the client's UTF-16 (or UTF-8,
 //!   when offered) columns by [`text::LineIndex`].
 //!
@@ -238,6 +239,7 @@ impl Server {
             "textDocument/definition" => params(req).map(|p| self.definition(&p)),
             "textDocument/completion" => params(req).map(|p| self.completion(&p)),
             "textDocument/codeAction" => params(req).map(|p| code_action(&p)),
+            "textDocument/formatting" => params(req).map(|p| self.formatting(&p)),
             other => Err((
                 ErrorCode::MethodNotFound,
                 format!("unknown method `{other}`"),
@@ -307,6 +309,7 @@ impl Server {
                 trigger_characters: Some(vec![".".to_owned(), "\"".to_owned()]),
                 ..Default::default()
             }),
+            document_formatting_provider: Some(lt::OneOf::Left(true)),
             code_action_provider: Some(lt::CodeActionProviderCapability::Options(
                 lt::CodeActionOptions {
                     code_action_kinds: Some(vec![lt::CodeActionKind::QUICKFIX]),
@@ -670,6 +673,30 @@ impl Server {
         };
         let range = self.range(a, span, &mut HashMap::new());
         json!(lt::Location { uri, range })
+    }
+
+    /// The whole document in the `mailgate fmt` style, as one edit; no edit when it is
+    /// already formatted, and `null` when it cannot be formatted (a syntax error, which the
+    /// diagnostics show).
+    fn formatting(&self, p: &lt::DocumentFormattingParams) -> Value {
+        let Some(doc) = self
+            .doc_path(&p.text_document.uri)
+            .and_then(|path| self.docs.get(&path))
+        else {
+            return Value::Null;
+        };
+        match crate::fmt::format_source(&doc.text) {
+            Ok(formatted) if formatted == doc.text => json!([]),
+            Ok(formatted) => {
+                let idx = LineIndex::new(&doc.text);
+                let range = idx.range(&doc.text, 0..doc.text.len(), self.encoding);
+                json!([lt::TextEdit {
+                    range,
+                    new_text: formatted
+                }])
+            }
+            Err(_) => Value::Null,
+        }
     }
 
     fn completion(&self, p: &lt::CompletionParams) -> Value {
