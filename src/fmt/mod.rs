@@ -72,7 +72,7 @@ fn check_depth(tree: &ConcreteFile) -> Result<(), FmtError> {
                 stack.extend(clauses.iter().filter_map(|c| match &c.body {
                     ClauseBody::Expr(e) => Some((e, 1)),
                     _ => None,
-                }))
+                }));
             }
         }
     }
