@@ -2,11 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod analysis;
 mod batch;
 mod cli;
+mod coverage;
 mod domain;
 mod eval;
 mod fmt;
+mod graph;
 mod hostile;
 #[cfg(feature = "lsp")]
 mod lsp;

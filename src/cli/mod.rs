@@ -35,8 +35,10 @@ macro_rules! errln {
 
 mod batch;
 mod check;
+mod coverage;
 mod eval;
 mod fmt;
+mod graph;
 mod inputs;
 #[cfg(feature = "lsp")]
 mod lsp;
@@ -68,6 +70,10 @@ pub enum Command {
     /// Speak the Language Server Protocol on standard input and output (for editors).
     #[cfg(feature = "lsp")]
     Lsp(lsp::LspArgs),
+    /// Report which rules and conditions the scenario requests exercise.
+    Coverage(coverage::CoverageArgs),
+    /// Draw how an action is decided, as a Mermaid or DOT flowchart.
+    Graph(graph::GraphArgs),
 }
 
 /// Output format.
@@ -136,6 +142,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         #[cfg(feature = "lsp")]
         Command::Lsp(args) => lsp::run(&args),
+        Command::Coverage(args) => coverage::run(&args),
+        Command::Graph(args) => graph::run(&args),
     };
     exit.into()
 }

@@ -393,7 +393,7 @@ fn word_hover(cx: &Ctx<'_>, i: usize) -> Option<String> {
     if KEYWORDS.contains(&word) {
         return None;
     }
-    let in_header = i > 0 && cx.text(i - 1) == "rule";
+    let in_header = i > 0 && matches!(cx.text(i - 1), "rule" | "invariant");
     if !in_header {
         if let Some(l) = cx.analysis.find_let(word) {
             let span = l.name.span.join(l.body.span);
@@ -421,7 +421,11 @@ fn word_hover(cx: &Ctx<'_>, i: usize) -> Option<String> {
             return Some(cx.action_text(a));
         }
     }
-    let rule = cx.analysis.find_rule(word)?;
+    let after_invariant = i > 0 && cx.text(i - 1) == "invariant";
+    let rule = match cx.analysis.find_rule(word) {
+        Some(r) if !after_invariant => r,
+        _ => return invariant_hover(cx, word),
+    };
     let names: Vec<String> = rule
         .actions
         .iter()
@@ -435,6 +439,27 @@ fn word_hover(cx: &Ctx<'_>, i: usize) -> Option<String> {
         cx.location(rule.id.span)
     );
     if let Some(reason) = &rule.reason {
+        text.push_str(&format!("\n\nreason: {reason}"));
+    }
+    Some(text)
+}
+
+fn invariant_hover(cx: &Ctx<'_>, word: &str) -> Option<String> {
+    let inv = cx.analysis.find_invariant(word)?;
+    let names: Vec<String> = inv
+        .actions
+        .iter()
+        .map(|a| format!("`{}`", a.name))
+        .collect();
+    let condition = cx.analysis.sources.slice(inv.condition.span);
+    let mut text = format!(
+        "**invariant `{}`**: on {}, {} `{condition}`\n\ndefined at {}",
+        inv.id.name,
+        names.join(", "),
+        inv.form.as_str(),
+        cx.location(inv.id.span)
+    );
+    if let Some(reason) = &inv.reason {
         text.push_str(&format!("\n\nreason: {reason}"));
     }
     Some(text)
@@ -483,8 +508,8 @@ pub(crate) fn definition(analysis: &Analysis, src: &str, offset: usize) -> Optio
             if KEYWORDS.contains(&word) {
                 return None;
             }
-            let in_header = i > 0 && cx.text(i - 1) == "rule";
-            if !in_header {
+            let header = if i > 0 { cx.text(i - 1) } else { "" };
+            if header != "rule" && header != "invariant" {
                 if let Some(l) = analysis.find_let(word) {
                     return Some(l.name.span);
                 }
@@ -492,7 +517,13 @@ pub(crate) fn definition(analysis: &Analysis, src: &str, offset: usize) -> Optio
                     return Some(*span);
                 }
             }
-            analysis.find_rule(word).map(|r| r.id.span)
+            let rule = analysis.find_rule(word).map(|r| r.id.span);
+            let invariant = analysis.find_invariant(word).map(|v| v.id.span);
+            if header == "invariant" {
+                invariant.or(rule)
+            } else {
+                rule.or(invariant)
+            }
         }
         Kind::Comment | Kind::Punct => None,
     }
@@ -546,7 +577,7 @@ pub(crate) fn complete(analysis: &Analysis, src: &str, offset: usize) -> Vec<Com
     };
     let replace = word_start..word_end;
     let Some(prev) = prev else {
-        return keywords(&["rule", "let"], replace);
+        return keywords(&["rule", "let", "invariant"], replace);
     };
     let prev_text = cx.text(prev);
     let actions = cx.enclosing_actions(prev + 1);
@@ -628,12 +659,12 @@ pub(crate) fn complete(analysis: &Analysis, src: &str, offset: usize) -> Vec<Com
         return out;
     }
     match prev_text {
-        "rule" | "let" | "reason" | "." | "{" => return out,
-        "}" => return keywords(&["rule", "let"], replace),
+        "rule" | "let" | "invariant" | "reason" | "." | "{" => return out,
+        "}" => return keywords(&["rule", "let", "invariant"], replace),
         _ => {}
     }
     if actions.is_none() && !inside_let(&cx, prev) {
-        return keywords(&["rule", "let"], replace);
+        return keywords(&["rule", "let", "invariant"], replace);
     }
     // An expression: roots, `let`s, a few keywords.
     let mut roots: Vec<(String, String)> = vec![(
@@ -685,7 +716,7 @@ fn inside_let(cx: &Ctx<'_>, k: usize) -> bool {
         j -= 1;
         match cx.text(j) {
             "let" if cx.is_word(j) => return true,
-            "}" | "rule" => return false,
+            "}" | "rule" | "invariant" => return false,
             _ => {}
         }
     }

@@ -138,7 +138,19 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// Keywords of the language (they never name a `let`, action or attribute).
 pub(crate) const KEYWORDS: &[&str] = &[
-    "let", "rule", "allow", "deny", "when", "reason", "and", "or", "not", "in", "contains", "true",
+    "let",
+    "rule",
+    "invariant",
+    "allow",
+    "deny",
+    "when",
+    "reason",
+    "and",
+    "or",
+    "not",
+    "in",
+    "contains",
+    "true",
     "false",
 ];
 

@@ -51,6 +51,17 @@ fn labels(marked: &str) -> Vec<String> {
         .collect()
 }
 
+/// `file:line: name`, where the line is the first of the shipped `file` that starts with
+/// `prefix` (after indentation).
+fn expect(file: &str, prefix: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(root().join(file)).unwrap_or_default();
+    let line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with(prefix))
+        .map_or(0, |i| i + 1);
+    format!("{file}:{line}: {name}")
+}
+
 const RULE: &str = "rule t {\n  allow approve_mailbox\n  when ";
 
 #[test]
@@ -104,10 +115,8 @@ fn hover_on_an_enum_member_inside_a_string() {
 #[test]
 fn hover_on_a_let_shows_its_text_and_place() {
     let h = hover(&format!("{RULE}has_exchange_$0rights\n}}\n"));
-    assert!(
-        h.contains("let has_exchange_rights = user.directory_roles contains any"),
-        "{h}"
-    );
+    assert!(h.contains("let has_exchange_rights ="), "{h}");
+    assert!(h.contains("user.directory_roles contains any"), "{h}");
     assert!(h.contains("defined at approvers.policy:"), "{h}");
 }
 
@@ -139,33 +148,37 @@ fn definitions_go_to_the_schema_and_to_lets_and_rules() {
         definition(&format!(
             "{RULE}user.secu$0rity_roles contains \"Basic User\"\n}}\n"
         )),
-        "schema.yaml:25: security_roles"
+        expect("schema.yaml", "security_roles:", "security_roles")
     );
     assert_eq!(
         definition(&format!(
             "{RULE}user.security_roles contains \"Basic$0 User\"\n}}\n"
         )),
-        "schema.yaml:7: Basic User"
+        expect("schema.yaml", "security_role:", "Basic User")
     );
     assert_eq!(
         definition(&format!("{RULE}mail$0box.approval == \"approved\"\n}}\n")),
-        "schema.yaml:29: mailbox"
+        expect("schema.yaml", "mailbox:", "mailbox")
     );
     assert_eq!(
         definition(&format!("{RULE}o$0rg.version >= \"9.1\"\n}}\n")),
-        "schema.yaml:48: context"
+        expect("schema.yaml", "context:", "context")
     );
     assert_eq!(
         definition(&format!("{RULE}has_exchange_$0rights\n}}\n")),
-        "approvers.policy:13: has_exchange_rights"
+        expect(
+            "approvers.policy",
+            "let has_exchange_rights ",
+            "has_exchange_rights"
+        )
     );
     assert_eq!(
         definition("rule tt {\n  allow approve_$0mailbox\n}\n"),
-        "schema.yaml:58: approve_mailbox"
+        expect("schema.yaml", "approve_mailbox:", "approve_mailbox")
     );
     assert_eq!(
         definition("rule tt {\n  allow assign_role\n  when request.ro$0le == \"Basic User\"\n}\n"),
-        "schema.yaml:61: role"
+        expect("schema.yaml", "assign_role:", "role")
     );
     assert_eq!(
         definition("rule t$0t {\n  allow assign_role\n}\n"),
@@ -248,8 +261,30 @@ fn completion_of_actions_lets_roots_and_keywords() {
     // Between items: only `rule` and `let`; in a comment: nothing.
     assert_eq!(
         labels("rule tt {\n  allow assign_role\n}\n$0"),
-        vec!["rule", "let"]
+        vec!["rule", "let", "invariant"]
     );
     assert!(labels("# user.$0").is_empty());
     assert!(labels("let x = user.$0").contains(&"upn".to_owned()));
+}
+
+#[test]
+fn invariants_have_hover_definition_and_action_completion() {
+    let text = "invariant only-admins {\n  on approve_mailbox, reject_mailbox\n  allow only when user.security_roles contains \"System Administrator\"\n  reason \"admins only\"\n}\n";
+    let marked = text.replacen("only-admins", "only-ad$0mins", 1);
+    let h = hover(&marked);
+    assert!(
+        h.starts_with("**invariant `only-admins`**: on `approve_mailbox`, `reject_mailbox`, allow only when `user.security_roles contains \"System Administrator\"`"),
+        "{h}"
+    );
+    assert!(h.contains("reason: admins only"), "{h}");
+    assert_eq!(definition(&marked), "zz-editor.policy:1: only-admins");
+    // Paths inside use the invariant's actions.
+    let h = hover(&text.replacen("security_roles", "security$0_roles", 1));
+    assert!(h.contains("`set<security_role>`"), "{h}");
+    assert_eq!(
+        definition(&text.replacen("System Administrator", "System$0 Administrator", 1)),
+        expect("schema.yaml", "security_role:", "System Administrator")
+    );
+    let l = labels("invariant x {\n  on appr$0");
+    assert!(l.contains(&"approve_mailbox".to_owned()), "{l:?}");
 }

@@ -3,7 +3,7 @@
 //! need to answer questions (the schema, where each name is declared in `schema.yaml`, and
 //! the parsed policy files).
 
-use crate::ast::{Item, LetDecl, PolicyFile, RuleDecl};
+use crate::ast::{InvariantDecl, Item, LetDecl, PolicyFile, RuleDecl};
 use crate::diagnostics::Diagnostic;
 use crate::policy_set::{self, Origin, RawFile};
 use crate::schema::{self, Schema};
@@ -92,7 +92,7 @@ impl Analysis {
             .flat_map(|p| &p.items)
             .filter_map(|i| match i {
                 Item::Let(l) => Some(l),
-                Item::Rule(_) => None,
+                Item::Rule(_) | Item::Invariant(_) => None,
             })
     }
 
@@ -103,8 +103,24 @@ impl Analysis {
             .flat_map(|p| &p.items)
             .filter_map(|i| match i {
                 Item::Rule(r) => Some(r),
-                Item::Let(_) => None,
+                Item::Let(_) | Item::Invariant(_) => None,
             })
+    }
+
+    /// Every invariant of the set.
+    pub(crate) fn invariants(&self) -> impl Iterator<Item = &InvariantDecl> {
+        self.policies
+            .iter()
+            .flat_map(|p| &p.items)
+            .filter_map(|i| match i {
+                Item::Invariant(v) => Some(v),
+                Item::Let(_) | Item::Rule(_) => None,
+            })
+    }
+
+    /// The invariant with id `id`.
+    pub(crate) fn find_invariant(&self, id: &str) -> Option<&InvariantDecl> {
+        self.invariants().find(|v| v.id.name == id)
     }
 
     /// The `let` called `name`.
