@@ -337,6 +337,33 @@ fn lsp_session_diagnostics_fix_hover_definition_completion_and_exit() {
     );
     assert_eq!(formatting["result"], Value::Null);
 
+    // An open schema.yaml is checked too; closing it goes back to the file on disk.
+    let schema_uri = uri(&dir.join("schema.yaml"));
+    let broken = schema.replacen(
+        "type: \"set<security_role>\"",
+        "type: \"set<security_rol>\"",
+        1,
+    );
+    assert_ne!(broken, schema);
+    c.notify(
+        "textDocument/didOpen",
+        &json!({ "textDocument": { "uri": schema_uri, "languageId": "yaml", "version": 1, "text": broken } }),
+    );
+    let diags = c.diagnostics(&schema_uri);
+    assert!(!diags.is_empty());
+    assert!(
+        diags[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("security_rol"),
+        "{diags:#?}"
+    );
+    c.notify(
+        "textDocument/didClose",
+        &json!({ "textDocument": { "uri": schema_uri } }),
+    );
+    assert_eq!(c.diagnostics(&schema_uri), Vec::<Value>::new());
+
     // Unknown methods and invalid JSON get errors, and the session goes on.
     let unknown = c.request("mailgate/nothing", &json!({}));
     assert_eq!(unknown["error"]["code"], -32601);

@@ -612,13 +612,17 @@ impl Server {
     }
 
     /// The open buffer a request is about, with its folder's analysis.
+    /// Only `.policy` files: an open `schema.yaml` gets diagnostics, not policy features.
     fn target(&self, uri: &lt::Uri) -> Result<(&Doc, &Analysis), (ErrorCode, String)> {
-        let path = self.doc_path(uri).ok_or_else(|| {
-            (
-                ErrorCode::InvalidParams,
-                format!("`{}` is not open", uri.as_str()),
-            )
-        })?;
+        let path = self
+            .doc_path(uri)
+            .filter(|p| p.extension().is_some_and(|e| e == "policy"))
+            .ok_or_else(|| {
+                (
+                    ErrorCode::InvalidParams,
+                    format!("`{}` is not an open policy file", uri.as_str()),
+                )
+            })?;
         let doc = self.docs.get(&path).ok_or_else(|| {
             (
                 ErrorCode::InvalidParams,
