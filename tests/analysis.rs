@@ -322,7 +322,7 @@ fn random_request(set: &CompiledSet, action: usize, picks: &[u64]) -> Request {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn the_diagram_decides_what_the_evaluator_decides(
@@ -468,12 +468,11 @@ fn sets(n: u16) -> Vec<Value> {
     (0..(1u128 << n)).map(|m| Value::Set(EnumSet(m))).collect()
 }
 
+/// Builds the value pools of a brute force (interning strings into the request).
+type Pools<'a> = dyn Fn(&CompiledSet, &mut Request) -> Vec<(&'static str, Vec<Value>)> + 'a;
+
 /// Checks the analysis against brute force for `r`.
-fn compare_with_brute_force(
-    set: &CompiledSet,
-    mut r: Request,
-    pools: &dyn Fn(&CompiledSet, &mut Request) -> Vec<(&'static str, Vec<Value>)>,
-) {
+fn compare_with_brute_force(set: &CompiledSet, mut r: Request, pools: &Pools<'_>) {
     let pools = pools(set, &mut r);
     let expected = brute_force(set, &r, &pools);
     let cf = set.counterfactuals(&r, &all_options(10_000)).unwrap();
@@ -592,7 +591,7 @@ fn ints_strings_versions_and_a_three_way_equality_match_brute_force() {
             "s",
             "s",
             "",
-            4,
+            5,
             "1.0",
             r#"["admin","viewer"]"#,
             "free",
@@ -728,4 +727,176 @@ fn eval_batch_why_not_with_hold_and_a_cap() {
         "{}",
         out.stderr
     );
+}
+
+// ---- verify ---------------------------------------------------------------------------
+
+const SMALL_INVARIANTS: &[(&str, &str, &str)] = &[
+    // (id, form, condition)
+    (
+        "owners-or-admins",
+        "allow only when",
+        r#"user.name == doc.owner or user.roles contains "admin" or user.name == doc.editor"#,
+    ),
+    ("banned-never", "deny when", r#"user.name == "mallory""#),
+    (
+        "old-apps-need-level",
+        "deny when",
+        r#"org.app < "1.5" and user.level < 10"#,
+    ),
+    ("old-apps-always-denied", "deny when", r#"org.app < "1.5""#),
+    (
+        "pro-editors-allowed",
+        "allow when",
+        r#"user.name == doc.editor and doc.owner != doc.editor and doc.tier == "pro" and org.app >= "2.1" and not org.locked and user.name != "mallory" and user.name != "eve""#,
+    ),
+    (
+        "pro-editors-allowed-sloppy",
+        "allow when",
+        r#"user.name == doc.editor and doc.tier == "pro" and org.app >= "2.1""#,
+    ),
+    ("level-three-admins", "allow only when", "user.level >= 3"),
+];
+
+#[test]
+fn verify_matches_exhaustive_checking_on_a_small_schema() {
+    let mut invariants = String::new();
+    for (id, form, cond) in SMALL_INVARIANTS {
+        invariants.push_str(&format!("invariant {id} {{ on edit {form} {cond} }}\n"));
+    }
+    let loaded = util::load_ok(
+        SMALL_SCHEMA,
+        &[("small.policy", SMALL_POLICY), ("inv.policy", &invariants)],
+    );
+    let set = &loaded.set;
+    let outcomes = Analyzer::new(set).verify().unwrap();
+    assert_eq!(outcomes.len(), SMALL_INVARIANTS.len());
+    // Each condition on its own, as the only allow rule of a set: deciding it evaluates it.
+    let conditions: Vec<CompiledSet> = SMALL_INVARIANTS
+        .iter()
+        .map(|(_, _, cond)| {
+            util::load_ok(
+                SMALL_SCHEMA,
+                &[("c.policy", &format!("rule c {{ allow edit when {cond} }}"))],
+            )
+            .set
+        })
+        .collect();
+    let base = req(
+        set,
+        r#"{"action":"edit","org":{"app":"1.0"},"user":{"name":"p"},"doc":{"owner":"q","tier":"free"}}"#,
+    );
+    let texts = ["", "mallory", "p", "q", "s"];
+    let mut r = base.clone();
+    let pools = [
+        ("user.name", strings(set, &mut r, &texts)),
+        ("doc.owner", strings(set, &mut r, &texts)),
+        ("doc.editor", strings(set, &mut r, &texts)),
+        ("user.level", ints(&[0, 3, 5, 10, 11])),
+        ("org.app", versions(&["1.0", "1.5", "2.0", "2.1", "3"])),
+        ("user.roles", sets(3)),
+        ("doc.tier", enums(2)),
+        ("org.locked", bools()),
+    ];
+    let idx: Vec<usize> = pools.iter().map(|(p, _)| index_of(set, &r, p)).collect();
+    let mut violated = vec![false; SMALL_INVARIANTS.len()];
+    let mut counter = vec![0usize; pools.len()];
+    'all: loop {
+        let mut w = r.clone();
+        for (k, &i) in idx.iter().enumerate() {
+            w.values[i] = pools[k].1[counter[k]];
+        }
+        let allowed = set.evaluate(&w).effect == Effect::Allow;
+        for (n, (_, form, _)) in SMALL_INVARIANTS.iter().enumerate() {
+            // The same request in the condition's set (strings by text).
+            let line = mailgate::analysis::batch_line(set, &w).to_string();
+            let p = conditions[n].evaluate(&req(&conditions[n], &line)).effect == Effect::Allow;
+            violated[n] |= match *form {
+                "allow only when" => allowed && !p,
+                "allow when" => p && !allowed,
+                _ => p && allowed,
+            };
+        }
+        let mut k = 0;
+        loop {
+            if k == counter.len() {
+                break 'all;
+            }
+            counter[k] += 1;
+            if counter[k] < pools[k].1.len() {
+                break;
+            }
+            counter[k] = 0;
+            k += 1;
+        }
+    }
+    for (n, o) in outcomes.iter().enumerate() {
+        assert_eq!(o.holds, !violated[n], "{}", o.invariant);
+        // Every counterexample is a batch line the evaluator decides as shown.
+        if let Some(line) = &o.counterexample {
+            let d = set.evaluate(&req(set, &line.to_string()));
+            assert_eq!(o.decision.as_ref().unwrap().decision, d.effect.as_str());
+        }
+    }
+    let holds: Vec<bool> = outcomes.iter().map(|o| o.holds).collect();
+    assert_eq!(holds, [true, true, true, false, true, false, false]);
+}
+
+#[test]
+fn verify_proves_the_shipped_invariants_and_reports_broken_ones() {
+    use util::mailgate;
+    let out = mailgate(&["verify"]).run();
+    out.code(0);
+    assert!(out.stdout.ends_with("12 hold, 0 fail\n"), "{}", out.stdout);
+
+    let dir = util::temp_dir("verify-broken");
+    util::copy_dir(&util::repo_path("policies"), &dir);
+    std::fs::write(
+        dir.join("wrong.policy"),
+        r#"# Wrong claims, to show counterexamples.
+invariant approvers-are-system-administrators {
+  on approve_mailbox, reject_mailbox
+  allow only when user.security_roles contains "System Administrator"
+  reason "every approver is a System Administrator"
+}
+
+invariant queues-always-sync-once-tested {
+  on sync_incoming_email
+  allow when mailbox.owner_kind == "queue" and mailbox.incoming == "success"
+}
+"#,
+    )
+    .unwrap();
+    let out = mailgate(&["verify", "--policies"]).arg(&dir).run();
+    out.code(1);
+    let text = out.stdout.replace(&dir.display().to_string(), "POLICIES");
+    assert!(text.ends_with("12 hold, 2 fail\n"), "{text}");
+    util::settings().bind(|| insta::assert_snapshot!("cli_verify_broken", text));
+
+    let out = mailgate(&["verify", "--format", "json", "--policies"])
+        .arg(&dir)
+        .run();
+    out.code(1);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 15);
+    assert_eq!(
+        lines[14],
+        serde_json::json!({"summary": "failed", "hold": 12, "fail": 2})
+    );
+    let broken = &lines[12];
+    assert_eq!(broken["holds"], false);
+    assert_eq!(broken["decision"]["decision"], "allow");
+    // The counterexample replays through eval --batch as it is.
+    let replay = mailgate(&["eval", "--batch", "-", "--policies"])
+        .arg(&dir)
+        .stdin(format!("{}\n", broken["counterexample"]))
+        .run();
+    replay.code(0);
+    let d: serde_json::Value = serde_json::from_str(replay.stdout.trim()).unwrap();
+    assert_eq!(d["decision"], "allow");
+    assert_eq!(d["rules"], broken["decision"]["rules"]);
 }

@@ -30,6 +30,7 @@
 
 mod dd;
 mod model;
+mod verify;
 mod whynot;
 
 use crate::compile::CompiledSet;
@@ -39,6 +40,7 @@ use model::ActionModel;
 use serde::Serialize;
 use std::sync::OnceLock;
 
+pub use verify::{InvariantOutcome, ShownDecision, batch_line};
 pub use whynot::{Change, ChangeOp, Counterfactuals, WhyNotOption};
 
 /// Errors of the analysis layer.
@@ -205,9 +207,9 @@ impl<'a> Analyzer<'a> {
     /// Whether the decision diagram of the request's action allows `request` (for
     /// checking the diagram against the evaluator).
     pub fn diagram_allows(&self, request: &Request) -> Result<bool, AnalysisError> {
+        use dd::Backend as _;
         let model = self.model(request.action)?;
         let bits = model.encode(self.set, request)?;
-        use dd::Backend as _;
         Ok(model.backend.eval(&model.allow, &bits))
     }
 

@@ -91,6 +91,9 @@ pub(crate) struct ActionModel {
     pub(crate) allow: Dd,
     /// Valid requests the action denies.
     pub(crate) deny: Dd,
+    /// The invariants about this action: (index in the set's invariants, root node of
+    /// the condition compiled for this action, valid requests satisfying it).
+    pub(crate) invariants: Vec<(usize, u32, Dd)>,
 }
 
 struct Collect {
@@ -128,20 +131,27 @@ impl ActionModel {
             lits: vec![Vec::new(); n],
             pairs: Vec::new(),
         };
+        let inv_roots: Vec<(usize, u32)> = set
+            .invariants()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, inv)| {
+                inv.actions
+                    .iter()
+                    .filter(|(a, _)| *a == action)
+                    .map(move |(_, root)| (i, *root))
+            })
+            .collect();
         for &(_, root) in &roots {
             if let Some(root) = root {
                 collect(set, root, layout, &mut c, &name)?;
             }
         }
+        for &(_, root) in &inv_roots {
+            collect(set, root, layout, &mut c, &name)?;
+        }
         // String equality components share their literals.
         let mut parent: Vec<usize> = (0..n).collect();
-        fn find(p: &mut [usize], mut x: usize) -> usize {
-            while p[x] != x {
-                p[x] = p[p[x]];
-                x = p[x];
-            }
-            x
-        }
         for &(a, b) in &c.pairs {
             let (ra, rb) = (find(&mut parent, a as usize), find(&mut parent, b as usize));
             if ra != rb {
@@ -255,11 +265,10 @@ impl ActionModel {
             // Equality atoms between this string path and earlier ones of its component.
             if ty == Type::String {
                 let root = find(&mut parent, i);
-                for j in 0..i {
-                    if c.used[j]
+                for (j, aj) in attr_of.iter().enumerate().take(i) {
+                    if let Some(aj) = *aj
                         && layout.types[j] == Type::String
                         && find(&mut parent, j) == root
-                        && let Some(aj) = attr_of[j]
                     {
                         let v = alloc(1)?[0];
                         value_vars.push(v);
@@ -279,6 +288,7 @@ impl ActionModel {
             valid: backend.constant(true),
             allow: backend.constant(false),
             deny: backend.constant(true),
+            invariants: Vec::new(),
             backend,
             vars,
             attrs,
@@ -308,6 +318,11 @@ impl ActionModel {
         m.allow = m.backend.and(&allow_any, &not_deny).map_err(&err)?;
         let not_allow = m.backend.not(&m.allow);
         m.deny = m.backend.and(&m.valid, &not_allow).map_err(&err)?;
+        for (i, root) in inv_roots {
+            let cond = m.node(set, root, &attr_at).map_err(&err)?;
+            let cond = m.backend.and(&cond, &m.valid).map_err(&err)?;
+            m.invariants.push((i, root, cond));
+        }
         Ok(m)
     }
 
@@ -476,7 +491,7 @@ impl ActionModel {
         }
     }
 
-    fn enum_size(&self, set: &CompiledSet, ty: Type) -> u16 {
+    fn enum_size(set: &CompiledSet, ty: Type) -> u16 {
         match ty {
             Type::Enum(e) | Type::Set(e) => {
                 u16::try_from(set.schema().enum_def(e).values.len()).unwrap_or(0)
@@ -594,7 +609,7 @@ impl ActionModel {
                     Opnd::Slot(_) => self.opnd_type(set, so),
                     Opnd::Const(_) => self.opnd_type(set, elem),
                 };
-                let k = self.enum_size(set, ty);
+                let k = Self::enum_size(set, ty);
                 self.or_all((0..k).map(|m| {
                     b.and(
                         &self.member_bit(set, so, m, attr_at),
@@ -608,7 +623,7 @@ impl ActionModel {
                     Opnd::Slot(_) => self.opnd_type(set, x),
                     Opnd::Const(_) => self.opnd_type(set, y),
                 };
-                let k = self.enum_size(set, ty);
+                let k = Self::enum_size(set, ty);
                 let any = matches!(node, Node::SetAny(..));
                 let mut acc = b.constant(!any);
                 for m in 0..k {
@@ -725,7 +740,7 @@ impl ActionModel {
                     .position(|r| r.as_ref() == Some(v))
                     .unwrap_or(reps.len() - 1),
             ),
-            (Type::Int | Type::Version, _) => ordered_class_of(reps, gap, v),
+            (Type::Int | Type::Version, _) => Some(ordered_class_of(reps, gap, v)),
             _ => None,
         }
     }
@@ -767,6 +782,15 @@ impl ActionModel {
         }
         Ok(bits)
     }
+}
+
+/// The representative of `x`'s union-find class, halving paths on the way.
+fn find(p: &mut [usize], mut x: usize) -> usize {
+    while p[x] != x {
+        p[x] = p[p[x]];
+        x = p[x];
+    }
+    x
 }
 
 /// The schema's `fixed` flag of each value of an action's layout.
@@ -950,22 +974,54 @@ fn ordered_classes(lits: &[Value], ty: Type) -> Vec<(Value, bool)> {
         )];
     }
     let mut out = Vec::new();
-    if let Some(below) = step(&ls[0], false) {
+    if let Some(below) = between(None, Some(&ls[0])) {
         out.push((below, true));
     }
     for (i, l) in ls.iter().enumerate() {
         out.push((*l, false));
-        if let Some(up) = step(l, true) {
-            let fits = match ls.get(i + 1) {
-                Some(next) => cmp_values(&up, next) == std::cmp::Ordering::Less,
-                None => true,
-            };
-            if fits {
-                out.push((up, true));
-            }
+        if let Some(up) = between(Some(l), ls.get(i + 1)) {
+            out.push((up, true));
         }
     }
     out
+}
+
+/// A value strictly between `lo` and `hi` (either may be open), readable where possible:
+/// for versions, `9.1.0.5804` below `9.1.0.5805` rather than `9.1.0.5804.4294967295.4294967295`.
+fn between(lo: Option<&Value>, hi: Option<&Value>) -> Option<Value> {
+    use std::cmp::Ordering::{Greater, Less};
+    let inside = |v: &Value| {
+        lo.is_none_or(|l| cmp_values(v, l) == Greater)
+            && hi.is_none_or(|h| cmp_values(v, h) == Less)
+    };
+    let mut candidates: Vec<Value> = Vec::new();
+    let tweak = |v: &Value, up: bool, extra: bool| -> Option<Value> {
+        let Value::Version(ver) = v else { return None };
+        let mut p = ver.parts();
+        let last = p.iter().rposition(|&x| x != 0).unwrap_or(0);
+        if extra {
+            let slot = p.get_mut(last + 1)?;
+            *slot = 1;
+        } else if up {
+            p[last] = p[last].checked_add(1)?;
+        } else {
+            p[last] = p[last].checked_sub(1)?;
+        }
+        let text: Vec<String> = p.iter().map(u32::to_string).collect();
+        Version::parse(&text.join(".")).ok().map(Value::Version)
+    };
+    if let Some(h) = hi {
+        candidates.extend(tweak(h, false, false));
+    }
+    if let Some(l) = lo {
+        candidates.extend(tweak(l, true, false));
+        candidates.extend(tweak(l, false, true));
+        candidates.extend(step(l, true));
+    }
+    if let Some(h) = hi {
+        candidates.extend(step(h, false));
+    }
+    candidates.into_iter().find(inside)
 }
 
 fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
@@ -978,14 +1034,14 @@ fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 /// The class of `v` among ordered classes (ascending representatives; `gap[i]`: class `i`
 /// is a range between literals).
-fn ordered_class_of(reps: &[Option<Value>], gap: &[bool], v: &Value) -> Option<usize> {
+fn ordered_class_of(reps: &[Option<Value>], gap: &[bool], v: &Value) -> usize {
     use std::cmp::Ordering;
     let Some(i) = reps.iter().rposition(|r| {
         r.as_ref()
             .is_some_and(|r| cmp_values(r, v) != Ordering::Greater)
     }) else {
         // Below every representative: the class below the first literal.
-        return Some(0);
+        return 0;
     };
     if !gap[i]
         && reps[i]
@@ -993,7 +1049,7 @@ fn ordered_class_of(reps: &[Option<Value>], gap: &[bool], v: &Value) -> Option<u
             .is_some_and(|r| cmp_values(r, v) == Ordering::Less)
     {
         // Strictly above literal `i`: the gap after it (non-empty, since `v` is in it).
-        return Some((i + 1).min(reps.len() - 1));
+        return (i + 1).min(reps.len() - 1);
     }
-    Some(i)
+    i
 }

@@ -424,10 +424,10 @@ fn witness(
             let partner = if e.a == k { e.b } else { e.a };
             if let Some((_, t)) = resolved.iter().find(|(p, _)| *p == partner) {
                 text = Some(t.clone());
-            } else if !chosen.iter().any(|u| u.attr == partner) {
-                if let Value::Str(id) = r.values[m.attrs[partner].index as usize] {
-                    text = Some(set.string(r, id).to_owned());
-                }
+            } else if !chosen.iter().any(|u| u.attr == partner)
+                && let Value::Str(id) = r.values[m.attrs[partner].index as usize]
+            {
+                text = Some(set.string(r, id).to_owned());
             }
             if text.is_some() {
                 break;
@@ -481,7 +481,7 @@ fn fresh_string(set: &CompiledSet, m: &ActionModel, req: &Request) -> String {
     }
 }
 
-fn json_value(
+pub(super) fn json_value(
     set: &CompiledSet,
     req: &Request,
     ty: crate::schema::Type,

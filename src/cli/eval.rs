@@ -196,8 +196,9 @@ pub(crate) fn render_decision(
                     }
                 }
                 (Some(Ok(c)), false) => out.push_str(&format!("  {}\n", c.first_line())),
-                (Some(Err(e)), _) => out.push_str(&format!("  why-not: {e}\n")),
-                (None, _) => {}
+                (Some(Err(e)), true) => out.push_str(&format!("  why-not: {e}\n")),
+                // The one-line hint is left out for requests outside the analysis.
+                (Some(Err(_)), false) | (None, _) => {}
             }
             if explain {
                 out.push_str(&set.render_explanation(&set.explain(&r.request)));

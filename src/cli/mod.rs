@@ -43,6 +43,7 @@ mod inputs;
 #[cfg(feature = "lsp")]
 mod lsp;
 mod test;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,8 @@ pub enum Command {
     Coverage(coverage::CoverageArgs),
     /// Draw how an action is decided, as a Mermaid or DOT flowchart.
     Graph(graph::GraphArgs),
+    /// Prove each invariant of the policy set for every request.
+    Verify(verify::VerifyArgs),
 }
 
 /// Output format.
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Lsp(args) => lsp::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Verify(args) => verify::run(&args),
     };
     exit.into()
 }
