@@ -196,7 +196,7 @@ fn formatting_keeps_every_shipped_decision() {
         })
         .collect();
     let before = decisions(&shipped);
-    assert_eq!(before.len(), 260);
+    assert!(before.len() >= 260, "every shipped scenario request");
     assert_eq!(decisions(&reformatted), before);
 }
 

@@ -28,37 +28,54 @@ pub fn format_source(text: &str) -> Result<String, FmtError> {
 
 /// Formats a policy file's text; spans in errors belong to `file`.
 pub fn format_file(file: FileId, text: &str) -> Result<String, FmtError> {
-    let formatted = format_once(file, text)?;
-    let whole = Span::new(file, 0, 0);
+    let first = format_once(file, text)?;
     let unsound = |reason: &str| FmtError::Unsound {
         reason: reason.to_owned(),
-        span: whole,
+        span: Span::new(file, 0, 0),
     };
-    // The safety net: same meaning, same comments in the same places, stable.
-    let before = syntax::parse(file, text).file.to_string();
-    let after = syntax::parse(file, &formatted);
-    if !after.errors.is_empty() {
+    // The safety net: the result parses, means the same, keeps the same comments in the
+    // same places, and is stable.
+    let Ok(second) = format_once(file, &first.text) else {
         return Err(unsound("produce text that does not parse"));
-    }
-    if after.file.to_string() != before {
+    };
+    if second.ast != first.ast {
         return Err(unsound("change the meaning of the file"));
     }
-    if comment_places(file, text)? != comment_places(file, &formatted)? {
+    if second.comments != first.comments {
         return Err(unsound("lose or move a comment"));
     }
-    match format_once(file, &formatted) {
-        Ok(again) if again == formatted => Ok(formatted),
-        _ => Err(unsound("give a different result when run again")),
+    if second.text != first.text {
+        return Err(unsound("give a different result when run again"));
     }
+    Ok(first.text)
 }
 
-/// One formatting pass, unchecked.
-fn format_once(file: FileId, text: &str) -> Result<String, FmtError> {
+/// One formatting pass, unchecked, with what the checks compare.
+struct Pass {
+    /// The formatted text.
+    text: String,
+    /// The input's AST in canonical form (no spans).
+    ast: String,
+    /// The input's comments: each with the number of tokens before it (commas aside: the
+    /// style adds and drops trailing commas) and whether it trails code.
+    comments: Vec<(String, usize, bool)>,
+}
+
+fn format_once(file: FileId, text: &str) -> Result<Pass, FmtError> {
     let tree = syntax::concrete::parse_concrete(file, text).map_err(FmtError::Syntax)?;
     check_depth(&tree)?;
     let trivia = Trivia::scan(file, text, tree.tokens.clone())
         .map_err(|span| FmtError::UnknownText { span })?;
-    Ok(print::print(text, &tree, &trivia))
+    let comments = trivia
+        .placements(text, |t| t != ",")
+        .into_iter()
+        .map(|(c, n, trailing)| (c.to_owned(), n, trailing))
+        .collect();
+    Ok(Pass {
+        text: print::print(text, &tree, &trivia),
+        ast: tree.ast.to_string(),
+        comments,
+    })
 }
 
 /// Refuses expressions nested deeper than [`MAX_EXPANDED_DEPTH`] (such as a long run of
@@ -105,17 +122,4 @@ fn check_depth(tree: &ConcreteFile) -> Result<(), FmtError> {
         }
     }
     Ok(())
-}
-
-/// Each comment with the number of tokens before it (commas aside: the formatter adds and
-/// drops trailing commas) and whether it trails code.
-fn comment_places(file: FileId, text: &str) -> Result<Vec<(String, usize, bool)>, FmtError> {
-    let tree = syntax::concrete::parse_concrete(file, text).map_err(FmtError::Syntax)?;
-    let trivia =
-        Trivia::scan(file, text, tree.tokens).map_err(|span| FmtError::UnknownText { span })?;
-    Ok(trivia
-        .placements(text, |t| t != ",")
-        .into_iter()
-        .map(|(c, n, trailing)| (c.to_owned(), n, trailing))
-        .collect())
 }

@@ -128,6 +128,17 @@ impl<'s> Printer<'s, '_> {
         self.text.get(span.range()).unwrap_or("")
     }
 
+    /// A token's text as printed: strings exactly as written; in anything else (the
+    /// keywords of several words, such as `allow only when`) each run of whitespace becomes
+    /// one space.
+    fn token_text(&self, span: Span) -> std::borrow::Cow<'s, str> {
+        let text = self.src(span);
+        if text.starts_with('"') || !text.contains(char::is_whitespace) {
+            return text.into();
+        }
+        text.split_whitespace().collect::<Vec<_>>().join(" ").into()
+    }
+
     /// Ends the line and indents the next one.
     fn newline(&mut self, indent: usize) {
         let trimmed = self.out.trim_end_matches(' ').len();
@@ -248,8 +259,8 @@ impl<'s> Printer<'s, '_> {
     }
 
     fn tok(&mut self, span: Span) {
-        let text = self.src(span);
-        self.tok_as(span, text, false);
+        let text = self.token_text(span);
+        self.tok_as(span, &text, false);
     }
 
     fn item(&mut self, item: &ConcreteItem) {
@@ -258,8 +269,8 @@ impl<'s> Printer<'s, '_> {
             ConcreteItem::Let { head, body } => {
                 for (i, &t) in head.iter().enumerate() {
                     if i == 0 {
-                        let text = self.src(t);
-                        self.tok_as(t, text, true);
+                        let text = self.token_text(t);
+                        self.tok_as(t, &text, true);
                     } else {
                         self.space();
                         self.tok(t);
@@ -275,8 +286,8 @@ impl<'s> Printer<'s, '_> {
             } => {
                 for (i, &t) in head.iter().enumerate() {
                     if i == 0 {
-                        let text = self.src(t);
-                        self.tok_as(t, text, true);
+                        let text = self.token_text(t);
+                        self.tok_as(t, &text, true);
                     } else {
                         self.space();
                         self.tok(t);
@@ -303,8 +314,8 @@ impl<'s> Printer<'s, '_> {
         self.cont = CLAUSE_INDENT + NEST;
         for (i, &t) in clause.head.iter().enumerate() {
             if i == 0 {
-                let text = self.src(t);
-                self.tok_as(t, text, true);
+                let text = self.token_text(t);
+                self.tok_as(t, &text, true);
             } else {
                 self.space();
                 self.tok(t);
@@ -321,6 +332,8 @@ impl<'s> Printer<'s, '_> {
                     }
                 }
             }
+            // The operands of a broken condition continue at the column after `  when `,
+            // whatever the clause's keywords (`allow only when` too), to keep lines short.
             ClauseBody::Expr(e) => self.body(e, TOP_COLUMN),
             ClauseBody::Token(t) => {
                 self.space();
@@ -588,7 +601,14 @@ impl<'s> Printer<'s, '_> {
                     self.col
                 };
                 self.cont = body_base;
-                self.expr(body, body_base.max(NEST), suffix + 1);
+                // A chain inside parentheses continues one step in from the `(`: its
+                // operators start under the first operand.
+                let body_base = if matches!(body.kind, Kind::Chain { .. }) {
+                    body_base + NEST
+                } else {
+                    body_base.max(NEST)
+                };
+                self.expr(body, body_base, suffix + 1);
                 self.cont = inner;
                 self.tok(*close);
             }

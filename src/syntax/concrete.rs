@@ -20,6 +20,8 @@ pub struct ConcreteFile {
     pub items: Vec<ConcreteItem>,
     /// Every token of the file in source order (the leaves of `items`).
     pub tokens: Vec<Span>,
+    /// The same file as an AST (what [`parse`] gives).
+    pub ast: crate::ast::PolicyFile,
 }
 
 /// A top-level item.
@@ -32,10 +34,10 @@ pub enum ConcreteItem {
         /// The value.
         body: ConcreteExpr,
     },
-    /// A braced item such as `rule ID { ... }`: the tokens before `{`, `{`, one clause per
-    /// line, `}`.
+    /// A braced item, `rule ID { ... }` or `invariant ID { ... }`: the tokens before `{`,
+    /// `{`, one clause per line, `}`.
     Block {
-        /// The tokens before `{` (`rule` and the id).
+        /// The tokens before `{` (`rule` or `invariant`, and the id).
         head: Vec<Span>,
         /// `{`
         open: Span,
@@ -49,7 +51,8 @@ pub enum ConcreteItem {
 /// One clause of a braced item: leading keyword tokens and what follows them.
 #[derive(Debug, Clone)]
 pub struct Clause {
-    /// The keyword tokens (`allow`, `when`, `reason`, ...).
+    /// The keyword tokens (`allow`, `when`, `reason`, `on`, `allow only when`, ...). A
+    /// keyword of several words is one token and may hold any whitespace between them.
     pub head: Vec<Span>,
     /// What follows.
     pub body: ClauseBody,
@@ -124,7 +127,7 @@ pub enum ConcreteExpr {
 
 /// The concrete tree of one file, or its syntax errors (the same errors [`parse`] reports).
 pub fn parse_concrete(file: FileId, text: &str) -> Result<ConcreteFile, Vec<SyntaxError>> {
-    let Parsed { errors, .. } = parse(file, text);
+    let Parsed { errors, file: ast } = parse(file, text);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -140,7 +143,7 @@ pub fn parse_concrete(file: FileId, text: &str) -> Result<ConcreteFile, Vec<Synt
             match pair.as_rule() {
                 Rule::EOI => {}
                 Rule::let_decl => items.push(b.let_decl(pair)?),
-                Rule::rule_decl => items.push(b.block(pair)?),
+                Rule::rule_decl | Rule::invariant_decl => items.push(b.block(pair)?),
                 _ => return Err(vec![unsupported(&b, &pair)]),
             }
         }
@@ -149,6 +152,7 @@ pub fn parse_concrete(file: FileId, text: &str) -> Result<ConcreteFile, Vec<Synt
     Ok(ConcreteFile {
         items,
         tokens: b.tokens,
+        ast,
     })
 }
 
@@ -216,13 +220,31 @@ impl Builder {
         let mut clauses: Vec<Clause> = Vec::new();
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::kw_rule | Rule::rule_id => head.push(self.token(&p)),
+                Rule::kw_rule | Rule::kw_invariant | Rule::rule_id => head.push(self.token(&p)),
                 Rule::lbrace => open = Some(self.token(&p)),
                 Rule::rbrace => close = Some(self.token(&p)),
-                Rule::effect => clauses.push(Clause {
+                // `allow`/`deny` of a rule and `on` of an invariant: a list of actions follows.
+                Rule::effect | Rule::kw_on => clauses.push(Clause {
                     head: vec![self.token(&p)],
                     body: ClauseBody::Names(Vec::new(), Vec::new()),
                 }),
+                // `allow only when` and the like: a condition follows.
+                Rule::form_allow_only_when | Rule::form_allow_when | Rule::form_deny_when => {
+                    clauses.push(Clause {
+                        head: vec![self.token(&p)],
+                        body: ClauseBody::Names(Vec::new(), Vec::new()),
+                    });
+                }
+                Rule::expr => {
+                    let at = self.span(&p);
+                    let e = self.expr(p)?;
+                    match clauses.last_mut() {
+                        Some(c) if matches!(&c.body, ClauseBody::Names(n, _) if n.is_empty()) => {
+                            c.body = ClauseBody::Expr(e);
+                        }
+                        _ => return Err(vec![malformed(at, "an invariant form")]),
+                    }
+                }
                 Rule::action_list => {
                     let at = self.span(&p);
                     let (names, commas) = self.names(p)?;
@@ -234,7 +256,7 @@ impl Builder {
                             *n = names;
                             *c = commas;
                         }
-                        _ => return Err(vec![malformed(at, "`allow` or `deny`")]),
+                        _ => return Err(vec![malformed(at, "`allow`, `deny` or `on`")]),
                     }
                 }
                 Rule::when_clause | Rule::reason_clause => clauses.push(self.clause(p)?),
