@@ -59,6 +59,8 @@ pub mod fmt;
 pub mod generate;
 pub mod graph;
 pub mod limits;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod policy_set;
 pub mod report;
 pub mod scenario;

@@ -248,6 +248,14 @@ pub fn load_texts(schema: &str, policies: &[(&str, &str)]) -> Result<Loaded, Loa
     finish(result, sources)
 }
 
+/// Loads a policy set from files already read: [`policy_files`] with some texts replaced,
+/// as a language server does with the buffers open in an editor.
+pub fn load_files(schema: RawFile, policies: Vec<RawFile>) -> Result<Loaded, LoadFailure> {
+    let mut sources = SourceMap::new();
+    let result = load_raw(schema, policies, &mut sources);
+    finish(result, sources)
+}
+
 type Validated = (validate::ValidatedSet, Vec<Diagnostic>, usize);
 
 fn load_raw(

@@ -130,6 +130,14 @@ impl SourceMap {
             .unwrap_or_else(|| EMPTY.get_or_init(|| SourceFile::new("<unknown>", "")))
     }
 
+    /// Every file with its id, in the order they were added.
+    pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
+    }
+
     /// The text of a span.
     pub fn slice(&self, span: Span) -> &str {
         self.get(span.file).slice(span)

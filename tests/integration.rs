@@ -11,6 +11,8 @@ mod eval;
 mod fmt;
 mod graph;
 mod hostile;
+#[cfg(feature = "lsp")]
+mod lsp;
 mod props;
 mod scenarios;
 mod schema;

@@ -40,6 +40,8 @@ mod eval;
 mod fmt;
 mod graph;
 mod inputs;
+#[cfg(feature = "lsp")]
+mod lsp;
 mod test;
 mod verify;
 
@@ -66,6 +68,9 @@ pub enum Command {
     Test(test::TestArgs),
     /// Format policy files in the one house style (or check that they are).
     Fmt(fmt::FmtArgs),
+    /// Speak the Language Server Protocol on standard input and output (for editors).
+    #[cfg(feature = "lsp")]
+    Lsp(lsp::LspArgs),
     /// Report which rules and conditions the scenario requests exercise.
     Coverage(coverage::CoverageArgs),
     /// Draw how an action is decided, as a Mermaid or DOT flowchart.
@@ -138,6 +143,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        #[cfg(feature = "lsp")]
+        Command::Lsp(args) => lsp::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Verify(args) => verify::run(&args),

@@ -1,0 +1,794 @@
+//! `mailgate lsp`: the Language Server Protocol over standard input and output.
+//!
+//! The server is synchronous (the `lsp-server` message types, no async runtime): a policy
+//! set loads in about a millisecond, so every question is answered on one thread, in order.
+//! A reader thread frames the input; when several edits arrive together, the set is
+//! reloaded once for all of them.
+//!
+//! - **Diagnostics** are exactly what `mailgate check` reports: the same loader runs on the
+//!   policy folder with the text of the open buffers in place of the files on disk. Every
+//!   file of the set gets its list (an empty one once it is clean), `schema.yaml` included.
+//!   Secondary labels become related information; a did-you-mean becomes a quick fix.
+//! - **Hover, definition, completion** read the tokens around the cursor (see
+//!   [`features`]), so they work while the text is being typed and does not parse.
+//! - **Formatting** is `mailgate fmt`'s: one edit that replaces the whole document.
+//! - **Positions** are converted between byte offsets and the client's UTF-16 (or UTF-8,
+//!   when offered) columns by [`text::LineIndex`].
+//!
+//! Nothing but protocol messages is written to standard output.
+
+mod features;
+mod lexer;
+mod text;
+mod transport;
+mod workspace;
+
+use features::CompletionKind;
+use lsp_server::{ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_types as lt;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use text::{Encoding, LineIndex, path_to_uri, uri_to_path};
+use workspace::Analysis;
+
+/// Errors that end the server.
+#[derive(Debug, thiserror::Error)]
+pub enum LspError {
+    /// Standard input or output failed.
+    #[error("language server I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How `mailgate lsp` was started.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--policies DIR`: the policy folder for files that are not under a folder with a
+    /// `schema.yaml` of their own.
+    pub policies: Option<PathBuf>,
+}
+
+/// How the session ended: whether `exit` came after `shutdown` (exit code 0) or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `shutdown` then `exit`.
+    Clean,
+    /// `exit` without `shutdown`, or the input ended.
+    Abrupt,
+}
+
+/// Serves the protocol on standard input and output until `exit` or the end of input.
+pub fn serve_stdio(options: &Options) -> Result<Ending, LspError> {
+    let input = std::io::BufReader::new(std::io::stdin());
+    let mut output = std::io::stdout().lock();
+    serve(input, &mut output, options)
+}
+
+/// Serves the protocol on any pair of streams.
+pub fn serve<R, W>(input: R, output: &mut W, options: &Options) -> Result<Ending, LspError>
+where
+    R: BufRead + Send + 'static,
+    W: Write,
+{
+    let rx = transport::spawn_reader(input)?;
+    let mut server = Server::new(options);
+    let ending = run_loop(&rx, &mut server, output);
+    // Messages produced last (for example the reply to `shutdown`).
+    flush(&mut server, output)?;
+    ending
+}
+
+fn run_loop<W: Write>(
+    rx: &Receiver<transport::Incoming>,
+    server: &mut Server,
+    output: &mut W,
+) -> Result<Ending, LspError> {
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(incoming) = next.take() {
+            if let Some(ending) = server.incoming(incoming) {
+                return Ok(ending);
+            }
+            flush(server, output)?;
+            next = rx.try_recv().ok();
+        }
+        server.refresh();
+        flush(server, output)?;
+    }
+    Ok(Ending::Abrupt)
+}
+
+fn flush<W: Write>(server: &mut Server, output: &mut W) -> Result<(), LspError> {
+    for msg in server.outbox.drain(..) {
+        transport::write_frame(output, &msg)?;
+    }
+    Ok(())
+}
+
+/// An open buffer.
+#[derive(Debug)]
+struct Doc {
+    /// The URI the client uses for it.
+    uri: lt::Uri,
+    /// Its current text.
+    text: String,
+    /// The policy folder it belongs to, if any.
+    root: Option<PathBuf>,
+}
+
+/// A policy folder the server has loaded.
+struct RootState {
+    analysis: Analysis,
+    /// URIs that have diagnostics published (possibly empty lists).
+    published: BTreeSet<String>,
+}
+
+/// The server's state. Messages go in through [`Server::incoming`]; replies and
+/// notifications collect in `outbox`.
+struct Server {
+    options: Options,
+    encoding: Encoding,
+    initialized: bool,
+    shutdown: bool,
+    /// Open buffers, by canonical path.
+    docs: HashMap<PathBuf, Doc>,
+    roots: BTreeMap<PathBuf, RootState>,
+    /// Folders whose files changed since they were last loaded.
+    dirty: BTreeSet<PathBuf>,
+    outbox: Vec<Value>,
+}
+
+/// Folders searched upwards from a file for `schema.yaml`.
+const MAX_ROOT_SEARCH: usize = 64;
+
+impl Server {
+    fn new(options: &Options) -> Self {
+        let policies = options.policies.as_ref().map(|p| canonical(p));
+        Server {
+            options: Options { policies },
+            encoding: Encoding::Utf16,
+            initialized: false,
+            shutdown: false,
+            docs: HashMap::new(),
+            roots: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            outbox: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, msg: &Message) {
+        if let Ok(mut v) = serde_json::to_value(msg) {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("jsonrpc".to_owned(), json!("2.0"));
+            }
+            self.outbox.push(v);
+        }
+    }
+
+    fn notify(&mut self, method: &str, params: impl serde::Serialize) {
+        self.send(&Message::Notification(Notification::new(
+            method.to_owned(),
+            params,
+        )));
+    }
+
+    fn log(&mut self, text: &str) {
+        self.notify(
+            "window/logMessage",
+            lt::LogMessageParams {
+                typ: lt::MessageType::LOG,
+                message: text.to_owned(),
+            },
+        );
+    }
+
+    /// Handles one incoming message; `Some` when the session is over.
+    fn incoming(&mut self, incoming: transport::Incoming) -> Option<Ending> {
+        match incoming {
+            transport::Incoming::Message(Message::Request(req)) => self.request(req),
+            transport::Incoming::Message(Message::Notification(n)) => return self.notification(n),
+            transport::Incoming::Message(Message::Response(_)) => {}
+            transport::Incoming::Malformed(why) => {
+                self.outbox.push(json!({
+                    "jsonrpc": "2.0",
+                    "id": null,
+                    "error": { "code": ErrorCode::ParseError as i32, "message": why },
+                }));
+            }
+        }
+        None
+    }
+
+    fn reply_err(&mut self, id: RequestId, code: ErrorCode, message: impl Into<String>) {
+        self.send(&Message::Response(Response::new_err(
+            id,
+            code as i32,
+            message.into(),
+        )));
+    }
+
+    fn reply(&mut self, id: RequestId, result: impl serde::Serialize) {
+        self.send(&Message::Response(Response::new_ok(id, result)));
+    }
+
+    fn request(&mut self, req: Request) {
+        if self.shutdown {
+            return self.reply_err(
+                req.id,
+                ErrorCode::InvalidRequest,
+                "the server is shutting down",
+            );
+        }
+        if req.method == "initialize" {
+            return self.initialize(req);
+        }
+        if !self.initialized {
+            return self.reply_err(req.id, ErrorCode::ServerNotInitialized, "initialize first");
+        }
+        // Questions are answered on the current text.
+        self.refresh();
+        let id = req.id.clone();
+        let result = match req.method.as_str() {
+            "shutdown" => {
+                self.shutdown = true;
+                Ok(Value::Null)
+            }
+            "textDocument/hover" => params(req).map(|p| self.hover(&p)),
+            "textDocument/definition" => params(req).map(|p| self.definition(&p)),
+            "textDocument/completion" => params(req).map(|p| self.completion(&p)),
+            "textDocument/codeAction" => params(req).map(|p| code_action(&p)),
+            "textDocument/formatting" => params(req).map(|p| self.formatting(&p)),
+            other => Err((
+                ErrorCode::MethodNotFound,
+                format!("unknown method `{other}`"),
+            )),
+        };
+        match result {
+            Ok(v) => self.reply(id, v),
+            Err((code, message)) => self.reply_err(id, code, message),
+        }
+    }
+
+    fn initialize(&mut self, req: Request) {
+        let p: lt::InitializeParams = match serde_json::from_value(req.params) {
+            Ok(p) => p,
+            Err(e) => return self.reply_err(req.id, ErrorCode::InvalidParams, e.to_string()),
+        };
+        let offers_utf8 = p
+            .capabilities
+            .general
+            .as_ref()
+            .and_then(|g| g.position_encodings.as_ref())
+            .is_some_and(|encs| encs.contains(&lt::PositionEncodingKind::UTF8));
+        self.encoding = if offers_utf8 {
+            Encoding::Utf8
+        } else {
+            Encoding::Utf16
+        };
+        // Folders to load at once: `--policies`, and each workspace folder (or its
+        // `policies/`) that holds a `schema.yaml`.
+        let mut folders: Vec<PathBuf> = p
+            .workspace_folders
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| uri_to_path(&f.uri))
+            .collect();
+        #[allow(deprecated, reason = "older clients send only rootUri")]
+        if folders.is_empty() {
+            folders.extend(p.root_uri.as_ref().and_then(uri_to_path));
+        }
+        let mut roots: Vec<PathBuf> = self.options.policies.iter().cloned().collect();
+        for f in folders {
+            for candidate in [f.clone(), f.join("policies")] {
+                if candidate.join("schema.yaml").is_file() {
+                    roots.push(canonical(&candidate));
+                }
+            }
+        }
+        for r in roots {
+            self.dirty.insert(r);
+        }
+        let capabilities = lt::ServerCapabilities {
+            position_encoding: Some(match self.encoding {
+                Encoding::Utf8 => lt::PositionEncodingKind::UTF8,
+                Encoding::Utf16 => lt::PositionEncodingKind::UTF16,
+            }),
+            text_document_sync: Some(lt::TextDocumentSyncCapability::Options(
+                lt::TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(lt::TextDocumentSyncKind::FULL),
+                    save: Some(lt::TextDocumentSyncSaveOptions::Supported(true)),
+                    ..Default::default()
+                },
+            )),
+            hover_provider: Some(lt::HoverProviderCapability::Simple(true)),
+            definition_provider: Some(lt::OneOf::Left(true)),
+            completion_provider: Some(lt::CompletionOptions {
+                trigger_characters: Some(vec![".".to_owned(), "\"".to_owned()]),
+                ..Default::default()
+            }),
+            document_formatting_provider: Some(lt::OneOf::Left(true)),
+            code_action_provider: Some(lt::CodeActionProviderCapability::Options(
+                lt::CodeActionOptions {
+                    code_action_kinds: Some(vec![lt::CodeActionKind::QUICKFIX]),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        };
+        let result = lt::InitializeResult {
+            capabilities,
+            server_info: Some(lt::ServerInfo {
+                name: "mailgate".to_owned(),
+                version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            }),
+        };
+        self.initialized = true;
+        self.reply(req.id, result);
+    }
+
+    fn notification(&mut self, n: Notification) -> Option<Ending> {
+        match n.method.as_str() {
+            "exit" => {
+                return Some(if self.shutdown {
+                    Ending::Clean
+                } else {
+                    Ending::Abrupt
+                });
+            }
+            _ if !self.initialized || self.shutdown => {}
+            "textDocument/didOpen" => {
+                if let Ok(p) = serde_json::from_value::<lt::DidOpenTextDocumentParams>(n.params) {
+                    self.open(p.text_document.uri, p.text_document.text);
+                }
+            }
+            "textDocument/didChange" => {
+                if let Ok(p) = serde_json::from_value::<lt::DidChangeTextDocumentParams>(n.params) {
+                    // Full sync: the last change holds the whole text.
+                    if let Some(c) = p.content_changes.into_iter().last() {
+                        self.change(&p.text_document.uri, c.text);
+                    }
+                }
+            }
+            "textDocument/didClose" => {
+                if let Ok(p) = serde_json::from_value::<lt::DidCloseTextDocumentParams>(n.params) {
+                    self.close(&p.text_document.uri);
+                }
+            }
+            "textDocument/didSave" => {
+                if let Ok(p) = serde_json::from_value::<lt::DidSaveTextDocumentParams>(n.params) {
+                    self.touch(&p.text_document.uri);
+                }
+            }
+            "workspace/didChangeWatchedFiles" => {
+                if let Ok(p) = serde_json::from_value::<lt::DidChangeWatchedFilesParams>(n.params) {
+                    for c in p.changes {
+                        self.touch(&c.uri);
+                    }
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// The policy folder of a file: the nearest folder above it with a `schema.yaml`, else
+    /// `--policies` when the file is under it.
+    fn root_of(&self, path: &Path) -> Option<PathBuf> {
+        if let Some(p) = &self.options.policies
+            && path.starts_with(p)
+        {
+            return Some(p.clone());
+        }
+        path.ancestors()
+            .skip(1)
+            .take(MAX_ROOT_SEARCH)
+            .find(|d| d.join("schema.yaml").is_file())
+            .map(Path::to_path_buf)
+    }
+
+    fn open(&mut self, uri: lt::Uri, text: String) {
+        let Some(path) = uri_to_path(&uri).map(|p| canonical(&p)) else {
+            return;
+        };
+        let root = self.root_of(&path);
+        if let Some(r) = &root {
+            self.dirty.insert(r.clone());
+        } else {
+            let msg = format!(
+                "mailgate: no schema.yaml in the folders above {}; start the server with --policies DIR",
+                path.display()
+            );
+            self.log(&msg);
+        }
+        self.docs.insert(path, Doc { uri, text, root });
+    }
+
+    fn doc_path(&self, uri: &lt::Uri) -> Option<PathBuf> {
+        let path = canonical(&uri_to_path(uri)?);
+        self.docs.contains_key(&path).then_some(path)
+    }
+
+    fn change(&mut self, uri: &lt::Uri, text: String) {
+        let Some(path) = self.doc_path(uri) else {
+            return;
+        };
+        if let Some(doc) = self.docs.get_mut(&path) {
+            doc.text = text;
+            if let Some(r) = doc.root.clone() {
+                self.dirty.insert(r);
+            }
+        }
+    }
+
+    fn close(&mut self, uri: &lt::Uri) {
+        if let Some(path) = self.doc_path(uri)
+            && let Some(Doc { root: Some(r), .. }) = self.docs.remove(&path)
+        {
+            self.dirty.insert(r);
+        }
+    }
+
+    /// A file changed on disk: reload the folder it belongs to.
+    fn touch(&mut self, uri: &lt::Uri) {
+        if let Some(path) = uri_to_path(uri) {
+            let path = canonical(&path);
+            for root in self.roots.keys() {
+                if path.starts_with(root) {
+                    self.dirty.insert(root.clone());
+                }
+            }
+            if let Some(r) = self.root_of(&path)
+                && (self.roots.contains_key(&r)
+                    || self.docs.values().any(|d| d.root.as_ref() == Some(&r)))
+            {
+                self.dirty.insert(r);
+            }
+        }
+    }
+
+    /// Reloads every folder that changed and publishes its diagnostics.
+    fn refresh(&mut self) {
+        for root in std::mem::take(&mut self.dirty) {
+            let overlay: HashMap<PathBuf, String> = self
+                .docs
+                .iter()
+                .filter(|(_, d)| d.root.as_ref() == Some(&root))
+                .map(|(p, d)| (p.clone(), d.text.clone()))
+                .collect();
+            let analysis = Analysis::load(&root, &overlay);
+            let previous = self
+                .roots
+                .remove(&root)
+                .map(|s| s.published)
+                .unwrap_or_default();
+            let published = self.publish(&analysis, &previous);
+            self.roots.insert(
+                root,
+                RootState {
+                    analysis,
+                    published,
+                },
+            );
+        }
+    }
+
+    /// The URI for a file of a set: the client's own for an open buffer.
+    fn uri_for(&self, name: &str) -> Option<lt::Uri> {
+        let path = Path::new(name);
+        match self.docs.get(path) {
+            Some(d) => Some(d.uri.clone()),
+            None => path_to_uri(path),
+        }
+    }
+
+    fn publish(&mut self, a: &Analysis, previous: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut by_file: BTreeMap<crate::source::FileId, Vec<lt::Diagnostic>> =
+            a.sources.files().map(|(id, _)| (id, Vec::new())).collect();
+        let mut indexes: HashMap<crate::source::FileId, LineIndex> = HashMap::new();
+        for d in &a.diagnostics {
+            let file = match (&d.primary, &d.file) {
+                (Some(l), _) => Some(l.span.file),
+                (None, Some(name)) => a
+                    .sources
+                    .files()
+                    .find(|(_, f)| f.name == *name)
+                    .map(|(id, _)| id)
+                    .or(a.schema_file),
+                (None, None) => a.schema_file,
+            };
+            let Some(file) = file else {
+                continue;
+            };
+            let diag = self.convert(a, d, file, &mut indexes);
+            by_file.entry(file).or_default().push(diag);
+        }
+        let mut published = BTreeSet::new();
+        for (file, diagnostics) in by_file {
+            let Some(uri) = self.uri_for(&a.sources.get(file).name) else {
+                continue;
+            };
+            published.insert(uri.as_str().to_owned());
+            self.notify(
+                "textDocument/publishDiagnostics",
+                lt::PublishDiagnosticsParams {
+                    uri,
+                    diagnostics,
+                    version: None,
+                },
+            );
+        }
+        for gone in previous.difference(&published) {
+            if let Ok(uri) = gone.parse::<lt::Uri>() {
+                self.notify(
+                    "textDocument/publishDiagnostics",
+                    lt::PublishDiagnosticsParams {
+                        uri,
+                        diagnostics: Vec::new(),
+                        version: None,
+                    },
+                );
+            }
+        }
+        published
+    }
+
+    fn range(
+        &self,
+        a: &Analysis,
+        span: crate::source::Span,
+        indexes: &mut HashMap<crate::source::FileId, LineIndex>,
+    ) -> lt::Range {
+        let text = &a.sources.get(span.file).text;
+        indexes
+            .entry(span.file)
+            .or_insert_with(|| LineIndex::new(text))
+            .range(text, span.range(), self.encoding)
+    }
+
+    fn convert(
+        &self,
+        a: &Analysis,
+        d: &crate::diagnostics::Diagnostic,
+        _file: crate::source::FileId,
+        indexes: &mut HashMap<crate::source::FileId, LineIndex>,
+    ) -> lt::Diagnostic {
+        let range = d
+            .primary
+            .as_ref()
+            .map_or_else(lt::Range::default, |l| self.range(a, l.span, indexes));
+        let mut message = d.message.clone();
+        if let Some(help) = &d.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        let related: Vec<lt::DiagnosticRelatedInformation> = d
+            .secondary
+            .iter()
+            .filter_map(|l| {
+                Some(lt::DiagnosticRelatedInformation {
+                    location: lt::Location {
+                        uri: self.uri_for(&a.sources.get(l.span.file).name)?,
+                        range: self.range(a, l.span, indexes),
+                    },
+                    message: if l.text.is_empty() {
+                        d.message.clone()
+                    } else {
+                        l.text.clone()
+                    },
+                })
+            })
+            .collect();
+        // The did-you-mean, as the text that replaces the primary span.
+        let fix = d.help.as_deref().and_then(suggestion).and_then(|name| {
+            let old = a.sources.slice(d.primary.as_ref()?.span);
+            if old.len() >= 2 && old.starts_with('"') && old.ends_with('"') {
+                Some(lexer::quote(name))
+            } else if !old.is_empty()
+                && old
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                Some(name.to_owned())
+            } else {
+                None
+            }
+        });
+        lt::Diagnostic {
+            range,
+            severity: Some(if d.is_error() {
+                lt::DiagnosticSeverity::ERROR
+            } else {
+                lt::DiagnosticSeverity::WARNING
+            }),
+            source: Some("mailgate".to_owned()),
+            message,
+            related_information: (!related.is_empty()).then_some(related),
+            data: fix.map(|f| json!({ "replacement": f })),
+            ..Default::default()
+        }
+    }
+
+    /// The open buffer a request is about, with its folder's analysis.
+    /// Only `.policy` files: an open `schema.yaml` gets diagnostics, not policy features.
+    fn target(&self, uri: &lt::Uri) -> Result<(&Doc, &Analysis), (ErrorCode, String)> {
+        let path = self
+            .doc_path(uri)
+            .filter(|p| p.extension().is_some_and(|e| e == "policy"))
+            .ok_or_else(|| {
+                (
+                    ErrorCode::InvalidParams,
+                    format!("`{}` is not an open policy file", uri.as_str()),
+                )
+            })?;
+        let doc = self.docs.get(&path).ok_or_else(|| {
+            (
+                ErrorCode::InvalidParams,
+                format!("`{}` is not open", uri.as_str()),
+            )
+        })?;
+        let analysis = doc
+            .root
+            .as_ref()
+            .and_then(|r| self.roots.get(r))
+            .map(|s| &s.analysis)
+            .ok_or_else(|| {
+                (
+                    ErrorCode::RequestFailed,
+                    "the file is not part of a policy set".to_owned(),
+                )
+            })?;
+        Ok((doc, analysis))
+    }
+
+    fn hover(&self, p: &lt::HoverParams) -> Value {
+        let tp = &p.text_document_position_params;
+        let Ok((doc, a)) = self.target(&tp.text_document.uri) else {
+            return Value::Null;
+        };
+        let idx = LineIndex::new(&doc.text);
+        let offset = idx.offset(&doc.text, tp.position, self.encoding);
+        let Some(h) = features::hover(a, &doc.text, offset) else {
+            return Value::Null;
+        };
+        json!(lt::Hover {
+            contents: lt::HoverContents::Markup(lt::MarkupContent {
+                kind: lt::MarkupKind::Markdown,
+                value: h.markdown,
+            }),
+            range: Some(idx.range(&doc.text, h.range, self.encoding)),
+        })
+    }
+
+    fn definition(&self, p: &lt::GotoDefinitionParams) -> Value {
+        let tp = &p.text_document_position_params;
+        let Ok((doc, a)) = self.target(&tp.text_document.uri) else {
+            return Value::Null;
+        };
+        let idx = LineIndex::new(&doc.text);
+        let offset = idx.offset(&doc.text, tp.position, self.encoding);
+        let Some(span) = features::definition(a, &doc.text, offset) else {
+            return Value::Null;
+        };
+        let Some(uri) = self.uri_for(&a.sources.get(span.file).name) else {
+            return Value::Null;
+        };
+        let range = self.range(a, span, &mut HashMap::new());
+        json!(lt::Location { uri, range })
+    }
+
+    /// The whole document in the `mailgate fmt` style, as one edit; no edit when it is
+    /// already formatted, and `null` when it cannot be formatted (a syntax error, which the
+    /// diagnostics show).
+    fn formatting(&self, p: &lt::DocumentFormattingParams) -> Value {
+        let Some(doc) = self
+            .doc_path(&p.text_document.uri)
+            .and_then(|path| self.docs.get(&path))
+        else {
+            return Value::Null;
+        };
+        match crate::fmt::format_source(&doc.text) {
+            Ok(formatted) if formatted == doc.text => json!([]),
+            Ok(formatted) => {
+                let idx = LineIndex::new(&doc.text);
+                let range = idx.range(&doc.text, 0..doc.text.len(), self.encoding);
+                json!([lt::TextEdit {
+                    range,
+                    new_text: formatted
+                }])
+            }
+            Err(_) => Value::Null,
+        }
+    }
+
+    fn completion(&self, p: &lt::CompletionParams) -> Value {
+        let tp = &p.text_document_position;
+        let Ok((doc, a)) = self.target(&tp.text_document.uri) else {
+            return Value::Null;
+        };
+        let idx = LineIndex::new(&doc.text);
+        let offset = idx.offset(&doc.text, tp.position, self.encoding);
+        let items: Vec<lt::CompletionItem> = features::complete(a, &doc.text, offset)
+            .into_iter()
+            .map(|c| lt::CompletionItem {
+                label: c.label,
+                kind: Some(match c.kind {
+                    CompletionKind::Action => lt::CompletionItemKind::FUNCTION,
+                    CompletionKind::Root => lt::CompletionItemKind::MODULE,
+                    CompletionKind::Attribute => lt::CompletionItemKind::FIELD,
+                    CompletionKind::Member => lt::CompletionItemKind::ENUM_MEMBER,
+                    CompletionKind::Let => lt::CompletionItemKind::CONSTANT,
+                    CompletionKind::Keyword => lt::CompletionItemKind::KEYWORD,
+                }),
+                detail: c.detail,
+                text_edit: Some(lt::CompletionTextEdit::Edit(lt::TextEdit {
+                    range: idx.range(&doc.text, c.replace, self.encoding),
+                    new_text: c.insert,
+                })),
+                ..Default::default()
+            })
+            .collect();
+        json!(lt::CompletionResponse::Array(items))
+    }
+}
+
+/// Quick fixes: each diagnostic that carries a did-you-mean replacement offers it.
+fn code_action(p: &lt::CodeActionParams) -> Value {
+    let mut actions = Vec::new();
+    for d in &p.context.diagnostics {
+        let Some(replacement) = d
+            .data
+            .as_ref()
+            .and_then(|v| v.get("replacement"))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let edit = lt::TextEdit {
+            range: d.range,
+            new_text: replacement.to_owned(),
+        };
+        #[allow(clippy::mutable_key_type, reason = "lsp-types keys edits by Uri")]
+        let changes = HashMap::from([(p.text_document.uri.clone(), vec![edit])]);
+        actions.push(lt::CodeActionOrCommand::CodeAction(lt::CodeAction {
+            title: format!("Replace with `{replacement}`"),
+            kind: Some(lt::CodeActionKind::QUICKFIX),
+            diagnostics: Some(vec![d.clone()]),
+            edit: Some(lt::WorkspaceEdit {
+                changes: Some(changes),
+                ..Default::default()
+            }),
+            is_preferred: Some(true),
+            ..Default::default()
+        }));
+    }
+    json!(actions)
+}
+
+/// The parameters of a request, or an `InvalidParams` error.
+fn params<P: serde::de::DeserializeOwned>(req: Request) -> Result<P, (ErrorCode, String)> {
+    serde_json::from_value(req.params).map_err(|e| (ErrorCode::InvalidParams, e.to_string()))
+}
+
+/// `X` from "did you mean `X`?".
+fn suggestion(help: &str) -> Option<&str> {
+    help.strip_prefix("did you mean `")?.strip_suffix("`?")
+}
+
+/// The canonical form of a path (symbolic links resolved), as far as it exists.
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+            canonical(parent).join(name)
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
