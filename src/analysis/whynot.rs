@@ -258,6 +258,8 @@ pub(super) fn counterfactuals(
     }
     let all_units = units(m);
     let mut f = b.and_exists(target, &keep, &m.value_vars).map_err(over)?;
+    // The requests reachable from `r` that reach the target: shared by every witness.
+    let reach = b.and(target, &keep).map_err(over)?;
     let nvars = usize::from(m.vars);
     let mut is_unit = vec![false; nvars];
     for u in &all_units {
@@ -291,8 +293,7 @@ pub(super) fn counterfactuals(
             m,
             r,
             &enc,
-            target,
-            &keep,
+            &reach,
             &all_units,
             &chosen,
             target_effect,
@@ -321,8 +322,7 @@ fn witness(
     m: &ActionModel,
     r: &Request,
     enc: &[bool],
-    target: &Dd,
-    keep: &Dd,
+    reach: &Dd,
     all_units: &[Unit],
     chosen: &[Unit],
     target_effect: Effect,
@@ -333,13 +333,15 @@ fn witness(
         action: action_name.clone(),
         budget: crate::limits::MAX_ANALYSIS_NODES,
     };
-    let mut g = b.and(target, keep).map_err(over)?;
+    // Fix every `changed` variable on a small cube first, then restrict `reach` once.
+    let mut cube = b.constant(true);
     let mut default = enc.to_vec();
     for u in all_units {
         let on = chosen.iter().any(|c| c.changed == u.changed);
-        g = b.and(&g, &b.literal(u.changed, on)).map_err(over)?;
+        cube = b.and(&cube, &b.literal(u.changed, on)).map_err(over)?;
         default[usize::from(u.changed)] = on;
     }
+    let g = b.and(reach, &cube).map_err(over)?;
     let cost = |v: u16, x: bool| u32::from(enc.get(usize::from(v)).copied() != Some(x));
     let prefer = |_: u16| true;
     let Some((_, w)) = b.min_cost(&g, &cost, &prefer, &default) else {
