@@ -226,6 +226,14 @@ fn finish(
     }
 }
 
+/// Loads a policy set from files already read (for example by [`policy_files`]), so a
+/// caller can hash exactly the bytes it loads.
+pub fn load_files(schema: RawFile, policies: Vec<RawFile>) -> Result<Loaded, LoadFailure> {
+    let mut sources = SourceMap::new();
+    let result = load_raw(schema, policies, &mut sources);
+    finish(result, sources)
+}
+
 /// Loads a policy set from texts in memory (for tests, fuzzing and embedding).
 pub fn load_texts(schema: &str, policies: &[(&str, &str)]) -> Result<Loaded, LoadFailure> {
     let mut sources = SourceMap::new();

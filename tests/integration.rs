@@ -10,6 +10,8 @@ mod hostile;
 mod props;
 mod scenarios;
 mod schema;
+#[cfg(feature = "serve")]
+mod serve;
 mod syntax;
 mod util;
 mod validate;

@@ -97,6 +97,17 @@ impl<'a> LineDecider<'a> {
         }
     }
 
+    /// The request of the last line that [`LineDecider::decide`] accepted (meaningless
+    /// after a line it refused).
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The decision of the last line that [`LineDecider::decide`] accepted.
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
     fn write_decision(&self, line_no: u64, out: &mut Vec<u8>) {
         let d = &self.decision;
         out.extend_from_slice(b"{\"line\":");

@@ -37,6 +37,8 @@ mod batch;
 mod check;
 mod eval;
 mod inputs;
+#[cfg(feature = "serve")]
+mod serve;
 mod test;
 
 use std::path::PathBuf;
@@ -60,6 +62,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Decide scenario requests and compare with their `expect`.
     Test(test::TestArgs),
+    /// Serve decisions over HTTP, reloading the policies when they change.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// Output format.
@@ -125,6 +130,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args),
     };
     exit.into()
 }
