@@ -109,7 +109,9 @@ impl Server {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().expect("mailgate serve was killed by a signal");
+                return status
+                    .code()
+                    .expect("mailgate serve was killed by a signal");
             }
             assert!(
                 start.elapsed() < DEADLINE,
@@ -183,7 +185,14 @@ fn http(
         .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(&raw)));
     let head = std::str::from_utf8(&raw[..split]).unwrap();
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
@@ -208,7 +217,10 @@ fn expected_revision(dir: &Path) -> String {
         h.update((bytes.len() as u64).to_be_bytes());
         h.update(&bytes);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize().iter().fold(String::new(), |mut s, b| {
+        s.push_str(&format!("{b:02x}"));
+        s
+    })
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
@@ -217,7 +229,11 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         if p.is_dir() {
             collect(root, &p, out);
         } else {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             if rel == "schema.yaml" || rel.ends_with(".policy") {
                 out.push((rel, std::fs::read(&p).unwrap()));
             }
@@ -307,7 +323,9 @@ fn decide_and_batch_give_the_records_of_eval_batch() {
     }
 
     // Decisions as the domain says, not only as eval --batch says.
-    let allowed = server.post("/v1/decide", SETTINGS_ALLOWED.as_bytes()).json();
+    let allowed = server
+        .post("/v1/decide", SETTINGS_ALLOWED.as_bytes())
+        .json();
     assert_eq!(allowed["decision"], "allow");
     assert_eq!(allowed["rules"][0], "change-settings-onpremises");
     let denied = server.post("/v1/decide", SETTINGS_DENIED.as_bytes()).json();
@@ -327,9 +345,13 @@ fn decide_and_batch_give_the_records_of_eval_batch() {
         .post("/v1/decide?explain=true", SETTINGS_DENIED.as_bytes())
         .json();
     let rules = explained["explanation"].as_array().unwrap();
-    assert!(rules.iter().any(|r| r["rule"] == "change-settings-onpremises"
-        && r["result"] == "false"
-        && !r["steps"].as_array().unwrap().is_empty()));
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["rule"] == "change-settings-onpremises"
+                && r["result"] == "false"
+                && !r["steps"].as_array().unwrap().is_empty())
+    );
 
     assert_eq!(server.terminate(), 0);
 }
@@ -352,10 +374,22 @@ fn limits_auth_and_probes() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["decision"], "deny");
     let wrong = [("Authorization", "Bearer s3cret2")];
-    let r = http(server.addr, "POST", "/v1/decide", &wrong, SETTINGS_ALLOWED.as_bytes());
+    let r = http(
+        server.addr,
+        "POST",
+        "/v1/decide",
+        &wrong,
+        SETTINGS_ALLOWED.as_bytes(),
+    );
     assert_eq!(r.status, 401);
     assert_eq!(http(server.addr, "GET", "/metrics", &[], b"").status, 401);
-    let r = http(server.addr, "POST", "/v1/decide", &auth, SETTINGS_ALLOWED.as_bytes());
+    let r = http(
+        server.addr,
+        "POST",
+        "/v1/decide",
+        &auth,
+        SETTINGS_ALLOWED.as_bytes(),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["decision"], "allow");
 
@@ -377,7 +411,10 @@ fn limits_auth_and_probes() {
     );
     assert_eq!(r.status, 200);
     assert_eq!(http(server.addr, "GET", "/nope", &auth, b"").status, 404);
-    assert_eq!(http(server.addr, "GET", "/v1/decide", &auth, b"").status, 405);
+    assert_eq!(
+        http(server.addr, "GET", "/v1/decide", &auth, b"").status,
+        405
+    );
     assert_eq!(server.terminate(), 0);
 }
 
@@ -386,7 +423,11 @@ fn hot_reload_follows_renames_deletes_schema_edits_and_keeps_the_last_good_set()
     let dir = policy_copy("serve-reload");
     let dir_arg = dir.to_str().unwrap().to_owned();
     let server = Server::start(&["--policies", &dir_arg]);
-    let decide = || server.post("/v1/decide", SETTINGS_ALLOWED.as_bytes()).json();
+    let decide = || {
+        server
+            .post("/v1/decide", SETTINGS_ALLOWED.as_bytes())
+            .json()
+    };
     let first = server.revision();
     assert_eq!(first, expected_revision(&dir));
     assert_eq!(decide()["decision"], "allow");
@@ -478,8 +519,8 @@ fn every_response_decides_with_the_revision_it_names() {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         break;
                     }
-                    let d = http(addr, "POST", "/v1/decide", &[], SETTINGS_ALLOWED.as_bytes())
-                        .json();
+                    let d =
+                        http(addr, "POST", "/v1/decide", &[], SETTINGS_ALLOWED.as_bytes()).json();
                     let rev = d["revision"].as_str().unwrap();
                     if rev == plain {
                         assert_eq!(d["decision"], "allow", "{d}");
@@ -513,7 +554,10 @@ fn every_response_decides_with_the_revision_it_names() {
         total[0] += seen[0];
         total[1] += seen[1];
     }
-    assert!(total[0] > 0 && total[1] > 0, "both revisions decided: {total:?}");
+    assert!(
+        total[0] > 0 && total[1] > 0,
+        "both revisions decided: {total:?}"
+    );
     assert_eq!(server.terminate(), 0);
 }
 
@@ -599,7 +643,10 @@ fn log_masks_erase_input_paths() {
     assert!(!text.contains("dana@contoso.com"), "{text}");
     let e: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(e["erased"], serde_json::json!(["/user/upn"]));
-    assert_eq!(e["input"]["user"], serde_json::json!({"security_roles": []}));
+    assert_eq!(
+        e["input"]["user"],
+        serde_json::json!({"security_roles": []})
+    );
 }
 
 /// Parses the Prometheus text format: every sample line is `name{labels} value`.
@@ -647,14 +694,20 @@ fn metrics_count_what_was_served() {
         samples
             .iter()
             .find(|(s, _)| s == series)
-            .map(|(_, v)| *v)
-            .unwrap_or_else(|| panic!("no {series} in\n{}", r.text()))
+            .map_or_else(|| panic!("no {series} in\n{}", r.text()), |(_, v)| *v)
     };
     assert!((value(r#"mailgate_decisions_total{action="change_approval_settings",decision="allow",cause="allowed"}"#) - 5.0).abs() < 1e-9);
     assert!((value(r#"mailgate_decisions_total{action="change_approval_settings",decision="deny",cause="no_rule_allows"}"#) - 1.0).abs() < 1e-9);
-    assert!((value(r#"mailgate_decisions_total{action="-",decision="deny",cause="invalid_request"}"#) - 1.0).abs() < 1e-9);
+    assert!(
+        (value(r#"mailgate_decisions_total{action="-",decision="deny",cause="invalid_request"}"#)
+            - 1.0)
+            .abs()
+            < 1e-9
+    );
     let revision = server.revision();
-    assert!((value(&format!("mailgate_policy_info{{revision=\"{revision}\"}}")) - 1.0).abs() < 1e-9);
+    assert!(
+        (value(&format!("mailgate_policy_info{{revision=\"{revision}\"}}")) - 1.0).abs() < 1e-9
+    );
     assert!(value(r#"mailgate_policy_reloads_total{result="failure"}"#).abs() < 1e-9);
     assert!(value("mailgate_decision_log_dropped_total").abs() < 1e-9);
     // The decide histogram: cumulative buckets ending in the count.

@@ -1,7 +1,7 @@
 //! `mailgate serve`: the decision service ([`crate::serve`]).
 
 use super::{Exit, PolicyArgs};
-use crate::serve::{self, Config, LogTarget, Server};
+use crate::serve::{self, Config, LogTarget, ServeError, Server};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,23 +40,6 @@ pub struct ServeArgs {
 /// Runs `serve`.
 pub(crate) fn run(args: &ServeArgs) -> Exit {
     let origin = args.policies.origin();
-    let initial = match serve::load(&origin) {
-        Ok(s) => {
-            for w in &s.warnings {
-                errln!("{w}\n");
-            }
-            s
-        }
-        Err(failure) => {
-            err!("{}", serve::render_failure(&failure));
-            let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
-            errln!(
-                "error: the policy set has {n} error{}; not serving",
-                if n == 1 { "" } else { "s" }
-            );
-            return Exit::Failure;
-        }
-    };
     let mut config = Config::new(origin);
     config.addr = args.addr;
     config.decision_log = args.decision_log.as_ref().map(|p| {
@@ -72,16 +55,30 @@ pub(crate) fn run(args: &ServeArgs) -> Exit {
     config.max_batch_bytes = args.max_batch_bytes;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.max_concurrency = args.max_concurrency;
-    let revision = initial.revision.clone();
-    let server = match Server::bind(config, initial) {
+    let server = match Server::bind(config) {
         Ok(s) => s,
+        Err(ServeError::Load(failure)) => {
+            err!("{}", serve::render_failure(&failure));
+            let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
+            errln!(
+                "error: the policy set has {n} error{}; not serving",
+                if n == 1 { "" } else { "s" }
+            );
+            return Exit::Failure;
+        }
         Err(e) => {
             errln!("error: {e}");
             return Exit::Failure;
         }
     };
+    for w in &server.initial().warnings {
+        errln!("{w}\n");
+    }
     match server.local_addr() {
-        Ok(addr) => errln!("listening on {addr} (revision {revision})"),
+        Ok(addr) => errln!(
+            "listening on {addr} (revision {})",
+            server.initial().revision
+        ),
         Err(e) => {
             errln!("error: {e}");
             return Exit::Failure;

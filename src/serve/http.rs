@@ -514,7 +514,14 @@ mod tests {
         let id: Arc<str> = Arc::from("b");
         let mut counts = DecisionCounts::default();
         let mut run = |body: &'static [u8]| {
-            let out = decide_batch(&snap, &rev, &Bytes::from_static(body), None, &id, &mut counts);
+            let out = decide_batch(
+                &snap,
+                &rev,
+                &Bytes::from_static(body),
+                None,
+                &id,
+                &mut counts,
+            );
             let mut expected = Vec::new();
             crate::batch::run(&snap.set, body, &mut expected, 1).unwrap();
             assert_eq!(

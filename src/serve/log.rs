@@ -202,7 +202,10 @@ fn compose(e: &Event, masks: &[Vec<String>], out: &mut Vec<u8>) {
         erased,
         result,
         eval_ns: e.eval_ns,
-        batch: e.batch.as_ref().map(|(id, line)| BatchRef { id, line: *line }),
+        batch: e
+            .batch
+            .as_ref()
+            .map(|(id, line)| BatchRef { id, line: *line }),
     };
     if serde_json::to_writer(&mut *out, &line).is_ok() {
         out.push(b'\n');

@@ -35,6 +35,9 @@ use std::time::{Duration, SystemTime};
 /// Errors that stop the service.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The policy set did not load (render its diagnostics with [`render_failure`]).
+    #[error("the policy set has errors")]
+    Load(Box<crate::policy_set::LoadFailure>),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -131,11 +134,23 @@ pub struct Server {
     listener: std::net::TcpListener,
     config: Config,
     initial: Snapshot,
+    watcher: Option<notify::RecommendedWatcher>,
+    triggers: (
+        tokio::sync::mpsc::Sender<&'static str>,
+        tokio::sync::mpsc::Receiver<&'static str>,
+    ),
 }
 
 impl Server {
-    /// Binds the address with a policy set that has already loaded.
-    pub fn bind(config: Config, initial: Snapshot) -> Result<Server, ServeError> {
+    /// Starts watching the policy folder, loads the policy set (so a change made after
+    /// this call returns is never missed) and binds the address.
+    pub fn bind(config: Config) -> Result<Server, ServeError> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<&'static str>(1);
+        let watcher = match &config.origin {
+            Origin::Dir(dir) if dir.is_dir() => Some(watch(dir, tx.clone())?),
+            _ => None,
+        };
+        let initial = load(&config.origin).map_err(|f| ServeError::Load(Box::new(f)))?;
         let listener =
             std::net::TcpListener::bind(config.addr).map_err(|source| ServeError::Bind {
                 addr: config.addr,
@@ -146,7 +161,14 @@ impl Server {
             listener,
             config,
             initial,
+            watcher,
+            triggers: (tx, rx),
         })
+    }
+
+    /// The policy set the service starts with.
+    pub fn initial(&self) -> &Snapshot {
+        &self.initial
     }
 
     /// The address actually bound (its port when the configured one was 0).
@@ -170,6 +192,8 @@ impl Server {
             listener,
             config,
             initial,
+            watcher: _watcher,
+            triggers: (tx, mut rx),
         } = self;
         let metrics = Arc::new(Metrics::default());
         let log = match &config.decision_log {
@@ -219,16 +243,10 @@ impl Server {
         });
 
         // Reload triggers: the folder watch and SIGHUP feed one task.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<&'static str>(1);
-        let _watcher = match &config.origin {
-            Origin::Dir(dir) => Some(watch(dir, tx.clone())?),
-            Origin::Embedded => None,
-        };
         #[cfg(unix)]
         {
             let tx = tx.clone();
-            let mut hup =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
                     let _ = tx.try_send("SIGHUP");
@@ -240,6 +258,9 @@ impl Server {
             let app = app.clone();
             tokio::spawn(async move {
                 while let Some(trigger) = rx.recv().await {
+                    if trigger == "watch" {
+                        settle(&mut rx).await;
+                    }
                     reload(&app, trigger).await;
                 }
             });
@@ -311,30 +332,59 @@ async fn shutdown_signal() {
 /// How long the watch waits for a folder to fall quiet before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
-/// Watches `dir` recursively; every debounced batch of changes asks for one reload.
+/// Longest a stream of changes can postpone a reload.
+const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
+
+/// Whether a file event can change the policy set. Reading a file (the reload itself
+/// opens every file) must not trigger another reload.
+fn changes_files(kind: notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+        | EventKind::Any
+        | EventKind::Create(_)
+        | EventKind::Modify(_)
+        | EventKind::Remove(_)
+        | EventKind::Other => true,
+        EventKind::Access(_) => false,
+    }
+}
+
+/// Watches `dir` recursively (a folder, not single files, so editors that save by
+/// writing a temporary file and renaming it over the original are seen, and so are
+/// deleted and new files). Every change asks for a reload; the reload task debounces.
 fn watch(
     dir: &std::path::Path,
     tx: tokio::sync::mpsc::Sender<&'static str>,
-) -> Result<notify_debouncer_mini::Debouncer<notify::RecommendedWatcher>, ServeError> {
-    let err = |e: notify::Error| ServeError::Watch {
+) -> Result<notify::RecommendedWatcher, ServeError> {
+    use notify::Watcher as _;
+    let err = |e: &notify::Error| ServeError::Watch {
         path: dir.to_path_buf(),
         message: e.to_string(),
     };
-    let mut debouncer = notify_debouncer_mini::new_debouncer(
-        DEBOUNCE,
-        move |events: notify_debouncer_mini::DebounceEventResult| {
-            if events.is_ok() {
-                // A full channel means a reload is already pending; it will see this change.
-                let _ = tx.try_send("watch");
-            }
-        },
-    )
-    .map_err(err)?;
-    debouncer
-        .watcher()
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // On a watcher error, reload anyway: the folder may have changed unseen.
+        if event.map_or(true, |e| changes_files(e.kind)) {
+            // A full channel means a reload is already pending; it will see this change.
+            let _ = tx.try_send("watch");
+        }
+    })
+    .map_err(|e| err(&e))?;
+    watcher
         .watch(dir, notify::RecursiveMode::Recursive)
-        .map_err(err)?;
-    Ok(debouncer)
+        .map_err(|e| err(&e))?;
+    Ok(watcher)
+}
+
+/// Waits until the folder has been quiet for [`DEBOUNCE`] (at most [`DEBOUNCE_MAX`]), so
+/// an editor's write-then-rename or a `git checkout` becomes one reload.
+async fn settle(rx: &mut tokio::sync::mpsc::Receiver<&'static str>) {
+    let deadline = tokio::time::Instant::now() + DEBOUNCE_MAX;
+    while let Ok(Some(_)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+    }
 }
 
 /// Loads the policy set again and swaps it in if it loaded cleanly. One reload runs at a
