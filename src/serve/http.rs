@@ -212,7 +212,7 @@ async fn decide(
         return error(StatusCode::BAD_REQUEST, "invalid query string");
     };
     let set = &snap.set;
-    let mut decider = LineDecider::new(set);
+    let mut decider = LineDecider::with_tables(set, &snap.tables);
     let mut out = Vec::with_capacity(512);
     let start = Instant::now();
     let ok = decider.decide(1, &body, &mut out);
@@ -271,7 +271,7 @@ fn decide_batch(
     counts: &mut DecisionCounts,
 ) -> Vec<u8> {
     let set = &snap.set;
-    let mut decider = LineDecider::new(set);
+    let mut decider = LineDecider::with_tables(set, &snap.tables);
     let mut out = Vec::with_capacity(body.len() + body.len() / 2);
     let mut rest: &[u8] = body;
     let mut line_no = 0u64;

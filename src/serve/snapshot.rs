@@ -12,6 +12,8 @@ use std::time::SystemTime;
 pub struct Snapshot {
     /// The compiled set.
     pub set: CompiledSet,
+    /// Its batch-line tables, built once.
+    pub tables: crate::batch::LineTables,
     /// SHA-256 of the files it was loaded from (see [`revision`]), 64 hex digits.
     pub revision: std::sync::Arc<str>,
     /// When it was loaded.
@@ -81,6 +83,7 @@ pub fn load(origin: &Origin) -> Result<Snapshot, LoadFailure> {
         .map(|d: &Diagnostic| d.render(loaded.set.sources()))
         .collect();
     Ok(Snapshot {
+        tables: crate::batch::LineTables::new(&loaded.set),
         set: loaded.set,
         revision: revision.into(),
         loaded_at: SystemTime::now(),
