@@ -22,13 +22,16 @@
 //! assert_eq!(decision.effect, mailgate::ast::Effect::Deny);
 //! ```
 
+pub mod analysis;
 pub mod ast;
 pub mod batch;
 pub mod cli;
 pub mod compile;
+pub mod coverage;
 pub mod diagnostics;
 pub mod eval;
 pub mod generate;
+pub mod graph;
 pub mod limits;
 pub mod policy_set;
 pub mod report;

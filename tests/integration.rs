@@ -2,10 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod analysis;
 mod batch;
 mod cli;
+mod coverage;
 mod domain;
 mod eval;
+mod graph;
 mod hostile;
 mod props;
 mod scenarios;

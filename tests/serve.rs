@@ -353,6 +353,24 @@ fn decide_and_batch_give_the_records_of_eval_batch() {
                 && !r["steps"].as_array().unwrap().is_empty())
     );
 
+    // ?why_not=true adds the counterfactuals: the privilege alone does not suffice for a
+    // Salesperson on-premises, the System Administrator role is needed too.
+    let why = server
+        .post("/v1/decide?why_not=true", SETTINGS_DENIED.as_bytes())
+        .json();
+    assert_eq!(why["decision"], "deny");
+    let options = why["counterfactuals"]["options"].as_array().unwrap();
+    assert!(!options.is_empty(), "{why}");
+    assert!(options.iter().all(|o| o["decision"] == "allow"), "{why}");
+    let with_admin = options.iter().any(|o| {
+        o["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "user.security_roles" && c["value"] == "System Administrator")
+    });
+    assert!(with_admin, "{why}");
+
     assert_eq!(server.terminate(), 0);
 }
 

@@ -35,11 +35,14 @@ macro_rules! errln {
 
 mod batch;
 mod check;
+mod coverage;
 mod eval;
+mod graph;
 mod inputs;
 #[cfg(feature = "serve")]
 mod serve;
 mod test;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +65,12 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Decide scenario requests and compare with their `expect`.
     Test(test::TestArgs),
+    /// Report which rules and conditions the scenario requests exercise.
+    Coverage(coverage::CoverageArgs),
+    /// Draw how an action is decided, as a Mermaid or DOT flowchart.
+    Graph(graph::GraphArgs),
+    /// Prove each invariant of the policy set for every request.
+    Verify(verify::VerifyArgs),
     /// Serve decisions over HTTP, reloading the policies when they change.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
@@ -130,6 +139,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Coverage(args) => coverage::run(&args),
+        Command::Graph(args) => graph::run(&args),
+        Command::Verify(args) => verify::run(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args),
     };

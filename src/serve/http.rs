@@ -4,6 +4,7 @@
 use super::log::{DecisionLog, Event};
 use super::metrics::{DecisionCounts, Metrics, Outcome};
 use super::snapshot::Snapshot;
+use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
 use crate::batch::LineDecider;
 use crate::compile::CompiledSet;
 use crate::eval::{Explanation, Tri};
@@ -162,11 +163,14 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     response
 }
 
-/// `?explain=true`.
+/// `?explain=true`, `?why_not=true` (with `max_options=N`).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct DecideQuery {
     #[serde(default)]
     explain: bool,
+    #[serde(default)]
+    why_not: bool,
+    max_options: Option<usize>,
 }
 
 fn new_id() -> String {
@@ -236,6 +240,18 @@ async fn decide(
         out.extend_from_slice(b",\"explanation\":");
         let e = json_explanation(set, &set.explain(decider.request()));
         let _ = serde_json::to_writer(&mut out, &e);
+    }
+    if ok && query.why_not {
+        let options = WhyNotOptions {
+            max_options: query
+                .max_options
+                .unwrap_or(WhyNotOptions::default().max_options),
+            hold: Vec::new(),
+        };
+        let analyzer = Analyzer::new(set);
+        let result = WhyNotResult::from(analyzer.counterfactuals(decider.request(), &options));
+        out.extend_from_slice(b",\"counterfactuals\":");
+        let _ = serde_json::to_writer(&mut out, &result);
     }
     out.push(b'}');
     if let Some(log) = &app.log {
