@@ -30,6 +30,7 @@ pub mod compile;
 pub mod coverage;
 pub mod diagnostics;
 pub mod eval;
+pub mod fmt;
 pub mod generate;
 pub mod graph;
 pub mod limits;

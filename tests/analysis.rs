@@ -900,3 +900,27 @@ invariant queues-always-sync-once-tested {
     assert_eq!(d["decision"], "allow");
     assert_eq!(d["rules"], broken["decision"]["rules"]);
 }
+
+#[test]
+fn generated_sets_are_analysed_or_refused_by_the_budget() {
+    let (schema, text) = mailgate::generate::policy_set(200, 8);
+    let loaded = util::load_ok(&schema, &[("gen.policy", &text)]);
+    let set = &loaded.set;
+    let a = Analyzer::new(set);
+    for action in 0..8u16 {
+        match a.diagram_sizes(action) {
+            Ok((valid, allow, deny)) => assert!(valid > 0 && allow > 0 && deny > 0),
+            Err(e) => assert!(
+                matches!(e, mailgate::analysis::AnalysisError::Budget { .. }),
+                "{e}"
+            ),
+        }
+    }
+    let r = req(set, &mailgate::generate::policy_set_request(3, 11));
+    let cf = a.counterfactuals(&r, &all_options(3)).unwrap();
+    assert_eq!(set.evaluate(&r).effect, Effect::Allow);
+    assert!(!cf.options.is_empty());
+    for o in &cf.options {
+        assert_eq!(o.decision, "deny");
+    }
+}

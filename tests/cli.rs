@@ -65,7 +65,7 @@ fn check_a_broken_copy_lists_every_error_and_exits_1() {
     for expected in [
         "--> policies/approvers.policy:9:",
         "help: did you mean `System Administrator`?",
-        "--> policies/approval.policy:37:8",
+        "--> policies/approval.policy:39:8",
         "help: did you mean `approve_mailbox`?",
         "--> policies/sync.policy:",
         "error: the policy set has 3 errors; it cannot be used",
@@ -602,7 +602,7 @@ fn check_json_lists_every_diagnostic_with_its_span() {
     assert_eq!(role["span"]["line"], 9);
     assert_eq!(role["help"], "did you mean `System Administrator`?");
     assert_eq!(lines[1]["span"]["file"], "policies/approval.policy");
-    assert_eq!(lines[1]["span"]["line"], 37);
+    assert_eq!(lines[1]["span"]["line"], 39);
     assert_eq!(lines[1]["span"]["column"], 8);
     assert_eq!(lines[2]["summary"], "failed");
     assert_eq!(lines[2]["errors"], 2);

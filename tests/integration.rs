@@ -8,6 +8,7 @@ mod cli;
 mod coverage;
 mod domain;
 mod eval;
+mod fmt;
 mod graph;
 mod hostile;
 mod props;

@@ -25,7 +25,13 @@
 //! let analyzer = Analyzer::new(set);
 //! let cf = analyzer.counterfactuals(&req, &WhyNotOptions::default()).unwrap();
 //! assert!(cf.complete);
-//! assert_eq!(cf.options[0].changes[0].describe(), r#"add "Exchange Administrator" to user.directory_roles"#);
+//! // Three one-change options, in schema order: `security_roles` comes before `directory_roles`.
+//! let first: Vec<String> = cf.options.iter().map(|o| o.changes[0].describe()).collect();
+//! assert_eq!(first, [
+//!     r#"add "Delegated Mailbox Approver" to user.security_roles"#,
+//!     r#"add "Global Administrator" to user.directory_roles"#,
+//!     r#"add "Exchange Administrator" to user.directory_roles"#,
+//! ]);
 //! ```
 
 mod dd;

@@ -37,6 +37,7 @@ mod batch;
 mod check;
 mod coverage;
 mod eval;
+mod fmt;
 mod graph;
 mod inputs;
 #[cfg(feature = "serve")]
@@ -65,6 +66,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Decide scenario requests and compare with their `expect`.
     Test(test::TestArgs),
+    /// Format policy files in the one house style (or check that they are).
+    Fmt(fmt::FmtArgs),
     /// Report which rules and conditions the scenario requests exercise.
     Coverage(coverage::CoverageArgs),
     /// Draw how an action is decided, as a Mermaid or DOT flowchart.
@@ -139,6 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Verify(args) => verify::run(&args),

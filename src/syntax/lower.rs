@@ -18,7 +18,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 use std::sync::LazyLock;
 
 /// Operator precedence, loosest first: `or`, `and`, `not`, comparison.
-static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+pub(super) static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
         .op(Op::infix(Rule::op_or, Assoc::Left))
         .op(Op::infix(Rule::op_and, Assoc::Left))
@@ -249,7 +249,7 @@ fn flatten(lhs: Expr, rhs: Expr, and: bool) -> Vec<Expr> {
     out
 }
 
-fn cmp_op(rule: Rule) -> CmpOp {
+pub(super) fn cmp_op(rule: Rule) -> CmpOp {
     match rule {
         Rule::op_eq => CmpOp::Eq,
         Rule::op_ne => CmpOp::Ne,

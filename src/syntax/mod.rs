@@ -6,6 +6,7 @@
 //! text, a cheap scan rejects nesting deeper than [`MAX_NESTING`], so hostile input such as
 //! 100,000 opening parentheses is an error, not a stack overflow.
 
+pub mod concrete;
 mod error;
 mod expected;
 mod grammar;
