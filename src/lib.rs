@@ -65,6 +65,8 @@ pub mod policy_set;
 pub mod report;
 pub mod scenario;
 pub mod schema;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod source;
 pub mod syntax;
 pub mod validate;

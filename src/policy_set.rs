@@ -230,6 +230,15 @@ fn finish(
     }
 }
 
+/// Loads a policy set from files already read (for example by [`policy_files`]): so a
+/// caller can hash exactly the bytes it loads (`serve`), or replace some texts with the
+/// buffers open in an editor (`lsp`).
+pub fn load_files(schema: RawFile, policies: Vec<RawFile>) -> Result<Loaded, LoadFailure> {
+    let mut sources = SourceMap::new();
+    let result = load_raw(schema, policies, &mut sources);
+    finish(result, sources)
+}
+
 /// Loads a policy set from texts in memory (for tests, fuzzing and embedding).
 pub fn load_texts(schema: &str, policies: &[(&str, &str)]) -> Result<Loaded, LoadFailure> {
     let mut sources = SourceMap::new();
@@ -245,14 +254,6 @@ pub fn load_texts(schema: &str, policies: &[(&str, &str)]) -> Result<Loaded, Loa
         })
         .collect();
     let result = load_raw(schema_raw, raws, &mut sources);
-    finish(result, sources)
-}
-
-/// Loads a policy set from files already read: [`policy_files`] with some texts replaced,
-/// as a language server does with the buffers open in an editor.
-pub fn load_files(schema: RawFile, policies: Vec<RawFile>) -> Result<Loaded, LoadFailure> {
-    let mut sources = SourceMap::new();
-    let result = load_raw(schema, policies, &mut sources);
     finish(result, sources)
 }
 

@@ -16,6 +16,8 @@ mod lsp;
 mod props;
 mod scenarios;
 mod schema;
+#[cfg(feature = "serve")]
+mod serve;
 mod syntax;
 mod util;
 mod validate;

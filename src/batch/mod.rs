@@ -50,36 +50,64 @@ pub struct WhyNot<'a> {
     pub options: &'a WhyNotOptions,
 }
 
-/// Decides single batch lines, reusing its buffers between calls.
-#[derive(Debug)]
-pub struct LineDecider<'a> {
-    set: &'a CompiledSet,
-    why_not: Option<WhyNot<'a>>,
-    parser: parse::Parser<'a>,
-    request: Request,
-    decision: Decision,
+/// What a [`LineDecider`] needs to know about a compiled set (name lookups, rule ids and
+/// reasons as JSON), built once per set so that deciders can be made cheaply.
+#[derive(Debug, Clone)]
+pub struct LineTables {
+    names: parse::Names,
     /// `"rule-id"` for each rule, JSON-escaped.
     ids: Vec<String>,
     /// `"reason"` for each rule (empty if it has none), JSON-escaped.
     reasons: Vec<String>,
 }
 
-impl<'a> LineDecider<'a> {
-    /// A decider for `set`.
-    pub fn new(set: &'a CompiledSet) -> Self {
+impl LineTables {
+    /// The tables of `set`.
+    pub fn new(set: &CompiledSet) -> Self {
         let json = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
-        LineDecider {
-            set,
-            why_not: None,
-            parser: parse::Parser::new(set),
-            request: Request::default(),
-            decision: Decision::default(),
+        LineTables {
+            names: parse::Names::new(set),
             ids: set.rules().iter().map(|r| json(&r.id)).collect(),
             reasons: set
                 .rules()
                 .iter()
                 .map(|r| r.reason.as_deref().map(json).unwrap_or_default())
                 .collect(),
+        }
+    }
+}
+
+/// Decides single batch lines, reusing its buffers between calls.
+#[derive(Debug)]
+pub struct LineDecider<'a> {
+    set: &'a CompiledSet,
+    tables: std::borrow::Cow<'a, LineTables>,
+    why_not: Option<WhyNot<'a>>,
+    parser: parse::Parser<'a>,
+    request: Request,
+    decision: Decision,
+}
+
+impl<'a> LineDecider<'a> {
+    /// A decider for `set`.
+    pub fn new(set: &'a CompiledSet) -> Self {
+        Self::build(set, std::borrow::Cow::Owned(LineTables::new(set)))
+    }
+
+    /// A decider for `set` that borrows tables built once for it (with
+    /// [`LineTables::new`] on the same set), so making one costs almost nothing.
+    pub fn with_tables(set: &'a CompiledSet, tables: &'a LineTables) -> Self {
+        Self::build(set, std::borrow::Cow::Borrowed(tables))
+    }
+
+    fn build(set: &'a CompiledSet, tables: std::borrow::Cow<'a, LineTables>) -> Self {
+        LineDecider {
+            set,
+            tables,
+            why_not: None,
+            parser: parse::Parser::new(set),
+            request: Request::default(),
+            decision: Decision::default(),
         }
     }
 
@@ -104,7 +132,10 @@ impl<'a> LineDecider<'a> {
             );
             return false;
         }
-        match self.parser.parse(line, &mut self.request) {
+        match self
+            .parser
+            .parse(&self.tables.names, line, &mut self.request)
+        {
             Ok(()) => {
                 self.set.evaluate_into(&self.request, &mut self.decision);
                 self.write_decision(line_no, out);
@@ -115,6 +146,17 @@ impl<'a> LineDecider<'a> {
                 false
             }
         }
+    }
+
+    /// The request of the last line that [`LineDecider::decide`] accepted (meaningless
+    /// after a line it refused).
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The decision of the last line that [`LineDecider::decide`] accepted.
+    pub fn decision(&self) -> &Decision {
+        &self.decision
     }
 
     fn write_decision(&self, line_no: u64, out: &mut Vec<u8>) {
@@ -136,12 +178,12 @@ impl<'a> LineDecider<'a> {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(self.ids[r as usize].as_bytes());
+            out.extend_from_slice(self.tables.ids[r as usize].as_bytes());
         }
         out.extend_from_slice(b"],\"reasons\":[");
         let mut first = true;
         for &r in &d.rules {
-            let reason = &self.reasons[r as usize];
+            let reason = &self.tables.reasons[r as usize];
             if !reason.is_empty() {
                 if !first {
                     out.push(b',');
@@ -429,7 +471,7 @@ fn run_parallel<R: BufRead, W: Write>(
 /// ```
 pub fn parse_request(set: &CompiledSet, json: &[u8]) -> Result<Request, BatchError> {
     let mut req = Request::default();
-    parse::Parser::new(set).parse(json, &mut req)?;
+    parse::Parser::new(set).parse(&parse::Names::new(set), json, &mut req)?;
     Ok(req)
 }
 

@@ -17,25 +17,22 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
-/// Parses batch lines for one compiled set.
-#[derive(Debug)]
-pub(super) struct Parser<'a> {
-    set: &'a CompiledSet,
-    actions: HashMap<&'a str, ActionId>,
+/// Name lookups for one compiled set, built once and shared by parsers.
+#[derive(Debug, Clone)]
+pub(super) struct Names {
+    actions: HashMap<String, ActionId>,
     /// For each entity type: attribute name → index.
-    attrs: Vec<FxHashMap<&'a str, usize>>,
-    /// Which values (and, after them, which slots and parameters) a line has set.
-    seen: Vec<bool>,
+    attrs: Vec<FxHashMap<String, usize>>,
 }
 
-impl<'a> Parser<'a> {
-    pub(super) fn new(set: &'a CompiledSet) -> Self {
+impl Names {
+    pub(super) fn new(set: &CompiledSet) -> Self {
         let actions = set
             .schema()
             .actions
             .iter()
             .enumerate()
-            .filter_map(|(i, a)| Some((a.name.as_str(), ActionId::try_from(i).ok()?)))
+            .filter_map(|(i, a)| Some((a.name.clone(), ActionId::try_from(i).ok()?)))
             .collect();
         let attrs = set
             .schema()
@@ -45,27 +42,49 @@ impl<'a> Parser<'a> {
                 e.attrs
                     .iter()
                     .enumerate()
-                    .map(|(i, a)| (a.name.as_str(), i))
+                    .map(|(i, a)| (a.name.clone(), i))
                     .collect()
             })
             .collect();
+        Names { actions, attrs }
+    }
+}
+
+/// Parses batch lines for one compiled set.
+#[derive(Debug)]
+pub(super) struct Parser<'a> {
+    set: &'a CompiledSet,
+    /// Which values (and, after them, which slots and parameters) a line has set.
+    seen: Vec<bool>,
+}
+
+impl<'a> Parser<'a> {
+    pub(super) fn new(set: &'a CompiledSet) -> Self {
         Parser {
             set,
-            actions,
-            attrs,
             seen: Vec::new(),
         }
     }
 
     /// Fills `req` from `line`, or says what is wrong with it.
-    pub(super) fn parse(&mut self, line: &[u8], req: &mut Request) -> Result<(), BatchError> {
+    pub(super) fn parse(
+        &mut self,
+        names: &Names,
+        line: &[u8],
+        req: &mut Request,
+    ) -> Result<(), BatchError> {
         // Nesting is measured only when a line fails: no accepted line can be deep (every
         // value's type is fixed by the schema), and a deep one should say so.
-        self.parse_unchecked(line, req)
+        self.parse_unchecked(names, line, req)
             .map_err(|e| check_depth(line).err().unwrap_or(e))
     }
 
-    fn parse_unchecked(&mut self, line: &[u8], req: &mut Request) -> Result<(), BatchError> {
+    fn parse_unchecked(
+        &mut self,
+        names: &Names,
+        line: &[u8],
+        req: &mut Request,
+    ) -> Result<(), BatchError> {
         // Validate UTF-8 once for the whole line, so the JSON reader need not per string.
         let line = std::str::from_utf8(line).map_err(|e| BatchError::NotUtf8 {
             byte: e.valid_up_to() + 1,
@@ -79,9 +98,9 @@ impl<'a> Parser<'a> {
             serde_json::from_str::<IgnoredAny>(line).map_err(|e| clean(&e))?;
             return Err(BatchError::MissingAction);
         };
-        let Some(&action) = self.actions.get(name.as_ref()) else {
+        let Some(&action) = names.actions.get(name.as_ref()) else {
             return Err(BatchError::UnknownAction {
-                help: did_you_mean(&name, self.actions.keys().copied()),
+                help: did_you_mean(&name, names.actions.keys().map(String::as_str)),
                 name: name.into_owned(),
             });
         };
@@ -96,7 +115,7 @@ impl<'a> Parser<'a> {
         let top = Top {
             set,
             action,
-            attrs: &self.attrs,
+            attrs: &names.attrs,
             req,
             seen: &mut self.seen,
         };
@@ -277,7 +296,7 @@ impl<'de> Visitor<'de> for KeyVisitor {
 struct Top<'p, 'a> {
     set: &'a CompiledSet,
     action: ActionId,
-    attrs: &'p [FxHashMap<&'a str, usize>],
+    attrs: &'p [FxHashMap<String, usize>],
     req: &'p mut Request,
     seen: &'p mut Vec<bool>,
 }
@@ -363,7 +382,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
 /// An inline entity object: attribute name → value.
 struct Entity<'p, 'a> {
     set: &'a CompiledSet,
-    attrs: &'p FxHashMap<&'a str, usize>,
+    attrs: &'p FxHashMap<String, usize>,
     def: &'a EntityDef,
     what: &'a str,
     base: usize,

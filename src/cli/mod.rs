@@ -42,6 +42,8 @@ mod graph;
 mod inputs;
 #[cfg(feature = "lsp")]
 mod lsp;
+#[cfg(feature = "serve")]
+mod serve;
 mod test;
 mod verify;
 
@@ -77,6 +79,9 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Prove each invariant of the policy set for every request.
     Verify(verify::VerifyArgs),
+    /// Serve decisions over HTTP, reloading the policies when they change.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// Output format.
@@ -148,6 +153,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Coverage(args) => coverage::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Verify(args) => verify::run(&args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args),
     };
     exit.into()
 }

@@ -1,0 +1,94 @@
+//! `mailgate serve`: the decision service ([`crate::serve`]).
+
+use super::{Exit, PolicyArgs};
+use crate::serve::{self, Config, LogTarget, ServeError, Server};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the real one is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8181")]
+    addr: SocketAddr,
+    /// Write a decision log (JSON Lines) to FILE, appending, or to standard output (`-`).
+    #[arg(long, value_name = "FILE|-")]
+    decision_log: Option<PathBuf>,
+    /// Erase this input path (e.g. `user.upn`) from logged requests (repeatable).
+    #[arg(long, value_name = "PATH")]
+    log_mask: Vec<String>,
+    /// Require `Authorization: Bearer T` on every endpoint but the health probes.
+    #[arg(long, value_name = "T")]
+    token: Option<String>,
+    /// Runtime worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Largest `POST /v1/batch` body in bytes (larger ones get 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_batch_bytes: usize,
+    /// Longest time a request may take, in seconds (then 503).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    timeout: u64,
+    /// Most requests handled at once; more wait their turn within the timeout.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_concurrency: usize,
+    #[command(flatten)]
+    policies: PolicyArgs,
+}
+
+/// Runs `serve`.
+pub(crate) fn run(args: &ServeArgs) -> Exit {
+    let origin = args.policies.origin();
+    let mut config = Config::new(origin);
+    config.addr = args.addr;
+    config.decision_log = args.decision_log.as_ref().map(|p| {
+        if p.as_os_str() == "-" {
+            LogTarget::Stdout
+        } else {
+            LogTarget::File(p.clone())
+        }
+    });
+    config.log_masks.clone_from(&args.log_mask);
+    config.token.clone_from(&args.token);
+    config.threads = args.threads;
+    config.max_batch_bytes = args.max_batch_bytes;
+    config.timeout = Duration::from_secs(args.timeout.max(1));
+    config.max_concurrency = args.max_concurrency;
+    let server = match Server::bind(config) {
+        Ok(s) => s,
+        Err(ServeError::Load(failure)) => {
+            err!("{}", serve::render_failure(&failure));
+            let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
+            errln!(
+                "error: the policy set has {n} error{}; not serving",
+                if n == 1 { "" } else { "s" }
+            );
+            return Exit::Failure;
+        }
+        Err(e) => {
+            errln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
+    for w in &server.initial().warnings {
+        errln!("{w}\n");
+    }
+    match server.local_addr() {
+        Ok(addr) => errln!(
+            "listening on {addr} (revision {})",
+            server.initial().revision
+        ),
+        Err(e) => {
+            errln!("error: {e}");
+            return Exit::Failure;
+        }
+    }
+    match server.run() {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            errln!("error: {e}");
+            Exit::Failure
+        }
+    }
+}

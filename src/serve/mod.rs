@@ -1,0 +1,458 @@
+//! `mailgate serve`: decisions over HTTP, with hot reload, a decision log and metrics.
+//!
+//! Above the pipeline: requests are decided by the batch layer's [`LineDecider`], so
+//! `POST /v1/decide` and `POST /v1/batch` answer exactly as `eval --batch` does.
+//!
+//! - **One snapshot per request.** The active [`Snapshot`] sits in an `ArcSwap`; a request
+//!   takes it once and parses, decides and logs with it, so no request ever sees two sets.
+//! - **Reloads** come from a debounced, recursive watch of the policy folder, SIGHUP and
+//!   `POST /v1/reload` (loopback only). They run one at a time; a set that loads cleanly
+//!   is swapped in whole, one with errors is refused and the last good set keeps deciding.
+//! - **The decision log** is written by a thread of its own behind a bounded channel; a
+//!   decision never waits for it (events that do not fit are dropped and counted).
+//!
+//! [`LineDecider`]: crate::batch::LineDecider
+
+mod http;
+mod log;
+mod metrics;
+mod snapshot;
+
+pub use snapshot::{Snapshot, load, revision};
+
+use crate::diagnostics::render_all;
+use crate::policy_set::Origin;
+use arc_swap::ArcSwap;
+use http::{App, LastReload};
+use metrics::Metrics;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+/// Errors that stop the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The policy set did not load (render its diagnostics with [`render_failure`]).
+    #[error("the policy set has errors")]
+    Load(Box<crate::policy_set::LoadFailure>),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The decision log could not be opened.
+    #[error("cannot open the decision log `{path}`: {source}")]
+    Log {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The policy folder could not be watched.
+    #[error("cannot watch `{path}` for changes: {message}")]
+    Watch {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The runtime or the server failed.
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where the decision log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Standard output.
+    Stdout,
+    /// A file, appended to.
+    File(PathBuf),
+}
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the policies come from (a folder is watched for changes).
+    pub origin: Origin,
+    /// The address to listen on.
+    pub addr: SocketAddr,
+    /// The decision log, if any.
+    pub decision_log: Option<LogTarget>,
+    /// Input paths erased from logged requests (`user.upn`).
+    pub log_masks: Vec<String>,
+    /// Bearer token every endpoint but the health probes requires.
+    pub token: Option<String>,
+    /// Runtime worker threads (default: one per core).
+    pub threads: Option<usize>,
+    /// Largest `POST /v1/batch` body, in bytes.
+    pub max_batch_bytes: usize,
+    /// Longest time a request may take, waiting included.
+    pub timeout: Duration,
+    /// Most requests handled at once (more wait for a turn, within the timeout).
+    pub max_concurrency: usize,
+    /// How long shutdown waits for requests in flight.
+    pub drain: Duration,
+}
+
+impl Config {
+    /// The defaults for `origin`: loopback port 8181, no log, no token.
+    pub fn new(origin: Origin) -> Self {
+        Config {
+            origin,
+            addr: SocketAddr::from(([127, 0, 0, 1], 8181)),
+            decision_log: None,
+            log_masks: Vec::new(),
+            token: None,
+            threads: None,
+            max_batch_bytes: 64 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+            max_concurrency: 1024,
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Writes one line to standard error (never panics when it is closed).
+fn note(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// A bound, not yet running service.
+#[derive(Debug)]
+pub struct Server {
+    listener: std::net::TcpListener,
+    config: Config,
+    initial: Snapshot,
+    watcher: Option<notify::RecommendedWatcher>,
+    triggers: (
+        tokio::sync::mpsc::Sender<&'static str>,
+        tokio::sync::mpsc::Receiver<&'static str>,
+    ),
+}
+
+impl Server {
+    /// Starts watching the policy folder, loads the policy set (so a change made after
+    /// this call returns is never missed) and binds the address.
+    pub fn bind(config: Config) -> Result<Server, ServeError> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<&'static str>(1);
+        let watcher = match &config.origin {
+            Origin::Dir(dir) if dir.is_dir() => Some(watch(dir, tx.clone())?),
+            _ => None,
+        };
+        let initial = load(&config.origin).map_err(|f| ServeError::Load(Box::new(f)))?;
+        let listener =
+            std::net::TcpListener::bind(config.addr).map_err(|source| ServeError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            listener,
+            config,
+            initial,
+            watcher,
+            triggers: (tx, rx),
+        })
+    }
+
+    /// The policy set the service starts with.
+    pub fn initial(&self) -> &Snapshot {
+        &self.initial
+    }
+
+    /// The address actually bound (its port when the configured one was 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until SIGTERM or ctrl-c, then drains requests in flight, flushes the
+    /// decision log and returns.
+    pub fn run(self) -> Result<(), ServeError> {
+        let mut rt = tokio::runtime::Builder::new_multi_thread();
+        if let Some(n) = self.config.threads {
+            rt.worker_threads(n.max(1));
+        }
+        let rt = rt.enable_all().build()?;
+        rt.block_on(self.serve())
+    }
+
+    async fn serve(self) -> Result<(), ServeError> {
+        let Server {
+            listener,
+            config,
+            initial,
+            watcher: _watcher,
+            triggers: (tx, mut rx),
+        } = self;
+        let metrics = Arc::new(Metrics::default());
+        let log = match &config.decision_log {
+            None => None,
+            Some(target) => {
+                let out: Box<dyn std::io::Write + Send> = match target {
+                    LogTarget::Stdout => Box::new(std::io::stdout()),
+                    LogTarget::File(path) => Box::new(
+                        std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(path)
+                            .map_err(|source| ServeError::Log {
+                                path: path.clone(),
+                                source,
+                            })?,
+                    ),
+                };
+                Some(log::DecisionLog::start(
+                    out,
+                    &config.log_masks,
+                    log::DEFAULT_CAPACITY,
+                    metrics.clone(),
+                )?)
+            }
+        };
+        metrics
+            .last_reload_success
+            .store(unix_secs(initial.loaded_at), Ordering::Relaxed);
+        let last = LastReload {
+            at: now_rfc3339(),
+            ok: true,
+            trigger: "startup",
+            revision: initial.revision.to_string(),
+            diagnostics: initial.warnings.clone(),
+        };
+        let app = Arc::new(App {
+            active: ArcSwap::from_pointee(initial),
+            origin: config.origin.clone(),
+            metrics,
+            log,
+            token: config.token.clone(),
+            reload_lock: tokio::sync::Mutex::new(()),
+            last_reload: std::sync::Mutex::new(last),
+            limit: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
+            timeout: config.timeout,
+        });
+
+        // Reload triggers: the folder watch and SIGHUP feed one task.
+        #[cfg(unix)]
+        {
+            let tx = tx.clone();
+            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    let _ = tx.try_send("SIGHUP");
+                }
+            });
+        }
+        drop(tx);
+        {
+            let app = app.clone();
+            tokio::spawn(async move {
+                while let Some(trigger) = rx.recv().await {
+                    if trigger == "watch" {
+                        settle(&mut rx).await;
+                    }
+                    reload(&app, trigger).await;
+                }
+            });
+        }
+
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let router = http::router(app.clone(), config.max_batch_bytes);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            note("mailgate: shutting down; finishing requests in flight");
+            let _ = stop_tx.send(());
+        })
+        .into_future();
+        let drain = config.drain;
+        let result = tokio::select! {
+            r = server => r.map_err(ServeError::Io),
+            () = async move {
+                if stop_rx.await.is_ok() {
+                    tokio::time::sleep(drain).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                note("mailgate: requests still in flight after the drain timeout; stopping anyway");
+                Ok(())
+            }
+        };
+        app.limit.close();
+        if let Some(log) = &app.log {
+            log.close();
+        }
+        result
+    }
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// How long the watch waits for a folder to fall quiet before reloading.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Longest a stream of changes can postpone a reload.
+const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
+
+/// Whether a file event can change the policy set. Reading a file (the reload itself
+/// opens every file) must not trigger another reload.
+fn changes_files(kind: notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+        | EventKind::Any
+        | EventKind::Create(_)
+        | EventKind::Modify(_)
+        | EventKind::Remove(_)
+        | EventKind::Other => true,
+        EventKind::Access(_) => false,
+    }
+}
+
+/// Watches `dir` recursively (a folder, not single files, so editors that save by
+/// writing a temporary file and renaming it over the original are seen, and so are
+/// deleted and new files). Every change asks for a reload; the reload task debounces.
+fn watch(
+    dir: &std::path::Path,
+    tx: tokio::sync::mpsc::Sender<&'static str>,
+) -> Result<notify::RecommendedWatcher, ServeError> {
+    use notify::Watcher as _;
+    let err = |e: &notify::Error| ServeError::Watch {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // On a watcher error, reload anyway: the folder may have changed unseen.
+        if event.map_or(true, |e| changes_files(e.kind)) {
+            // A full channel means a reload is already pending; it will see this change.
+            let _ = tx.try_send("watch");
+        }
+    })
+    .map_err(|e| err(&e))?;
+    watcher
+        .watch(dir, notify::RecursiveMode::Recursive)
+        .map_err(|e| err(&e))?;
+    Ok(watcher)
+}
+
+/// Waits until the folder has been quiet for [`DEBOUNCE`] (at most [`DEBOUNCE_MAX`]), so
+/// an editor's write-then-rename or a `git checkout` becomes one reload.
+async fn settle(rx: &mut tokio::sync::mpsc::Receiver<&'static str>) {
+    let deadline = tokio::time::Instant::now() + DEBOUNCE_MAX;
+    while let Ok(Some(_)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+    }
+}
+
+/// Loads the policy set again and swaps it in if it loaded cleanly. One reload runs at a
+/// time; the outcome is kept for `/v1/status`.
+async fn reload(app: &Arc<App>, trigger: &'static str) -> LastReload {
+    let _one_at_a_time = app.reload_lock.lock().await;
+    let origin = app.origin.clone();
+    let loaded = tokio::task::spawn_blocking(move || match load(&origin) {
+        Ok(s) => Ok(s),
+        Err(f) => Err(f
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.render(&f.sources))
+            .collect::<Vec<_>>()),
+    })
+    .await
+    .unwrap_or_else(|_| Err(vec!["error: the reload task failed".to_owned()]));
+    let current = app.active.load_full().revision.clone();
+    let last = match loaded {
+        Ok(snap) => {
+            app.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+            app.metrics
+                .last_reload_success
+                .store(unix_secs(snap.loaded_at), Ordering::Relaxed);
+            let last = LastReload {
+                at: now_rfc3339(),
+                ok: true,
+                trigger,
+                revision: snap.revision.to_string(),
+                diagnostics: snap.warnings.clone(),
+            };
+            if snap.revision != current {
+                note(&format!(
+                    "mailgate: reloaded policies ({trigger}): revision {}",
+                    snap.revision
+                ));
+                if !snap.warnings.is_empty() {
+                    note(snap.warnings.join("\n\n").trim_end());
+                }
+                app.active.store(Arc::new(snap));
+            }
+            last
+        }
+        Err(diagnostics) => {
+            app.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            note(&format!(
+                "{}\nmailgate: policy reload ({trigger}) refused: {} error{}; still serving revision {current}",
+                diagnostics.join("\n\n").trim_end(),
+                diagnostics.len(),
+                if diagnostics.len() == 1 { "" } else { "s" }
+            ));
+            LastReload {
+                at: now_rfc3339(),
+                ok: false,
+                trigger,
+                revision: current.to_string(),
+                diagnostics,
+            }
+        }
+    };
+    if let Ok(mut l) = app.last_reload.lock() {
+        *l = last.clone();
+    }
+    last
+}
+
+/// Renders a failed load for the terminal (used at startup).
+pub fn render_failure(failure: &crate::policy_set::LoadFailure) -> String {
+    render_all(&failure.diagnostics, &failure.sources)
+}
