@@ -23,6 +23,7 @@
 //! ```
 
 pub mod ast;
+pub mod audit;
 pub mod batch;
 pub mod cli;
 pub mod compile;

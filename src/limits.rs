@@ -39,3 +39,8 @@ pub const MAX_YAML_NODES: usize = 1_000_000;
 
 /// Most requests in one scenario file.
 pub const MAX_SCENARIO_REQUESTS: usize = 100_000;
+
+/// Largest file of an audit export bundle, in bytes (`mailgate audit`). A bundle of
+/// 100,000 mailboxes with every annotation is about 150 MB; larger exports are written in
+/// pages, each file at most this size.
+pub const MAX_BUNDLE_FILE_BYTES: usize = 256 * 1024 * 1024;

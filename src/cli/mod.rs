@@ -33,6 +33,7 @@ macro_rules! errln {
     }};
 }
 
+mod audit;
 mod batch;
 mod check;
 mod eval;
@@ -60,6 +61,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Decide scenario requests and compare with their `expect`.
     Test(test::TestArgs),
+    /// Audit an org exported from Dataverse and Microsoft Graph (see scripts/).
+    Audit(audit::AuditArgs),
 }
 
 /// Output format.
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Audit(args) => audit::run(&args),
     };
     exit.into()
 }
