@@ -9,11 +9,11 @@ const BAD_SCENARIOS: &str = "tests/fixtures/cli/bad-scenarios";
 fn check_the_shipped_policies() {
     let out = mailgate(&["check"]).run();
     out.code(0);
-    assert_eq!(out.stdout, "ok: 6 policy files, 26 rules, 7 actions\n");
+    assert_eq!(out.stdout, "ok: 6 policy files, 32 rules, 7 actions\n");
     assert_eq!(out.stderr, "");
     let out = mailgate(&["check", "--policies", "policies"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "ok: 6 policy files, 26 rules, 7 actions");
+    assert_eq!(out.last_line(), "ok: 6 policy files, 32 rules, 7 actions");
 }
 
 /// A copy of the shipped policies in a temp dir, with `edit` applied to the named files.
@@ -263,7 +263,7 @@ fn eval_explain_shows_the_missing_role_and_actual_values() {
 fn test_passes_on_the_shipped_scenarios() {
     let out = mailgate(&["test"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "260 passed, 0 failed");
+    assert_eq!(out.last_line(), "292 passed, 0 failed");
     assert_eq!(
         out.stdout.matches("\nok   ").count() + 1,
         20,
@@ -324,7 +324,7 @@ fn without_a_policies_folder_the_built_in_set_is_used() {
     let dir = util::temp_dir("embedded");
     let out = mailgate(&["check"]).dir(&dir).run();
     out.code(0);
-    assert_eq!(out.stdout, "ok: 6 policy files, 26 rules, 7 actions\n");
+    assert_eq!(out.stdout, "ok: 6 policy files, 32 rules, 7 actions\n");
     assert!(
         out.stderr
             .contains("using the policy set built into mailgate"),
@@ -334,7 +334,7 @@ fn without_a_policies_folder_the_built_in_set_is_used() {
 
     let out = mailgate(&["test"]).dir(&dir).run();
     out.code(0);
-    assert_eq!(out.last_line(), "260 passed, 0 failed");
+    assert_eq!(out.last_line(), "292 passed, 0 failed");
     assert!(out.stderr.contains("built into mailgate"), "{}", out.stderr);
 
     // A scenario file from elsewhere is decided by the built-in set.
@@ -529,7 +529,7 @@ fn usage_errors_exit_2() {
 fn piped_input_does_not_change_check() {
     let out = mailgate(&["check"]).stdin("garbage\n").run();
     out.code(0);
-    assert_eq!(out.stdout, "ok: 6 policy files, 26 rules, 7 actions\n");
+    assert_eq!(out.stdout, "ok: 6 policy files, 32 rules, 7 actions\n");
 }
 
 /// `mailgate eval ... | head -1`: a closed stdout is not a reason to panic.
@@ -607,6 +607,6 @@ fn check_json_lists_every_diagnostic_with_its_span() {
 fn test_on_a_policy_folder_runs_its_scenarios_not_its_schema() {
     let out = mailgate(&["test", "policies"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "260 passed, 0 failed");
+    assert_eq!(out.last_line(), "292 passed, 0 failed");
     assert!(!out.stdout.contains("schema.yaml"), "{}", out.stdout);
 }

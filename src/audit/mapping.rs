@@ -203,7 +203,10 @@ impl Loader<'_> {
         match self.schema.enum_member(e, &text) {
             Ok(_) => Some(text),
             Err(err) => {
-                self.err(node, err.to_string());
+                self.diags.push(
+                    Diagnostic::error(err.to_string(), node.span(self.file), "")
+                        .with_help_opt(err.help()),
+                );
                 None
             }
         }
@@ -316,9 +319,6 @@ impl Loader<'_> {
                     ),
                 );
             }
-        }
-        if !self.diags.is_empty() {
-            return None;
         }
         let ty = |e: &EntityDef, a: &str| e.attr(a).map(|i| e.attrs[i].ty);
         let server_ty = ty(&mailbox_entity, "server")?;

@@ -55,9 +55,10 @@ pub fn import_bundle(
             .find(|e| e.name == "mailbox")
             .and_then(|e| e.attr("server").map(|i| e.attrs[i].ty));
         if let Some(crate::schema::Type::Enum(e)) = server {
-            set.schema()
-                .enum_member(e, ty)
-                .map_err(|err| AuditError::Usage(format!("--server {profile}={ty}: {err}")))?;
+            set.schema().enum_member(e, ty).map_err(|err| {
+                let help = err.help().map(|h| format!("; {h}")).unwrap_or_default();
+                AuditError::Usage(format!("--server {profile}={ty}: {err}{help}"))
+            })?;
         }
     }
     import::import(dir, &mapping, opts)

@@ -70,6 +70,11 @@ pub(crate) fn run(args: &AuditArgs) -> Exit {
     let bundle =
         match audit::import_bundle(&BundleSource::Dir(args.dir.clone()), &origin, &set, &opts) {
             Ok(b) => b,
+            Err(audit::AuditError::Mapping(rendered)) => {
+                err!("{rendered}");
+                errln!("error: the Dataverse mapping has errors; nothing was audited");
+                return Exit::Failure;
+            }
             Err(e) => {
                 errln!("error: {}", e.to_string().trim_end());
                 return Exit::Failure;
