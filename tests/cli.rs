@@ -266,7 +266,7 @@ fn test_passes_on_the_shipped_scenarios() {
     assert_eq!(out.last_line(), "292 passed, 0 failed");
     assert_eq!(
         out.stdout.matches("\nok   ").count() + 1,
-        20,
+        21,
         "{}",
         out.stdout
     );
@@ -599,7 +599,7 @@ fn check_json_lists_every_diagnostic_with_its_span() {
     ok.code(0);
     let summary: serde_json::Value = serde_json::from_str(ok.stdout.trim()).unwrap();
     assert_eq!(summary["summary"], "ok");
-    assert_eq!(summary["rules"], 26);
+    assert_eq!(summary["rules"], 32);
 }
 
 /// `mailgate test policies`: a folder search leaves out the policy set's `schema.yaml`.
