@@ -39,7 +39,7 @@ fn id(prefix: u32, n: usize) -> String {
 }
 
 /// A bundle of `mailboxes` mailboxes and `users` users, paged by 5,000 rows like the
-/// Web API pages them, with FormattedValue labels on every option column.
+/// Web API pages them, with `FormattedValue` labels on every option column.
 pub fn bundle(mailboxes: usize, users: usize) -> BTreeMap<String, String> {
     let mut r = Lcg(20_261_130);
     let mut files = BTreeMap::new();
@@ -171,8 +171,8 @@ pub fn bundle(mailboxes: usize, users: usize) -> BTreeMap<String, String> {
             4..=6 => Some(1),
             _ => Some(0),
         };
-        let approval = [1, 1, 1, 2, 0, 3][r.next(6) as usize];
-        let st = |r: &mut Lcg| [1, 1, 1, 1, 2, 0][r.next(6) as usize];
+        let approval = [1, 1, 1, 2, 0, 3][usize::try_from(r.next(6)).unwrap()];
+        let st = |r: &mut Lcg| [1, 1, 1, 1, 2, 0][usize::try_from(r.next(6)).unwrap()];
         let (inc, out, act) = (st(&mut r), st(&mut r), st(&mut r));
         let (reg, kind) = if queue {
             (id(0x40, m), "queue")

@@ -192,13 +192,13 @@ pub fn import(
     mapping: &Mapping,
     opts: &ImportOptions,
 ) -> Result<Bundle, AuditError> {
-    if let BundleSource::Dir(d) = dir {
-        if !d.is_dir() {
-            return Err(AuditError::File {
-                file: d.display().to_string(),
-                message: "the bundle folder does not exist".to_owned(),
-            });
-        }
+    if let BundleSource::Dir(d) = dir
+        && !d.is_dir()
+    {
+        return Err(AuditError::File {
+            file: d.display().to_string(),
+            message: "the bundle folder does not exist".to_owned(),
+        });
     }
     let mut cx = Ctx {
         mapping,
@@ -228,7 +228,7 @@ pub fn import(
         version,
         deployment: opts.deployment.clone(),
         org,
-        users: users.users,
+        users: users.list,
         mailboxes,
         warnings: cx.warnings,
     })
@@ -284,7 +284,7 @@ fn xml_element<'a>(xml: &'a str, element: &str) -> Option<&'a str> {
 }
 
 struct Users {
-    users: Vec<User>,
+    list: Vec<User>,
     /// systemuserid (lowercase) → index.
     by_id: FxHashMap<String, usize>,
     /// systemuser `emailrouteraccessapproval`, when exported.
@@ -398,21 +398,21 @@ fn read_users(
         // Security roles: direct, then through teams.
         let mut direct: Vec<String> = Vec::new();
         for r in expanded(&ufile, &row, "systemuserroles_association")? {
-            if let Some(role) = role_of(&ufile, &r, mapping, &mut unknown_roles)? {
-                if !direct.contains(&role) {
-                    direct.push(role);
-                }
+            if let Some(role) = role_of(&ufile, &r, mapping, &mut unknown_roles)?
+                && !direct.contains(&role)
+            {
+                direct.push(role);
             }
         }
         let mut my_teams: Vec<usize> = member_teams.get(&key).cloned().unwrap_or_default();
-        if let Some(raw) = row.get("teammembership_association") {
-            if raw.get() != "null" {
-                for t in ufile.list(raw, "`teammembership_association`")? {
-                    let t = ufile.row(t, "each entry of `teammembership_association`")?;
-                    let tid = ufile.required_string(&t, "teamid")?.to_lowercase();
-                    if let Some(&i) = team_ids.get(&tid) {
-                        my_teams.push(i);
-                    }
+        if let Some(raw) = row.get("teammembership_association")
+            && raw.get() != "null"
+        {
+            for t in ufile.list(raw, "`teammembership_association`")? {
+                let t = ufile.row(t, "each entry of `teammembership_association`")?;
+                let tid = ufile.required_string(&t, "teamid")?.to_lowercase();
+                if let Some(&i) = team_ids.get(&tid) {
+                    my_teams.push(i);
                 }
             }
         }
@@ -439,11 +439,11 @@ fn read_users(
         }
         // Directory roles.
         let mut dir_roles: Vec<String> = Vec::new();
-        if let Some(o) = &object_id {
-            if let Some(rs) = directory.get(o) {
-                matched_principals.insert(o.clone());
-                dir_roles.clone_from(rs);
-            }
+        if let Some(o) = &object_id
+            && let Some(rs) = directory.get(o)
+        {
+            matched_principals.insert(o.clone());
+            dir_roles.clone_from(rs);
         }
         dir_roles.sort();
         dir_roles.dedup();
@@ -454,18 +454,17 @@ fn read_users(
         for p in pfile.list(pfile.column(&prow, "RolePrivileges")?, "`RolePrivileges`")? {
             let p = pfile.row(p, "each entry of `RolePrivileges`")?;
             let name = pfile.required_string(&p, "PrivilegeName")?;
-            if let Some(m) = mapping.privileges.get(&name) {
-                if !privileges.contains(m) {
-                    privileges.push(m.clone());
-                }
+            if let Some(m) = mapping.privileges.get(&name)
+                && !privileges.contains(m)
+            {
+                privileges.push(m.clone());
             }
         }
-        if let Some(raw) = row.get("emailrouteraccessapproval") {
-            if let Some(i) = ufile.int(raw, "emailrouteraccessapproval")? {
-                if let Some(t) = mapping.approval_values.get(&i) {
-                    approval.insert(key.clone(), t.clone());
-                }
-            }
+        if let Some(raw) = row.get("emailrouteraccessapproval")
+            && let Some(i) = ufile.int(raw, "emailrouteraccessapproval")?
+            && let Some(t) = mapping.approval_values.get(&i)
+        {
+            approval.insert(key.clone(), t.clone());
         }
         let list = |v: &[String]| {
             let items: Vec<String> = v.iter().map(|s| json_str(s)).collect();
@@ -505,7 +504,7 @@ fn read_users(
     }
     Ok((
         Users {
-            users,
+            list: users,
             by_id,
             approval,
         },
@@ -614,12 +613,11 @@ fn read_mailboxes(
     if let Some(qf) = BundleFile::read_optional(dir, "queues.json")? {
         for row in qf.rows()? {
             let id = qf.required_string(&row, "queueid")?.to_lowercase();
-            if let Some(raw) = row.get("emailrouteraccessapproval") {
-                if let Some(i) = qf.int(raw, "emailrouteraccessapproval")? {
-                    if let Some(t) = cx.mapping.approval_values.get(&i) {
-                        queue_approval.insert(id, t.clone());
-                    }
-                }
+            if let Some(raw) = row.get("emailrouteraccessapproval")
+                && let Some(i) = qf.int(raw, "emailrouteraccessapproval")?
+                && let Some(t) = cx.mapping.approval_values.get(&i)
+            {
+                queue_approval.insert(id, t.clone());
             }
         }
     }
@@ -744,14 +742,14 @@ fn read_mailboxes(
                         .get(&reg.to_lowercase())
                         .map(|t| ("queue", t))
                 });
-            if let Some((kind, t)) = other {
-                if t != mine {
-                    warnings.push(format!(
+            if let Some((kind, t)) = other
+                && t != mine
+            {
+                warnings.push(format!(
                         "approval is recorded differently: the mailbox says {}, its {kind} record says {}",
                         target_text(mine),
                         target_text(t)
                     ));
-                }
             }
         }
         match row.get("isemailaddressapprovedbyo365admin") {

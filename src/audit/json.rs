@@ -316,7 +316,7 @@ impl BundleFile {
     }
 }
 
-/// serde_json's message without its " at line L column C" (the error carries its own
+/// `serde_json`'s message without its " at line L column C" (the error carries its own
 /// position).
 fn strip_position(e: &serde_json::Error) -> String {
     let msg = e.to_string();

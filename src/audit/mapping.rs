@@ -284,15 +284,13 @@ impl Loader<'_> {
         let mut org_settings = Vec::new();
         if let Some(n) = settings_n {
             for (attr, k, v) in self.string_map(n, "a map of attribute: element") {
-                if let Some(ty) = self.attr_type(&org_entity, &k, &attr) {
-                    if ty != Type::Bool {
-                        self.err(
-                            &k,
-                            format!(
-                                "`{attr}` must be a bool attribute to come from an org setting"
-                            ),
-                        );
-                    }
+                if let Some(ty) = self.attr_type(&org_entity, &k, &attr)
+                    && ty != Type::Bool
+                {
+                    self.err(
+                        &k,
+                        format!("`{attr}` must be a bool attribute to come from an org setting"),
+                    );
                 }
                 if let Some(el) = self.string(&v, "an element name") {
                     org_settings.push((attr, el));
@@ -394,7 +392,7 @@ impl Loader<'_> {
             }
         };
         let values = match (ty, values) {
-            (Type::Enum(_), Some(v)) => Some(self.values(v, ty)?),
+            (Type::Enum(_) | Type::Bool, Some(v)) => Some(self.values(v, ty)?),
             (Type::Enum(_), None) => {
                 self.err(
                     node,
@@ -402,7 +400,6 @@ impl Loader<'_> {
                 );
                 return None;
             }
-            (Type::Bool, Some(v)) => Some(self.values(v, ty)?),
             (Type::Bool, None) => None,
             (other, _) => {
                 let name = self.schema.type_name(other);
@@ -580,10 +577,10 @@ impl Loader<'_> {
         let mut out = FxHashMap::default();
         for (key, k, v) in self.string_map(node, "a map of name: member") {
             let key = if lowercase { key.to_lowercase() } else { key };
-            if let Some(m) = self.member(ty, &v) {
-                if out.insert(key.clone(), m).is_some() {
-                    self.err(&k, format!("`{key}` is listed twice"));
-                }
+            if let Some(m) = self.member(ty, &v)
+                && out.insert(key.clone(), m).is_some()
+            {
+                self.err(&k, format!("`{key}` is listed twice"));
             }
         }
         out

@@ -68,6 +68,10 @@ struct ServerRecord<'a> {
 
 /// The three sync decisions, in the order the report lists them.
 #[derive(Serialize)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "the fields are the action names the record shows"
+)]
 struct SyncMap<'a> {
     sync_incoming_email: SyncRecord<'a>,
     sync_outgoing_email: SyncRecord<'a>,
