@@ -38,6 +38,9 @@ pub struct RawFile {
 pub struct Loaded {
     /// The compiled set, ready to decide.
     pub set: CompiledSet,
+    /// The validated form the set was compiled from (rules and invariants, typed), for
+    /// analyses that reason about every request rather than decide one.
+    pub validated: crate::validate::ValidatedSet,
     /// Warnings found on the way.
     pub warnings: Vec<Diagnostic>,
     /// How many `.policy` files there were.
@@ -215,6 +218,7 @@ fn finish(
             let set = compile::compile(&validated, sources);
             Ok(Loaded {
                 set,
+                validated,
                 warnings,
                 policy_files,
             })

@@ -263,10 +263,10 @@ fn eval_explain_shows_the_missing_role_and_actual_values() {
 fn test_passes_on_the_shipped_scenarios() {
     let out = mailgate(&["test"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "292 passed, 0 failed");
+    assert_eq!(out.last_line(), "297 passed, 0 failed");
     assert_eq!(
         out.stdout.matches("\nok   ").count() + 1,
-        21,
+        22,
         "{}",
         out.stdout
     );
@@ -334,7 +334,7 @@ fn without_a_policies_folder_the_built_in_set_is_used() {
 
     let out = mailgate(&["test"]).dir(&dir).run();
     out.code(0);
-    assert_eq!(out.last_line(), "292 passed, 0 failed");
+    assert_eq!(out.last_line(), "297 passed, 0 failed");
     assert!(out.stderr.contains("built into mailgate"), "{}", out.stderr);
 
     // A scenario file from elsewhere is decided by the built-in set.
@@ -607,6 +607,6 @@ fn check_json_lists_every_diagnostic_with_its_span() {
 fn test_on_a_policy_folder_runs_its_scenarios_not_its_schema() {
     let out = mailgate(&["test", "policies"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "292 passed, 0 failed");
+    assert_eq!(out.last_line(), "297 passed, 0 failed");
     assert!(!out.stdout.contains("schema.yaml"), "{}", out.stdout);
 }

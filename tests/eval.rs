@@ -577,5 +577,5 @@ fn explain_agrees_with_evaluate_on_every_shipped_scenario_request() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 292);
+    assert_eq!(checked, 297);
 }

@@ -5,8 +5,10 @@
 mod audit;
 mod batch;
 mod cli;
+mod coverage;
 mod domain;
 mod eval;
+mod graph;
 mod hostile;
 mod props;
 mod scenarios;

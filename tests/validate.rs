@@ -240,3 +240,28 @@ fn an_empty_policy_set_loads_with_a_warning() {
     assert_eq!(loaded.warnings.len(), 1);
     assert!(loaded.warnings[0].message.contains("no `.policy` files"));
 }
+
+#[test]
+fn invariants_are_validated_and_kept_apart_from_rules() {
+    let text = util::read("tests/fixtures/validate/ok/invariants.policy");
+    let loaded = util::load_texts(&util::shipped_schema(), &[("p.policy", &text)])
+        .unwrap_or_else(|d| panic!("should validate:\n{d}"));
+    assert_eq!(loaded.set.rules().len(), 1, "invariants are not rules");
+    let invariants = loaded.validated.invariants();
+    let seen: Vec<(&str, &str, usize)> = invariants
+        .iter()
+        .map(|i| (i.id.as_str(), i.form.as_str(), i.actions.len()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("approvers-hold-the-privilege", "allow only when", 2),
+            ("no-dma-for-teams", "deny when", 1),
+            ("old-orgs-need-a-global-admin", "allow when", 1),
+        ]
+    );
+    assert_eq!(
+        invariants[0].reason.as_deref(),
+        Some("every approver holds the approval privilege")
+    );
+}

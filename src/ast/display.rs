@@ -71,6 +71,21 @@ impl fmt::Display for PolicyFile {
                     }
                     writeln!(f)?;
                 }
+                Item::Invariant(inv) => {
+                    let actions: Vec<&str> = inv.actions.iter().map(|a| a.name.as_str()).collect();
+                    write!(
+                        f,
+                        "invariant {} on [{}] {} {}",
+                        inv.id.name,
+                        actions.join(", "),
+                        inv.form.as_str(),
+                        inv.condition
+                    )?;
+                    if let Some(reason) = &inv.reason {
+                        write!(f, " reason {reason:?}")?;
+                    }
+                    writeln!(f)?;
+                }
             }
         }
         Ok(())

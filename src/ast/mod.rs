@@ -12,7 +12,7 @@ use crate::source::{FileId, Span};
 pub struct PolicyFile {
     /// The file this came from.
     pub file: FileId,
-    /// `let` and `rule` items in source order.
+    /// `let`, `rule` and `invariant` items in source order.
     pub items: Vec<Item>,
 }
 
@@ -23,6 +23,8 @@ pub enum Item {
     Let(LetDecl),
     /// `rule ID { ... }`
     Rule(RuleDecl),
+    /// `invariant ID { ... }`
+    Invariant(InvariantDecl),
 }
 
 /// A name with its position.
@@ -76,6 +78,48 @@ pub struct RuleDecl {
     /// The explanation shown with decisions.
     pub reason: Option<String>,
     /// The whole rule.
+    pub span: Span,
+}
+
+/// What an invariant claims about the decisions of its actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvariantForm {
+    /// `allow only when E`: every allowed request satisfies `E`.
+    AllowOnlyWhen,
+    /// `allow when E`: every request that satisfies `E` is allowed.
+    AllowWhen,
+    /// `deny when E`: every request that satisfies `E` is denied.
+    DenyWhen,
+}
+
+impl InvariantForm {
+    /// The form as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvariantForm::AllowOnlyWhen => "allow only when",
+            InvariantForm::AllowWhen => "allow when",
+            InvariantForm::DenyWhen => "deny when",
+        }
+    }
+}
+
+/// `invariant ID { on ACTIONS FORM EXPR [reason "..."] }`: a property of the policy set that
+/// `mailgate verify` proves for every request. Invariants never take part in a decision.
+#[derive(Debug, Clone)]
+pub struct InvariantDecl {
+    /// The invariant's unique id (among invariants).
+    pub id: Ident,
+    /// The actions whose decisions it speaks about.
+    pub actions: Vec<Ident>,
+    /// What it claims.
+    pub form: InvariantForm,
+    /// Where the form's words are.
+    pub form_span: Span,
+    /// The condition `E` of the form.
+    pub condition: Expr,
+    /// Why it must hold (shown when it does not).
+    pub reason: Option<String>,
+    /// The whole invariant.
     pub span: Span,
 }
 

@@ -29,8 +29,14 @@ pub(crate) fn run(args: &CheckArgs) -> Exit {
         return Exit::Failure;
     };
     let set = &loaded.set;
+    let invariants = loaded.validated.invariants().len();
+    let invariants = match invariants {
+        0 => String::new(),
+        1 => ", 1 invariant".to_owned(),
+        n => format!(", {n} invariants"),
+    };
     outln!(
-        "ok: {} policy files, {} rules, {} actions",
+        "ok: {} policy files, {} rules, {} actions{invariants}",
         loaded.policy_files,
         set.rules().len(),
         set.schema().actions.len()
@@ -109,6 +115,7 @@ fn run_json(args: &CheckArgs) -> Exit {
                     "summary": "ok",
                     "policy_files": loaded.policy_files,
                     "rules": set.rules().len(),
+                    "invariants": loaded.validated.invariants().len(),
                     "actions": set.schema().actions.len(),
                     "errors": 0,
                     "warnings": loaded.warnings.len(),

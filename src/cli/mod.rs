@@ -36,7 +36,9 @@ macro_rules! errln {
 mod audit;
 mod batch;
 mod check;
+mod coverage;
 mod eval;
+mod graph;
 mod inputs;
 mod test;
 
@@ -63,6 +65,10 @@ pub enum Command {
     Test(test::TestArgs),
     /// Audit an org exported from Dataverse and Microsoft Graph (see scripts/).
     Audit(audit::AuditArgs),
+    /// Report which rules and conditions the scenario requests exercise.
+    Coverage(coverage::CoverageArgs),
+    /// Draw how an action is decided, as a Mermaid or DOT flowchart.
+    Graph(graph::GraphArgs),
 }
 
 /// Output format.
@@ -129,6 +135,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Coverage(args) => coverage::run(&args),
+        Command::Graph(args) => graph::run(&args),
     };
     exit.into()
 }

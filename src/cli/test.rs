@@ -13,6 +13,10 @@ pub struct TestArgs {
     /// Scenario files or folders (default: the policy set's `scenarios/`).
     #[arg(value_name = "FILE|DIR")]
     paths: Vec<PathBuf>,
+    /// After the summary, print which rules and conditions the requests exercised (as
+    /// `mailgate coverage` does).
+    #[arg(long)]
+    coverage: bool,
     #[command(flatten)]
     policies: PolicyArgs,
 }
@@ -72,5 +76,11 @@ pub(crate) fn run(args: &TestArgs) -> Exit {
         }
     }
     outln!("{passed} passed, {failed} failed");
+    if args.coverage {
+        // Invalid files were reported above.
+        let (coverage, _) = super::coverage::count(&set, &scenarios, &sources, false);
+        outln!();
+        out!("{}", coverage.render_text(&set));
+    }
     if failed == 0 { Exit::Ok } else { Exit::Failure }
 }

@@ -10,6 +10,11 @@ pub(crate) fn label(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::let_decl | Rule::kw_let => "`let`",
         Rule::rule_decl | Rule::kw_rule => "`rule`",
+        Rule::invariant_decl | Rule::kw_invariant => "`invariant`",
+        Rule::kw_on => "`on`",
+        Rule::form_allow_only_when | Rule::form_allow_when | Rule::form_deny_when => {
+            "an invariant form (`allow only when`, `allow when`, `deny when`)"
+        }
         Rule::let_name => "a name for the `let`",
         Rule::rule_id => "a rule id",
         Rule::effect => "`allow` or `deny`",

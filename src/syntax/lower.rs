@@ -7,7 +7,10 @@
 use super::error::SyntaxError;
 use super::expected;
 use super::grammar::Rule;
-use crate::ast::{CmpOp, Effect, Expr, ExprKind, Ident, Item, LetDecl, Literal, RuleDecl};
+use crate::ast::{
+    CmpOp, Effect, Expr, ExprKind, Ident, InvariantDecl, InvariantForm, Item, LetDecl, Literal,
+    RuleDecl,
+};
 use crate::source::{FileId, Span};
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
@@ -67,6 +70,7 @@ pub(crate) fn lower_file(
         let item = match pair.as_rule() {
             Rule::let_decl => lower_let(&l, pair).map(Item::Let),
             Rule::rule_decl => lower_rule(&l, pair).map(Item::Rule),
+            Rule::invariant_decl => lower_invariant(&l, pair).map(Item::Invariant),
             Rule::EOI => continue,
             r => unreachable!("lower_file: unexpected {r:?}"),
         };
@@ -144,6 +148,50 @@ fn lower_rule(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<RuleDecl, SyntaxError
         id,
         effect,
         actions,
+        condition,
+        reason,
+        span,
+    })
+}
+
+fn lower_invariant(l: &Lowerer, pair: Pair<'_, Rule>) -> Result<InvariantDecl, SyntaxError> {
+    let span = l.span(&pair);
+    let mut id = None;
+    let mut actions = Vec::new();
+    let mut form = None;
+    let mut condition = None;
+    let mut reason = None;
+    for p in pair.into_inner() {
+        match p.as_rule() {
+            Rule::rule_id => id = Some(l.ident(&p)),
+            Rule::action_list => {
+                actions = p
+                    .into_inner()
+                    .filter(|a| a.as_rule() == Rule::action_name)
+                    .map(|a| l.ident(&a))
+                    .collect();
+            }
+            Rule::form_allow_only_when => form = Some((InvariantForm::AllowOnlyWhen, l.span(&p))),
+            Rule::form_allow_when => form = Some((InvariantForm::AllowWhen, l.span(&p))),
+            Rule::form_deny_when => form = Some((InvariantForm::DenyWhen, l.span(&p))),
+            Rule::expr => condition = Some(lower_expr(l, p)?),
+            Rule::reason_clause => {
+                if let Some(s) = p.into_inner().find(|s| s.as_rule() == Rule::string) {
+                    reason = Some(lower_string(l, &s)?);
+                }
+            }
+            Rule::lbrace | Rule::rbrace | Rule::kw_invariant | Rule::kw_on => {}
+            r => unreachable!("lower_invariant: unexpected {r:?}"),
+        }
+    }
+    let (Some(id), Some((form, form_span)), Some(condition)) = (id, form, condition) else {
+        unreachable!("lower_invariant: missing id, form or condition")
+    };
+    Ok(InvariantDecl {
+        id,
+        actions,
+        form,
+        form_span,
         condition,
         reason,
         span,

@@ -2,7 +2,7 @@
 //!
 //! Parsing is pest's and therefore stops at the first error in a piece of text. To report
 //! more than one syntax error per file, a file that fails is cut into items (at lines that
-//! start with `rule` or `let`) and each item is parsed on its own. Before pest sees any
+//! start with `rule`, `let` or `invariant`) and each item is parsed on its own. Before pest sees any
 //! text, a cheap scan rejects nesting deeper than [`MAX_NESTING`], so hostile input such as
 //! 100,000 opening parentheses is an error, not a stack overflow.
 
@@ -142,13 +142,13 @@ fn parse_chunk(
 }
 
 /// Byte offsets where top-level items start: line starts whose first word is `rule` or
-/// `let`. The first chunk always starts at 0 so leading text is not lost.
+/// `let` or `invariant`. The first chunk always starts at 0 so leading text is not lost.
 fn item_starts(text: &str) -> Vec<usize> {
     let mut starts = vec![0];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        let is_item = ["rule", "let"].iter().any(|kw| {
+        let is_item = ["rule", "let", "invariant"].iter().any(|kw| {
             trimmed
                 .strip_prefix(kw)
                 .is_some_and(|rest| rest.starts_with([' ', '\t']))

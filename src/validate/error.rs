@@ -142,6 +142,16 @@ pub enum ValidationError {
         /// The first.
         first: Span,
     },
+    /// Two invariants with one id.
+    #[error("duplicate invariant id `{id}`")]
+    DuplicateInvariant {
+        /// The id.
+        id: String,
+        /// The second invariant.
+        span: Span,
+        /// The first.
+        first: Span,
+    },
     /// A rule that lists an action twice.
     #[error("action `{name}` is listed twice")]
     DuplicateAction {
@@ -191,6 +201,7 @@ impl ValidationError {
             | ValidationError::CyclicLet { span, .. }
             | ValidationError::DuplicateLet { span, .. }
             | ValidationError::DuplicateRule { span, .. }
+            | ValidationError::DuplicateInvariant { span, .. }
             | ValidationError::DuplicateAction { span, .. }
             | ValidationError::TooLarge { span, .. }
             | ValidationError::TooManyRules { span, .. } => *span,
@@ -209,7 +220,8 @@ impl ValidationError {
             | ValidationError::UnknownLet { help, .. } => d.with_help_opt(help.clone()),
             ValidationError::BadVersion { reason, .. } => d.with_help(reason.clone()),
             ValidationError::DuplicateLet { first, .. }
-            | ValidationError::DuplicateRule { first, .. } => {
+            | ValidationError::DuplicateRule { first, .. }
+            | ValidationError::DuplicateInvariant { first, .. } => {
                 d.with_label(*first, "first defined here")
             }
             ValidationError::SlotNotInAction { what, .. } => d.with_help(format!(

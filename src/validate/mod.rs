@@ -12,9 +12,11 @@ mod error;
 pub mod typed;
 
 pub use error::ValidationError;
-pub use typed::{CheckedRule, Operand, PathRef, Root, TExpr, TKind};
+pub use typed::{CheckedInvariant, CheckedRule, Operand, PathRef, Root, TExpr, TKind};
 
-use crate::ast::{CmpOp, Expr, ExprKind, Item, LetDecl, Literal, PolicyFile, RuleDecl};
+use crate::ast::{
+    CmpOp, Expr, ExprKind, InvariantDecl, Item, LetDecl, Literal, PolicyFile, RuleDecl,
+};
 use crate::diagnostics::{Diagnostic, did_you_mean};
 use crate::limits::{MAX_EXPANDED_DEPTH, MAX_EXPANDED_NODES, MAX_RULES, MAX_SET_NODES};
 use crate::schema::{ActionId, EntityId, Schema, Type};
@@ -27,6 +29,7 @@ use std::collections::{HashMap, HashSet};
 pub struct ValidatedSet {
     schema: Schema,
     rules: Vec<CheckedRule>,
+    invariants: Vec<CheckedInvariant>,
 }
 
 impl ValidatedSet {
@@ -38,6 +41,11 @@ impl ValidatedSet {
     /// The rules, in load order (files in sorted path order, rules in source order).
     pub fn rules(&self) -> &[CheckedRule] {
         &self.rules
+    }
+
+    /// The invariants, in load order. They never take part in a decision.
+    pub fn invariants(&self) -> &[CheckedInvariant] {
+        &self.invariants
     }
 }
 
@@ -64,6 +72,7 @@ pub fn validate(
     };
     let mut let_order: Vec<&LetDecl> = Vec::new();
     let mut rules: Vec<&RuleDecl> = Vec::new();
+    let mut invariants: Vec<&InvariantDecl> = Vec::new();
     for file in files {
         for item in &file.items {
             match item {
@@ -90,6 +99,7 @@ pub fn validate(
                     }
                 }
                 Item::Rule(r) => rules.push(r),
+                Item::Invariant(i) => invariants.push(i),
             }
         }
     }
@@ -119,6 +129,30 @@ pub fn validate(
             checked.push(r);
         }
     }
+    let mut checked_invariants = Vec::new();
+    let mut invariant_ids: HashMap<&str, Span> = HashMap::new();
+    for inv in &invariants {
+        if checked.len() + checked_invariants.len() >= MAX_RULES {
+            c.error(ValidationError::TooManyRules {
+                count: rules.len() + invariants.len(),
+                limit: MAX_RULES,
+                span: inv.id.span,
+            });
+            break;
+        }
+        if let Some(first) = invariant_ids.get(inv.id.name.as_str()) {
+            c.error(ValidationError::DuplicateInvariant {
+                id: inv.id.name.clone(),
+                span: inv.id.span,
+                first: *first,
+            });
+        } else {
+            invariant_ids.insert(&inv.id.name, inv.id.span);
+        }
+        if let Some(i) = c.check_invariant(inv) {
+            checked_invariants.push(i);
+        }
+    }
     // Lets no rule uses are still checked, with any slot any action has.
     for l in &let_order {
         let info = &c.lets[l.name.name.as_str()];
@@ -145,6 +179,7 @@ pub fn validate(
             Some(ValidatedSet {
                 schema,
                 rules: checked,
+                invariants: checked_invariants,
             }),
             diags,
         )
@@ -207,7 +242,7 @@ impl<'a> Checker<'a> {
         if let Some((rule, site)) = &self.use_site {
             let inside = site.file == span.file && site.start <= span.start && span.end <= site.end;
             if !inside {
-                d = d.with_label(*site, format!("in rule `{rule}`, through this name"));
+                d = d.with_label(*site, format!("in {rule}, through this name"));
             }
         }
         self.errors.push(d);
@@ -339,10 +374,11 @@ impl<'a> Checker<'a> {
 
     // ---- rules -----------------------------------------------------------------------
 
-    fn check_rule(&mut self, rule: &'a RuleDecl) -> Option<CheckedRule> {
+    /// Resolves a rule's or an invariant's action list; `None` when any name is wrong.
+    fn actions(&mut self, names: &[crate::ast::Ident]) -> (Vec<ActionId>, bool) {
         let mut actions = Vec::new();
         let mut ok = true;
-        for a in &rule.actions {
+        for a in names {
             match self.schema.action_id(&a.name) {
                 Some(id) if actions.contains(&id) => {
                     ok = false;
@@ -362,6 +398,49 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        (actions, ok)
+    }
+
+    /// Checks the condition of a rule or invariant about `actions`, within the size budgets.
+    /// `owner` names the item for labels ("rule `x`").
+    fn item_condition(
+        &mut self,
+        actions: &[ActionId],
+        cond: &'a Expr,
+        owner: &str,
+    ) -> Option<TExpr> {
+        // With no known action, check paths against every action, so a misspelled action
+        // does not also make each of its slots "unknown".
+        self.env = if actions.is_empty() {
+            Env::Any
+        } else {
+            Env::Actions(actions.to_vec())
+        };
+        self.use_site = None;
+        let (size, depth) = self.measure(cond);
+        if self.too_large(size, depth, cond.span) {
+            return None;
+        }
+        let before = self.set_nodes;
+        self.set_nodes = before.saturating_add(size);
+        if self.set_nodes > MAX_SET_NODES {
+            // Reported once, at the first item over the budget; the rest are not
+            // expanded, so the budget also bounds the memory spent here.
+            if before <= MAX_SET_NODES {
+                self.error(ValidationError::TooLarge {
+                    what: "node count of the whole policy set",
+                    size: self.set_nodes,
+                    limit: MAX_SET_NODES,
+                    span: cond.span,
+                });
+            }
+            return None;
+        }
+        self.cond(cond, owner)
+    }
+
+    fn check_rule(&mut self, rule: &'a RuleDecl) -> Option<CheckedRule> {
+        let (actions, ok) = self.actions(&rule.actions);
         if rule.reason.is_none() && rule.effect == crate::ast::Effect::Deny {
             self.warnings.push(
                 Diagnostic::error(
@@ -373,37 +452,10 @@ impl<'a> Checker<'a> {
                 .with_help("add `reason \"...\"` so administrators can read why they were denied"),
             );
         }
-        // With no known action, check paths against every action, so a misspelled action
-        // does not also make each of its slots "unknown".
-        self.env = if actions.is_empty() {
-            Env::Any
-        } else {
-            Env::Actions(actions.clone())
-        };
-        self.use_site = None;
         let condition = match &rule.condition {
             None => None,
             Some(cond) => {
-                let (size, depth) = self.measure(cond);
-                if self.too_large(size, depth, cond.span) {
-                    return None;
-                }
-                let before = self.set_nodes;
-                self.set_nodes = before.saturating_add(size);
-                if self.set_nodes > MAX_SET_NODES {
-                    // Reported once, at the first rule over the budget; the rest are not
-                    // expanded, so the budget also bounds the memory spent here.
-                    if before <= MAX_SET_NODES {
-                        self.error(ValidationError::TooLarge {
-                            what: "node count of the whole policy set",
-                            size: self.set_nodes,
-                            limit: MAX_SET_NODES,
-                            span: cond.span,
-                        });
-                    }
-                    return None;
-                }
-                Some(self.cond(cond, &rule.id.name)?)
+                Some(self.item_condition(&actions, cond, &format!("rule `{}`", rule.id.name))?)
             }
         };
         ok.then(|| CheckedRule {
@@ -413,6 +465,20 @@ impl<'a> Checker<'a> {
             condition,
             reason: rule.reason.clone(),
             id_span: rule.id.span,
+        })
+    }
+
+    fn check_invariant(&mut self, inv: &'a InvariantDecl) -> Option<CheckedInvariant> {
+        let (actions, ok) = self.actions(&inv.actions);
+        let owner = format!("invariant `{}`", inv.id.name);
+        let condition = self.item_condition(&actions, &inv.condition, &owner)?;
+        ok.then(|| CheckedInvariant {
+            id: inv.id.name.clone(),
+            actions,
+            form: inv.form,
+            condition,
+            reason: inv.reason.clone(),
+            id_span: inv.id.span,
         })
     }
 

@@ -1,7 +1,7 @@
 //! The validated, typed form of a policy set: every name resolved, every literal converted
 //! to its type, every `let` expanded in place. Only [`super::validate`] builds it.
 
-use crate::ast::{CmpOp, Effect};
+use crate::ast::{CmpOp, Effect, InvariantForm};
 use crate::schema::{ActionId, Type};
 use crate::source::Span;
 use crate::value::Const;
@@ -20,6 +20,23 @@ pub struct CheckedRule {
     /// Its reason.
     pub reason: Option<String>,
     /// Where its id is (decisions cite `file:line` of this).
+    pub id_span: Span,
+}
+
+/// An invariant that passed validation: a claim about the decisions of its actions.
+#[derive(Debug, Clone)]
+pub struct CheckedInvariant {
+    /// Its id.
+    pub id: String,
+    /// The actions it speaks about.
+    pub actions: Vec<ActionId>,
+    /// What it claims.
+    pub form: InvariantForm,
+    /// The condition of the claim.
+    pub condition: TExpr,
+    /// Why it must hold.
+    pub reason: Option<String>,
+    /// Where its id is.
     pub id_span: Span,
 }
 
