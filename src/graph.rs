@@ -20,6 +20,7 @@ use crate::compile::{CompiledSet, Node};
 use crate::coverage::{term_text, top_terms};
 use crate::eval::{Cause, Request, Tri};
 use crate::schema::ActionId;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// Mermaid's default `maxEdges`: a diagram with more links is refused.
@@ -150,7 +151,7 @@ pub struct Walked {
 }
 
 /// The footnote both renderers print.
-pub const FAIL_CLOSED_NOTE: &str = "A test that cannot be evaluated (a missing value) \
+pub const FAIL_CLOSED_NOTE: &str = "A condition that cannot be evaluated (a missing value) \
     makes a deny rule match and an allow rule fail.";
 
 impl Graph {
@@ -187,7 +188,7 @@ impl Graph {
             });
             return g;
         };
-        let mut let_ix: Vec<(String, usize)> = Vec::new();
+        let mut let_ix: HashMap<String, usize> = HashMap::new();
         let mut tests: Vec<(usize, u32)> = Vec::new();
         // Nodes first, rule by rule; edges once every rule's first node is known.
         let mut groups: Vec<(Effect, RuleGroup)> = Vec::new();
@@ -271,15 +272,15 @@ impl Graph {
         &mut self,
         set: &CompiledSet,
         node: u32,
-        known: &mut Vec<(String, usize)>,
+        known: &mut HashMap<String, usize>,
     ) -> Vec<usize> {
         let mut found = Vec::new();
         let mut stack = vec![node];
         while let Some(n) = stack.pop() {
             let meta = &set.meta[n as usize];
             if let Some(name) = &meta.let_name {
-                let ix = match known.iter().find(|(k, _)| k == name) {
-                    Some((_, ix)) => *ix,
+                let ix = match known.get(name) {
+                    Some(&ix) => ix,
                     None => {
                         let body = set
                             .sources
@@ -292,7 +293,7 @@ impl Graph {
                             body,
                         });
                         self.lets.push(ix);
-                        known.push((name.clone(), ix));
+                        known.insert(name.clone(), ix);
                         // The lets its body uses get their own definitions.
                         for k in children(set, n) {
                             self.lets_of(set, k, known);
@@ -318,12 +319,18 @@ impl Graph {
     /// allow outcome goes on to the next rule instead (fail closed).
     pub fn walk(&self, set: &CompiledSet, request: &Request) -> Walked {
         let values = request.values.as_slice();
-        let edge = |from: usize, kind: EdgeKind| {
-            self.edges
-                .iter()
-                .find(|e| e.from == from && e.kind == kind)
-                .map(|e| e.to)
-        };
+        // Where each node's edges lead, and where each allow outcome's rule goes next.
+        let mut next: Vec<[Option<usize>; 3]> = vec![[None; 3]; self.nodes.len()];
+        for e in &self.edges {
+            next[e.from][e.kind as usize] = Some(e.to);
+        }
+        let mut after_allow: HashMap<usize, usize> = HashMap::new();
+        for g in &self.allow {
+            if let Some(&last) = g.nodes.last() {
+                after_allow.insert(last, g.next);
+            }
+        }
+        let edge = |from: usize, kind: EdgeKind| next[from][kind as usize];
         let default = Walked {
             effect: Effect::Deny,
             cause: Cause::NoRuleAllows,
@@ -367,11 +374,7 @@ impl Graph {
                         };
                     }
                     errored = false;
-                    at = self
-                        .allow
-                        .iter()
-                        .find(|g| g.nodes.last() == Some(&at))
-                        .map_or(self.default_deny, |g| g.next);
+                    at = after_allow.get(&at).copied().unwrap_or(self.default_deny);
                 }
                 GraphNode::Outcome(Outcome::DefaultDeny)
                 | GraphNode::Start

@@ -22,6 +22,7 @@
 //! assert_eq!(decision.effect, mailgate::ast::Effect::Deny);
 //! ```
 
+pub mod analysis;
 pub mod ast;
 pub mod audit;
 pub mod batch;

@@ -40,6 +40,11 @@ pub const MAX_YAML_NODES: usize = 1_000_000;
 /// Most requests in one scenario file.
 pub const MAX_SCENARIO_REQUESTS: usize = 100_000;
 
+/// Most nodes in one decision diagram of the analysis (`eval --why-not`): the diagram of an
+/// action's decision, or any step that builds it. Past it, analysis of that action stops
+/// with an error naming the action; decisions themselves are unaffected.
+pub const MAX_ANALYSIS_NODES: usize = 1_000_000;
+
 /// Largest file of an audit export bundle, in bytes (`mailgate audit`). A bundle of
 /// 100,000 mailboxes with every annotation is about 150 MB; larger exports are written in
 /// pages, each file at most this size.

@@ -9,11 +9,17 @@ const BAD_SCENARIOS: &str = "tests/fixtures/cli/bad-scenarios";
 fn check_the_shipped_policies() {
     let out = mailgate(&["check"]).run();
     out.code(0);
-    assert_eq!(out.stdout, "ok: 6 policy files, 32 rules, 7 actions\n");
+    assert_eq!(
+        out.stdout,
+        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
+    );
     assert_eq!(out.stderr, "");
     let out = mailgate(&["check", "--policies", "policies"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "ok: 6 policy files, 32 rules, 7 actions");
+    assert_eq!(
+        out.last_line(),
+        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants"
+    );
 }
 
 /// A copy of the shipped policies in a temp dir, with `edit` applied to the named files.
@@ -324,7 +330,10 @@ fn without_a_policies_folder_the_built_in_set_is_used() {
     let dir = util::temp_dir("embedded");
     let out = mailgate(&["check"]).dir(&dir).run();
     out.code(0);
-    assert_eq!(out.stdout, "ok: 6 policy files, 32 rules, 7 actions\n");
+    assert_eq!(
+        out.stdout,
+        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
+    );
     assert!(
         out.stderr
             .contains("using the policy set built into mailgate"),
@@ -529,7 +538,10 @@ fn usage_errors_exit_2() {
 fn piped_input_does_not_change_check() {
     let out = mailgate(&["check"]).stdin("garbage\n").run();
     out.code(0);
-    assert_eq!(out.stdout, "ok: 6 policy files, 32 rules, 7 actions\n");
+    assert_eq!(
+        out.stdout,
+        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
+    );
 }
 
 /// `mailgate eval ... | head -1`: a closed stdout is not a reason to panic.

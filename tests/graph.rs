@@ -207,3 +207,63 @@ fn the_readme_shows_the_current_approve_mailbox_graph() {
         "regenerate the README block with `mailgate graph approve_mailbox`"
     );
 }
+
+#[test]
+fn a_graph_over_mermaids_limits_warns_and_suggests_dot() {
+    // 100 rules of 4 tests each on one action: 800 true/false edges.
+    let (schema, policy) = mailgate::generate::policy_set(100, 1);
+    let dir = util::temp_dir("graph-big");
+    std::fs::write(dir.join("schema.yaml"), schema).unwrap();
+    std::fs::write(dir.join("generated.policy"), policy).unwrap();
+    let out = mailgate(&["graph", "a0", "--policies"]).arg(&dir).run();
+    out.code(0);
+    assert!(
+        out.stderr.starts_with("warning: this graph has 801 edges")
+            && out.stderr.contains("try `--format dot`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.starts_with("flowchart TB\n"));
+    let dot = mailgate(&["graph", "a0", "--format", "dot", "--policies"])
+        .arg(&dir)
+        .run();
+    dot.code(0);
+    assert_eq!(dot.stderr, "");
+    assert_eq!(dot.stdout.matches(" -> ").count(), 801);
+}
+
+/// Graphviz accepts the DOT of every shipped action (checked when `dot` is installed;
+/// Debian's `graphviz` package provides it).
+#[test]
+fn graphviz_renders_every_shipped_action_when_installed() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    if Command::new("dot").arg("-V").output().is_err() {
+        eprintln!("graphviz is not installed: DOT output not rendered");
+        return;
+    }
+    let set = shipped();
+    for a in &set.schema().actions {
+        let text = Graph::new(&set, &a.name).unwrap().to_dot(&set);
+        let mut child = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{}: {}",
+            a.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -25,6 +25,7 @@ mod parse;
 
 pub use error::BatchError;
 
+use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
 use crate::compile::CompiledSet;
 use crate::eval::{Cause, Decision, Request};
 use crate::limits::MAX_BATCH_LINE_BYTES;
@@ -39,10 +40,21 @@ pub struct BatchStats {
     pub bad: u64,
 }
 
+/// Counterfactuals in batch records (`eval --batch --why-not`): each record gets a
+/// `"counterfactuals"` member.
+#[derive(Debug, Clone, Copy)]
+pub struct WhyNot<'a> {
+    /// The analyzer of the set being decided.
+    pub analyzer: &'a Analyzer<'a>,
+    /// Its options.
+    pub options: &'a WhyNotOptions,
+}
+
 /// Decides single batch lines, reusing its buffers between calls.
 #[derive(Debug)]
 pub struct LineDecider<'a> {
     set: &'a CompiledSet,
+    why_not: Option<WhyNot<'a>>,
     parser: parse::Parser<'a>,
     request: Request,
     decision: Decision,
@@ -58,6 +70,7 @@ impl<'a> LineDecider<'a> {
         let json = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
         LineDecider {
             set,
+            why_not: None,
             parser: parse::Parser::new(set),
             request: Request::default(),
             decision: Decision::default(),
@@ -68,6 +81,13 @@ impl<'a> LineDecider<'a> {
                 .map(|r| r.reason.as_deref().map(json).unwrap_or_default())
                 .collect(),
         }
+    }
+
+    /// A decider whose records also carry counterfactuals.
+    pub fn with_why_not(set: &'a CompiledSet, why_not: WhyNot<'a>) -> Self {
+        let mut d = LineDecider::new(set);
+        d.why_not = Some(why_not);
+        d
     }
 
     /// Decides one input line (without its newline) and appends exactly one JSON object
@@ -140,7 +160,13 @@ impl<'a> LineDecider<'a> {
                 let _ = serde_json::to_writer(&mut *out, e);
             }
         }
-        out.extend_from_slice(b"]}\n");
+        out.push(b']');
+        if let Some(w) = &self.why_not {
+            out.extend_from_slice(b",\"counterfactuals\":");
+            let value = WhyNotResult::from(w.analyzer.counterfactuals(&self.request, w.options));
+            let _ = serde_json::to_writer(&mut *out, &value);
+        }
+        out.extend_from_slice(b"}\n");
     }
 }
 
@@ -262,13 +288,28 @@ fn read_chunk<R: BufRead>(input: &mut R, next_line: u64) -> std::io::Result<Chun
 /// with `threads` worker threads (1: no threads at all).
 pub fn run<R: BufRead, W: Write>(
     set: &CompiledSet,
+    input: R,
+    output: W,
+    threads: usize,
+) -> std::io::Result<BatchStats> {
+    run_with(set, input, output, threads, None)
+}
+
+/// [`run`], with counterfactuals in every decision record when `why_not` is given.
+pub fn run_with<R: BufRead, W: Write>(
+    set: &CompiledSet,
     mut input: R,
     mut output: W,
     threads: usize,
+    why_not: Option<WhyNot<'_>>,
 ) -> std::io::Result<BatchStats> {
     let mut stats = BatchStats::default();
+    let decider = |set| match why_not {
+        Some(w) => LineDecider::with_why_not(set, w),
+        None => LineDecider::new(set),
+    };
     if threads <= 1 {
-        let mut d = LineDecider::new(set);
+        let mut d = decider(set);
         let mut out = Vec::with_capacity(1 << 16);
         loop {
             let chunk = read_chunk(&mut input, stats.lines + 1)?;
@@ -283,7 +324,7 @@ pub fn run<R: BufRead, W: Write>(
         output.flush()?;
         return Ok(stats);
     }
-    run_parallel(set, input, output, threads, &mut stats)?;
+    run_parallel(set, input, output, threads, &mut stats, why_not)?;
     Ok(stats)
 }
 
@@ -293,6 +334,7 @@ fn run_parallel<R: BufRead, W: Write>(
     mut output: W,
     threads: usize,
     stats: &mut BatchStats,
+    why_not: Option<WhyNot<'_>>,
 ) -> std::io::Result<()> {
     use std::collections::BTreeMap;
     use std::sync::{Mutex, mpsc};
@@ -305,7 +347,10 @@ fn run_parallel<R: BufRead, W: Write>(
             let done_tx = done_tx.clone();
             let work_rx = &work_rx;
             scope.spawn(move || {
-                let mut d = LineDecider::new(set);
+                let mut d = match why_not {
+                    Some(w) => LineDecider::with_why_not(set, w),
+                    None => LineDecider::new(set),
+                };
                 loop {
                     let job = match work_rx.lock() {
                         Ok(rx) => rx.recv(),

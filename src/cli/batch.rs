@@ -7,7 +7,16 @@ use std::io::BufReader;
 use std::path::Path;
 
 /// Runs a batch from a file or standard input (`-`) to standard output.
-pub(crate) fn run(set: &CompiledSet, input: &Path, threads: Option<usize>) -> Exit {
+pub(crate) fn run(
+    set: &CompiledSet,
+    input: &Path,
+    threads: Option<usize>,
+    why_not: Option<&super::eval::WhyNot<'_>>,
+) -> Exit {
+    let why_not = why_not.map(|w| batch::WhyNot {
+        analyzer: w.analyzer,
+        options: &w.options,
+    });
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
         .max(1);
@@ -15,15 +24,22 @@ pub(crate) fn run(set: &CompiledSet, input: &Path, threads: Option<usize>) -> Ex
     let out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = if input == Path::new("-") {
         let stdin = std::io::stdin();
-        batch::run(
+        batch::run_with(
             set,
             BufReader::with_capacity(1 << 16, stdin.lock()),
             out,
             threads,
+            why_not,
         )
     } else {
         match std::fs::File::open(input) {
-            Ok(f) => batch::run(set, BufReader::with_capacity(1 << 16, f), out, threads),
+            Ok(f) => batch::run_with(
+                set,
+                BufReader::with_capacity(1 << 16, f),
+                out,
+                threads,
+                why_not,
+            ),
             Err(e) => {
                 errln!("error: cannot read `{}`: {e}", input.display());
                 return Exit::Failure;

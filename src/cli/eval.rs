@@ -2,6 +2,7 @@
 
 use super::inputs::{load_policies, load_scenarios, scenario_files};
 use super::{Exit, Format, PolicyArgs};
+use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
 use crate::compile::CompiledSet;
 use crate::diagnostics::render_all;
 use crate::eval::{Explanation, Tri};
@@ -31,6 +32,15 @@ pub struct EvalArgs {
     /// Decide JSON Lines requests from FILE (`-` for standard input), one decision per line.
     #[arg(long, value_name = "FILE")]
     batch: Option<PathBuf>,
+    /// Add to each decision the smallest sets of changes that would flip it.
+    #[arg(long)]
+    why_not: bool,
+    /// Most options `--why-not` lists per decision.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_options: usize,
+    /// Never propose changing this attribute (`user.privileges`); repeatable.
+    #[arg(long, value_name = "PATH")]
+    hold: Vec<String>,
     /// Worker threads for `--batch` (default: all cores).
     #[arg(long, value_name = "N", requires = "batch")]
     threads: Option<usize>,
@@ -52,6 +62,16 @@ struct JsonDecision<'a> {
     expected: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<Vec<JsonRuleTrace>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counterfactuals: Option<WhyNotResult>,
+}
+
+/// Why-not settings of a run: the analyzer, its options, and whether the full list was
+/// asked for (`--why-not` or `--explain`) or only the one-line hint of a text denial.
+pub(crate) struct WhyNot<'a> {
+    pub(crate) analyzer: &'a Analyzer<'a>,
+    pub(crate) options: WhyNotOptions,
+    pub(crate) full: bool,
 }
 
 #[derive(Serialize)]
@@ -109,8 +129,15 @@ pub(crate) fn render_decision(
     r: &ScenarioRequest,
     format: Format,
     explain: bool,
+    why_not: Option<&WhyNot<'_>>,
 ) -> String {
     let decision = set.evaluate(&r.request);
+    let cf = why_not
+        .filter(|w| {
+            w.full || (format == Format::Text && decision.effect == crate::ast::Effect::Deny)
+        })
+        .map(|w| w.analyzer.counterfactuals(&r.request, &w.options));
+    let full = why_not.is_some_and(|w| w.full);
     let report = DecisionReport::new(set, &r.request, &decision);
     let loc = sources.location(r.span);
     match format {
@@ -125,6 +152,7 @@ pub(crate) fn render_decision(
                 report: &report,
                 expected: r.expect.map(crate::ast::Effect::as_str),
                 explanation,
+                counterfactuals: cf.clone().map(WhyNotResult::from),
             };
             let mut s = serde_json::to_string(&j)
                 .unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()));
@@ -160,6 +188,18 @@ pub(crate) fn render_decision(
                     }
                 ));
             }
+            match (&cf, full) {
+                (Some(Ok(c)), true) => {
+                    for line in c.text_lines() {
+                        let indent = if line.starts_with('-') { "    " } else { "  " };
+                        out.push_str(&format!("{indent}{line}\n"));
+                    }
+                }
+                (Some(Ok(c)), false) => out.push_str(&format!("  {}\n", c.first_line())),
+                (Some(Err(e)), true) => out.push_str(&format!("  why-not: {e}\n")),
+                // The one-line hint is left out for requests outside the analysis.
+                (Some(Err(_)), false) | (None, _) => {}
+            }
             if explain {
                 out.push_str(&set.render_explanation(&set.explain(&r.request)));
             }
@@ -180,8 +220,22 @@ pub(crate) fn run(args: &EvalArgs) -> Exit {
     let Some(set) = load_policies(&origin) else {
         return Exit::Failure;
     };
+    let analyzer = Analyzer::new(&set);
+    if let Err(e) = analyzer.check_paths(&args.hold) {
+        errln!("error: {e}");
+        return Exit::Failure;
+    }
+    let why_not = WhyNot {
+        analyzer: &analyzer,
+        options: WhyNotOptions {
+            max_options: args.max_options,
+            hold: args.hold.clone(),
+        },
+        full: args.why_not || args.explain,
+    };
     if let Some(batch) = &args.batch {
-        return super::batch::run(&set, batch, args.threads);
+        let w = why_not.full.then_some(&why_not);
+        return super::batch::run(&set, batch, args.threads, w);
     }
     let mut sources = SourceMap::new();
     let scenarios = load_scenarios(scenario_files(&args.files, &origin), &set, &mut sources);
@@ -193,7 +247,15 @@ pub(crate) fn run(args: &EvalArgs) -> Exit {
             Ok(scenario) => {
                 for r in &scenario.requests {
                     let _ = out.write_all(
-                        render_decision(&set, &sources, r, args.format, args.explain).as_bytes(),
+                        render_decision(
+                            &set,
+                            &sources,
+                            r,
+                            args.format,
+                            args.explain,
+                            Some(&why_not),
+                        )
+                        .as_bytes(),
                     );
                 }
             }

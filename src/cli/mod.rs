@@ -41,6 +41,7 @@ mod eval;
 mod graph;
 mod inputs;
 mod test;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,8 @@ pub enum Command {
     Coverage(coverage::CoverageArgs),
     /// Draw how an action is decided, as a Mermaid or DOT flowchart.
     Graph(graph::GraphArgs),
+    /// Prove each invariant of the policy set for every request.
+    Verify(verify::VerifyArgs),
 }
 
 /// Output format.
@@ -137,6 +140,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Verify(args) => verify::run(&args),
     };
     exit.into()
 }

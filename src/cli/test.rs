@@ -54,7 +54,7 @@ pub(crate) fn run(args: &TestArgs) -> Exit {
                         file_failed += 1;
                         out!(
                             "FAIL {}",
-                            render_decision(&set, &sources, r, Format::Text, true)
+                            render_decision(&set, &sources, r, Format::Text, true, None)
                         );
                     }
                 }

@@ -94,6 +94,24 @@ pub struct RuleInfo {
     pub line: usize,
 }
 
+/// An invariant, its condition compiled once per action it speaks about. Decisions never
+/// read it; `mailgate verify` does.
+#[derive(Debug, Clone)]
+pub struct CompiledInvariant {
+    /// Its id.
+    pub id: String,
+    /// What it claims.
+    pub form: crate::ast::InvariantForm,
+    /// Each action, with the root node of the condition compiled for it.
+    pub actions: Vec<(ActionId, u32)>,
+    /// Its reason.
+    pub reason: Option<String>,
+    /// The file it is in.
+    pub file: String,
+    /// The line its id is on.
+    pub line: usize,
+}
+
 /// Where each part of a request lives in its flat value array.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -170,6 +188,7 @@ pub(crate) struct ActionPlan {
 pub struct CompiledSet {
     pub(crate) schema: Schema,
     pub(crate) rules: Vec<RuleInfo>,
+    pub(crate) invariants: Vec<CompiledInvariant>,
     pub(crate) plans: Vec<ActionPlan>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) meta: Vec<NodeMeta>,
@@ -194,6 +213,11 @@ impl CompiledSet {
     /// All rules, in load order.
     pub fn rules(&self) -> &[RuleInfo] {
         &self.rules
+    }
+
+    /// All invariants, in load order.
+    pub fn invariants(&self) -> &[CompiledInvariant] {
+        &self.invariants
     }
 
     /// The value layout of an action's requests.
@@ -320,6 +344,28 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
             list.rules.push(CRule { rule: ri, root });
         }
     }
+    let mut invariants = Vec::with_capacity(set.invariants().len());
+    for inv in set.invariants() {
+        let loc = sources.location(inv.id_span);
+        let actions = inv
+            .actions
+            .iter()
+            .map(|&a| {
+                (
+                    a,
+                    c.expr(&inv.condition, &schema, a, &plans[a as usize].layout),
+                )
+            })
+            .collect();
+        invariants.push(CompiledInvariant {
+            id: inv.id.clone(),
+            form: inv.form,
+            actions,
+            reason: inv.reason.clone(),
+            file: loc.file.to_owned(),
+            line: loc.line,
+        });
+    }
     for plan in &mut plans {
         let ActionPlan {
             layout,
@@ -334,6 +380,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
     CompiledSet {
         schema,
         rules,
+        invariants,
         plans,
         nodes: c.nodes,
         meta: c.meta,

@@ -294,7 +294,7 @@ pub(crate) fn not(t: Tri) -> Tri {
 }
 
 /// `x op y` for two values of one type; `None` if the types do not fit the operator.
-fn compare(op: Ord, x: &Value, y: &Value) -> Option<bool> {
+pub(crate) fn compare(op: Ord, x: &Value, y: &Value) -> Option<bool> {
     use std::cmp::Ordering;
     let ord: Option<Ordering> = match (x, y) {
         (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),

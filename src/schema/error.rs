@@ -104,6 +104,14 @@ pub enum SchemaError {
         /// Where.
         span: Span,
     },
+    /// A `fixed` flag that is not `true` or `false`.
+    #[error("invalid `fixed`: {error}")]
+    BadFixed {
+        /// Why.
+        error: ValueError,
+        /// Where.
+        span: Span,
+    },
     /// An enum with too many members for a bit set.
     #[error("enum `{name}` has {count} values, more than the limit of {limit}")]
     EnumTooLarge {
@@ -131,7 +139,7 @@ impl SchemaError {
             SchemaError::Reserved { why, span, .. } => {
                 Diagnostic::error(self.to_string(), *span, "").with_help(*why)
             }
-            SchemaError::BadDefault { error, span } => {
+            SchemaError::BadDefault { error, span } | SchemaError::BadFixed { error, span } => {
                 Diagnostic::error(self.to_string(), *span, "").with_help_opt(error.help())
             }
             SchemaError::Duplicate { span, .. } | SchemaError::EnumTooLarge { span, .. } => {

@@ -222,16 +222,36 @@ impl Loader<'_> {
                 errors.push(dup("attribute", name, key.span(self.file)));
                 continue;
             }
-            let mut f = match Fields::new(self.file, body, "a map with `type` and `default`") {
-                Ok(f) => f,
-                Err(e) => {
-                    errors.push(e.into());
-                    continue;
-                }
-            };
+            let mut f =
+                match Fields::new(self.file, body, "a map with `type`, `default` and `fixed`") {
+                    Ok(f) => f,
+                    Err(e) => {
+                        errors.push(e.into());
+                        continue;
+                    }
+                };
             let ty_node = f.require("type", &format!(" for attribute `{name}`"));
             let default_node = f.take("default");
-            errors.extend(f.finish(&["type", "default"]).into_iter().map(Into::into));
+            let fixed_node = f.take("fixed");
+            errors.extend(
+                f.finish(&["type", "default", "fixed"])
+                    .into_iter()
+                    .map(Into::into),
+            );
+            let fixed = match fixed_node {
+                None => false,
+                Some(n) => match schema.const_from_yaml(Type::Bool, n, self.source) {
+                    Ok(Const::Bool(b)) => b,
+                    Ok(_) => false,
+                    Err(error) => {
+                        errors.push(SchemaError::BadFixed {
+                            error,
+                            span: n.span(self.file),
+                        });
+                        false
+                    }
+                },
+            };
             let ty = match ty_node
                 .map_err(SchemaError::from)
                 .and_then(|n| self.parse_type(schema, n))
@@ -259,6 +279,7 @@ impl Loader<'_> {
                 name: name.to_owned(),
                 ty,
                 default,
+                fixed,
             });
         }
         attrs

@@ -67,6 +67,9 @@ pub struct AttrDef {
     pub ty: Type,
     /// Its default; `None` means required.
     pub default: Option<Const>,
+    /// `fixed: true`: what-would-change-the-decision answers never change it (an
+    /// administrator cannot change it to fix a request, e.g. the org's version).
+    pub fixed: bool,
 }
 
 /// An entity type (or the context).
