@@ -171,6 +171,14 @@ fn decisions_follow_the_domain() {
         user(&r, "tina@contoso.com")["team_roles"],
         serde_json::json!(["System Administrator (team Mailbox Admins)"])
     );
+    // The smallest fix of an inactive profile is to activate it; an allow has none.
+    let tina = &mailbox(&r, "Tina Chen")["sync"]["sync_incoming_email"]["counterfactuals"];
+    assert_eq!(tina["complete"], true);
+    assert_eq!(
+        tina["options"][0]["changes"],
+        serde_json::json!([{"path": "mailbox.profile_active", "op": "set", "value": true}])
+    );
+    assert!(mailbox(&r, "Alex Wilber")["sync"]["sync_incoming_email"]["counterfactuals"].is_null());
     let summary = r.last().unwrap();
     assert_eq!(summary["mailboxes"], 12);
     assert_eq!(summary["blocked"]["sync_incoming_email"], 7);

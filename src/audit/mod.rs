@@ -24,6 +24,7 @@ pub use import::{Bundle, ImportOptions, Mailbox, Profile, User};
 pub use json::BundleSource;
 pub use write::{Format, Summary, write_report};
 
+use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
 use crate::compile::CompiledSet;
 use crate::eval::{Decision, Request};
 use crate::report::DecisionReport;
@@ -65,12 +66,15 @@ pub fn import_bundle(
 }
 
 /// One decision as an audit record shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditDecision {
     /// The resolved decision.
     pub report: DecisionReport,
-    /// For a denial: the nearest `allow` rule and what it still needs.
+    /// For a denial: the nearest `allow` rule and what it still needs (text report).
     pub hint: Option<String>,
+    /// For a denial: the subset-minimal changes that would allow it, or why they could
+    /// not be computed. `None` for an allow.
+    pub counterfactuals: Option<WhyNotResult>,
 }
 
 /// Decides the audit's requests; caches approval decisions by class of user and mailbox.
@@ -79,6 +83,7 @@ pub struct Auditor<'a> {
     set: &'a CompiledSet,
     bundle: &'a Bundle,
     approvals: Approvals,
+    analyzer: Analyzer<'a>,
 }
 
 /// Users grouped by everything a decision can read from them.
@@ -120,6 +125,7 @@ impl<'a> Auditor<'a> {
             set,
             bundle,
             approvals: a,
+            analyzer: Analyzer::new(set),
         }
     }
 
@@ -167,8 +173,25 @@ impl<'a> Auditor<'a> {
 
     /// Decides one batch line into a report, with a hint for a denial when `hint`.
     pub fn decide(&self, line: &str, what: &str, hint: bool) -> Result<AuditDecision, AuditError> {
+        self.decide_with(line, what, hint, false)
+    }
+
+    /// [`Auditor::decide`], and for a denial when `why_not`, its counterfactuals.
+    pub fn decide_with(
+        &self,
+        line: &str,
+        what: &str,
+        hint: bool,
+        why_not: bool,
+    ) -> Result<AuditDecision, AuditError> {
         let (request, decision) = self.decide_line(line, what)?;
         let report = DecisionReport::new(self.set, &request, &decision);
+        let counterfactuals = (why_not && report.decision == "deny").then(|| {
+            WhyNotResult::from(
+                self.analyzer
+                    .counterfactuals(&request, &WhyNotOptions::default()),
+            )
+        });
         let hint = if hint && report.decision == "deny" {
             let e = self.set.explain(&request);
             self.set
@@ -184,7 +207,11 @@ impl<'a> Auditor<'a> {
         } else {
             None
         };
-        Ok(AuditDecision { report, hint })
+        Ok(AuditDecision {
+            report,
+            hint,
+            counterfactuals,
+        })
     }
 
     /// The three sync decisions of a mailbox, in [`SYNC_ACTIONS`] order.
@@ -192,10 +219,11 @@ impl<'a> Auditor<'a> {
         SYNC_ACTIONS
             .iter()
             .map(|a| {
-                self.decide(
+                self.decide_with(
                     &self.sync_line(m, a),
                     &format!("mailbox {} ({a})", m.id),
                     hint,
+                    true,
                 )
             })
             .collect()

@@ -50,8 +50,8 @@ struct SyncRecord<'a> {
     cause: &'a str,
     rules: &'a [String],
     reasons: &'a [String],
-    /// Filled when the analysis of minimal changes is available; `null` until then.
-    counterfactuals: Option<()>,
+    /// For a denial, the subset-minimal changes that allow it; `null` for an allow.
+    counterfactuals: Option<&'a crate::analysis::WhyNotResult>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     errors: &'a [String],
 }
@@ -285,7 +285,7 @@ fn sync_record(s: &AuditDecision) -> SyncRecord<'_> {
         cause: s.report.cause,
         rules: &s.report.rules,
         reasons: &s.report.reasons,
-        counterfactuals: None,
+        counterfactuals: s.counterfactuals.as_ref(),
         errors: &s.report.errors,
     }
 }
@@ -441,8 +441,15 @@ fn text_report(
                 s.report.reasons.join("; ")
             };
             let _ = writeln!(out, "  {}: blocked: {why}", WORKLOADS[i]);
-            if let Some(h) = &s.hint {
-                let _ = writeln!(out, "    what to do: {h}");
+            match &s.counterfactuals {
+                Some(crate::analysis::WhyNotResult::Found(c)) => {
+                    let _ = writeln!(out, "    smallest fix: {}", c.first_line());
+                }
+                _ => {
+                    if let Some(h) = &s.hint {
+                        let _ = writeln!(out, "    what to do: {h}");
+                    }
+                }
             }
             for e in &s.report.errors {
                 let _ = writeln!(out, "    error: {e}");
