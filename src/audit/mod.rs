@@ -84,6 +84,10 @@ pub struct Auditor<'a> {
     bundle: &'a Bundle,
     approvals: Approvals,
     analyzer: Analyzer<'a>,
+    /// Counterfactuals of sync decisions by (action, mailbox attributes, email if a policy
+    /// string): the email is never changed and is read only through equality, so mailboxes
+    /// alike in everything else have the same options.
+    why_not: std::cell::RefCell<FxHashMap<(&'static str, String, Option<String>), WhyNotResult>>,
 }
 
 /// Users grouped by everything a decision can read from them.
@@ -126,6 +130,7 @@ impl<'a> Auditor<'a> {
             bundle,
             approvals: a,
             analyzer: Analyzer::new(set),
+            why_not: std::cell::RefCell::default(),
         }
     }
 
@@ -219,12 +224,28 @@ impl<'a> Auditor<'a> {
         SYNC_ACTIONS
             .iter()
             .map(|a| {
-                self.decide_with(
-                    &self.sync_line(m, a),
-                    &format!("mailbox {} ({a})", m.id),
-                    hint,
-                    true,
-                )
+                let key = (
+                    *a,
+                    m.attrs.clone(),
+                    self.set
+                        .policy_string(&m.email_key)
+                        .map(|_| m.email_key.clone()),
+                );
+                let cached = self.why_not.borrow().get(&key).cloned();
+                let line = self.sync_line(m, a);
+                let what = format!("mailbox {} ({a})", m.id);
+                let mut d = self.decide_with(&line, &what, hint, cached.is_none())?;
+                if d.report.decision == "deny" {
+                    match cached {
+                        Some(c) => d.counterfactuals = Some(c),
+                        None => {
+                            if let Some(c) = &d.counterfactuals {
+                                self.why_not.borrow_mut().insert(key, c.clone());
+                            }
+                        }
+                    }
+                }
+                Ok(d)
             })
             .collect()
     }
