@@ -87,8 +87,11 @@ pub struct Auditor<'a> {
     /// Counterfactuals of sync decisions by (action, mailbox attributes, email if a policy
     /// string): the email is never changed and is read only through equality, so mailboxes
     /// alike in everything else have the same options.
-    why_not: std::cell::RefCell<FxHashMap<(&'static str, String, Option<String>), WhyNotResult>>,
+    why_not: std::cell::RefCell<FxHashMap<WhyNotKey, WhyNotResult>>,
 }
+
+/// A sync action, a mailbox's attributes and its email if that is a policy string.
+type WhyNotKey = (&'static str, String, Option<String>);
 
 /// Users grouped by everything a decision can read from them.
 #[derive(Debug, Default)]
