@@ -48,6 +48,7 @@ pub use policy_set::LoadFailure;
 
 pub mod analysis;
 pub mod ast;
+pub mod audit;
 pub mod batch;
 #[cfg(feature = "cli")]
 pub mod cli;

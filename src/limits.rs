@@ -51,3 +51,8 @@ pub const MAX_SUGGESTION_NAME_CHARS: usize = 64;
 /// action's decision, or any step that builds it. Past it, analysis of that action stops
 /// with an error naming the action; decisions themselves are unaffected.
 pub const MAX_ANALYSIS_NODES: usize = 1_000_000;
+
+/// Largest file of an audit export bundle, in bytes (`mailgate audit`). A bundle of
+/// 100,000 mailboxes with every annotation is about 150 MB; larger exports are written in
+/// pages, each file at most this size.
+pub const MAX_BUNDLE_FILE_BYTES: usize = 256 * 1024 * 1024;

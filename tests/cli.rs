@@ -11,14 +11,14 @@ fn check_the_shipped_policies() {
     out.code(0);
     assert_eq!(
         out.stdout,
-        "ok: 7 policy files, 26 rules, 7 actions, 12 invariants\n"
+        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
     );
     assert_eq!(out.stderr, "");
     let out = mailgate(&["check", "--policies", "policies"]).run();
     out.code(0);
     assert_eq!(
         out.last_line(),
-        "ok: 7 policy files, 26 rules, 7 actions, 12 invariants"
+        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants"
     );
 }
 
@@ -269,10 +269,10 @@ fn eval_explain_shows_the_missing_role_and_actual_values() {
 fn test_passes_on_the_shipped_scenarios() {
     let out = mailgate(&["test"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "265 passed, 0 failed");
+    assert_eq!(out.last_line(), "297 passed, 0 failed");
     assert_eq!(
         out.stdout.matches("\nok   ").count() + 1,
-        21,
+        22,
         "{}",
         out.stdout
     );
@@ -332,7 +332,7 @@ fn without_a_policies_folder_the_built_in_set_is_used() {
     out.code(0);
     assert_eq!(
         out.stdout,
-        "ok: 7 policy files, 26 rules, 7 actions, 12 invariants\n"
+        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
     );
     assert!(
         out.stderr
@@ -343,7 +343,7 @@ fn without_a_policies_folder_the_built_in_set_is_used() {
 
     let out = mailgate(&["test"]).dir(&dir).run();
     out.code(0);
-    assert_eq!(out.last_line(), "265 passed, 0 failed");
+    assert_eq!(out.last_line(), "297 passed, 0 failed");
     assert!(out.stderr.contains("built into mailgate"), "{}", out.stderr);
 
     // A scenario file from elsewhere is decided by the built-in set.
@@ -540,7 +540,7 @@ fn piped_input_does_not_change_check() {
     out.code(0);
     assert_eq!(
         out.stdout,
-        "ok: 7 policy files, 26 rules, 7 actions, 12 invariants\n"
+        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
     );
 }
 
@@ -611,7 +611,7 @@ fn check_json_lists_every_diagnostic_with_its_span() {
     ok.code(0);
     let summary: serde_json::Value = serde_json::from_str(ok.stdout.trim()).unwrap();
     assert_eq!(summary["summary"], "ok");
-    assert_eq!(summary["rules"], 26);
+    assert_eq!(summary["rules"], 32);
 }
 
 /// `mailgate test policies`: a folder search leaves out the policy set's `schema.yaml`.
@@ -619,6 +619,6 @@ fn check_json_lists_every_diagnostic_with_its_span() {
 fn test_on_a_policy_folder_runs_its_scenarios_not_its_schema() {
     let out = mailgate(&["test", "policies"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "265 passed, 0 failed");
+    assert_eq!(out.last_line(), "297 passed, 0 failed");
     assert!(!out.stdout.contains("schema.yaml"), "{}", out.stdout);
 }

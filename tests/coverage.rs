@@ -209,7 +209,7 @@ fn the_shipped_scenarios_see_every_condition_both_ways() {
     out.code(0);
     assert_eq!(
         out.stdout,
-        "coverage of 265 requests: 26 of 26 rules matched, 59 of 59 conditions seen both true and false\n\
+        "coverage of 297 requests: 32 of 32 rules matched, 72 of 72 conditions seen both true and false\n\
          coverage: 100.0% of conditions seen both true and false\n"
     );
 }

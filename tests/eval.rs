@@ -580,7 +580,7 @@ fn explain_agrees_with_evaluate_on_every_shipped_scenario_request() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 265);
+    assert_eq!(checked, 297);
 }
 
 // Found by review: string ids and enum indexes are local to the compiled set that built a

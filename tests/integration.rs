@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod analysis;
+mod audit;
 mod batch;
 mod cli;
 mod coverage;

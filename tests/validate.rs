@@ -231,7 +231,7 @@ fn the_shipped_policies_validate_without_warnings() {
     });
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     assert_eq!(loaded.policy_files, 7);
-    assert_eq!(loaded.set.rules().len(), 26);
+    assert_eq!(loaded.set.rules().len(), 32);
 }
 
 #[test]

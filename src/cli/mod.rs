@@ -33,6 +33,7 @@ macro_rules! errln {
     }};
 }
 
+mod audit;
 mod batch;
 mod check;
 mod coverage;
@@ -73,6 +74,8 @@ pub enum Command {
     /// Speak the Language Server Protocol on standard input and output (for editors).
     #[cfg(feature = "lsp")]
     Lsp(lsp::LspArgs),
+    /// Audit an org exported from Dataverse and Microsoft Graph (see scripts/).
+    Audit(audit::AuditArgs),
     /// Report which rules and conditions the scenario requests exercise.
     Coverage(coverage::CoverageArgs),
     /// Draw how an action is decided, as a Mermaid or DOT flowchart.
@@ -150,6 +153,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         #[cfg(feature = "lsp")]
         Command::Lsp(args) => lsp::run(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Verify(args) => verify::run(&args),
