@@ -7,7 +7,7 @@
 //! - brute force on small schemas (the lending-library fixture and one with ints,
 //!   strings, versions, a set and a three-way string equality): enumerate a value space
 //!   rich enough to realise every class, and compare the complete list of minimal options;
-//! - answers derived from DOMAIN.md for the shipped set.
+//! - answers derived from docs/permission-model.md for the shipped set.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -108,7 +108,7 @@ fn apply(set: &CompiledSet, r: &mut Request, c: &mailgate::analysis::Change) {
     r.values[i] = v;
 }
 
-// ---- DOMAIN.md answers on the shipped set ------------------------------------------------
+// ---- docs/permission-model.md answers on the shipped set ------------------------------------------------
 
 const SA_PRIV: &str = r#""security_roles":["System Administrator"],"privileges":["Approve Email Addresses for Users or Queues"]"#;
 const QUEUE_EXO: &str = r#""mailbox":{"owner_kind":"queue","email":"support@contoso.com","approval":"pending_approval","server":"exchange_online"}"#;

@@ -1,6 +1,6 @@
 //! `mailgate audit` on a hand-written export bundle (tests/fixtures/audit/contoso): the
 //! three output formats as reviewed snapshots, the decisions against `eval --batch` on the
-//! very lines the importer builds, the readings DOMAIN.md asks for, and hostile bundles.
+//! very lines the importer builds, the readings docs/permission-model.md asks for, and hostile bundles.
 
 use crate::util::{self, mailgate};
 use mailgate::audit::{self, Auditor, BundleSource, ImportOptions, SYNC_ACTIONS};
@@ -69,7 +69,7 @@ fn csv_report_snapshot() {
     util::settings().bind(|| insta::assert_snapshot!("audit_csv", out.transcript()));
 }
 
-/// Expectations from DOMAIN.md, for the mailboxes and users of the fixture.
+/// Expectations from docs/permission-model.md, for the mailboxes and users of the fixture.
 #[test]
 fn decisions_follow_the_domain() {
     let r = audit_json(&util::repo_path(BUNDLE));
