@@ -244,3 +244,105 @@ fn threads_without_batch_is_a_usage_error() {
         .run()
         .code(2);
 }
+
+/// The fast reader of batch lines must never change a record: for well-formed lines, and
+/// for the same lines with bytes inserted, removed or replaced by JSON's structural
+/// characters, escapes, control characters, number forms and whitespace, every record
+/// equals the one `serde_json` alone gives (the reference reader).
+mod fast_reader {
+    use super::shipped;
+    use mailgate::batch::LineDecider;
+    use mailgate::generate;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+
+    static SET: LazyLock<mailgate::compile::CompiledSet> = LazyLock::new(shipped);
+    static LINES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let orgs = generate::org_variants();
+        generate::requests(99, 400)
+            .iter()
+            .map(|r| r.to_json(&orgs))
+            .collect()
+    });
+
+    /// Bytes that matter to a JSON reader.
+    const ALPHABET: &[&[u8]] = &[
+        b"\"",
+        b"\\",
+        b"\\\"",
+        b"\\u0041",
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b":",
+        b" ",
+        b"\t",
+        b"\r",
+        b"\n",
+        b"\x01",
+        b"\x1f",
+        b"\x7f",
+        b"0",
+        b"01",
+        b"-",
+        b"-0",
+        b"1.5",
+        b"1e3",
+        b"9",
+        b"18446744073709551616",
+        b"-9223372036854775808",
+        b"true",
+        b"false",
+        b"null",
+        b"t",
+        "é".as_bytes(),
+        b"\xff",
+        b"a",
+        b"action",
+        b"\"\":\"\"",
+    ];
+
+    fn record(d: &mut LineDecider<'_>, line: &[u8]) -> String {
+        let mut out = Vec::new();
+        d.decide(1, line, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn well_formed_lines_get_the_same_records() {
+        let mut fast = LineDecider::new(&SET);
+        let mut reference = LineDecider::new(&SET).reference_reader();
+        for line in LINES.iter() {
+            let a = record(&mut fast, line.as_bytes());
+            assert!(!a.contains("invalid_request"), "{line} -> {a}");
+            assert_eq!(a, record(&mut reference, line.as_bytes()), "{line}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn edited_lines_get_the_same_records(
+            which in 0usize..400,
+            edits in proptest::collection::vec((0usize..4096, 0usize..ALPHABET.len(), 0u8..3), 1..4),
+        ) {
+            let mut line = LINES[which].as_bytes().to_vec();
+            for (at, what, how) in edits {
+                let at = at % (line.len() + 1);
+                match how {
+                    0 => { line.splice(at..at, ALPHABET[what].iter().copied()); }
+                    1 if at < line.len() => { line.remove(at); }
+                    _ if at < line.len() => {
+                        line.splice(at..=at, ALPHABET[what].iter().copied());
+                    }
+                    _ => line.extend_from_slice(ALPHABET[what]),
+                }
+            }
+            let mut fast = LineDecider::new(&SET);
+            let mut reference = LineDecider::new(&SET).reference_reader();
+            prop_assert_eq!(record(&mut fast, &line), record(&mut reference, &line));
+        }
+    }
+}

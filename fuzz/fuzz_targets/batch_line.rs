@@ -1,5 +1,7 @@
 //! Arbitrary bytes as one `eval --batch` line against the shipped policy set: deciding must
 //! never panic, must append exactly one line of JSON, and a bad line must never be `allow`.
+//! The record must also be exactly the one `serde_json` alone gives (the reference
+//! reader): the fast reader that reads well-formed lines first may never change a record.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +23,12 @@ fuzz_target!(|data: &[u8]| {
     let mut out = b"previous\n".to_vec();
     let ok = decider.decide(7, line, &mut out);
     let record = &out[b"previous\n".len()..];
+    let mut reference = Vec::new();
+    let reference_ok = LineDecider::new(&SET)
+        .reference_reader()
+        .decide(7, line, &mut reference);
+    assert_eq!(ok, reference_ok, "the fast reader changed the verdict");
+    assert_eq!(record, reference.as_slice(), "the fast reader changed the record");
     assert_eq!(record.last(), Some(&b'\n'), "record ends with a newline");
     assert_eq!(
         record.iter().filter(|&&b| b == b'\n').count(),

@@ -21,6 +21,7 @@
 //! in order; memory stays bounded by the number of chunks in flight.
 
 mod error;
+mod fast;
 mod parse;
 
 pub use error::BatchError;
@@ -146,6 +147,15 @@ impl<'a> LineDecider<'a> {
                 false
             }
         }
+    }
+
+    /// Reads every line with `serde_json` alone, never with the fast reader that normally
+    /// reads well-formed lines first. The records are the same either way (that is the
+    /// fast reader's contract); this exists so that tests and fuzzing can check it.
+    #[must_use]
+    pub fn reference_reader(mut self) -> Self {
+        self.parser.fast = false;
+        self
     }
 
     /// The request of the last line that [`LineDecider::decide`] accepted (meaningless
@@ -313,17 +323,27 @@ fn decide_chunk(d: &mut LineDecider<'_>, chunk: &Chunk, out: &mut Vec<u8>) -> u6
 }
 
 fn read_chunk<R: BufRead>(input: &mut R, next_line: u64) -> std::io::Result<Chunk> {
-    let mut chunk = Chunk {
-        first_line: next_line,
-        ..Chunk::default()
-    };
+    let mut chunk = Chunk::default();
+    refill_chunk(input, next_line, &mut chunk)?;
+    Ok(chunk)
+}
+
+/// Reads the next chunk into `chunk`, reusing its buffers.
+fn refill_chunk<R: BufRead>(
+    input: &mut R,
+    next_line: u64,
+    chunk: &mut Chunk,
+) -> std::io::Result<()> {
+    chunk.first_line = next_line;
+    chunk.data.clear();
+    chunk.ends.clear();
     while chunk.ends.len() < CHUNK_LINES {
         match read_line(input, &mut chunk.data)? {
             None => break,
             Some(too_long) => chunk.ends.push((chunk.data.len(), too_long)),
         }
     }
-    Ok(chunk)
+    Ok(())
 }
 
 /// Decides every line of `input` and writes one record per line to `output`, in order,
@@ -353,8 +373,9 @@ pub fn run_with<R: BufRead, W: Write>(
     if threads <= 1 {
         let mut d = decider(set);
         let mut out = Vec::with_capacity(1 << 16);
+        let mut chunk = Chunk::default();
         loop {
-            let chunk = read_chunk(&mut input, stats.lines + 1)?;
+            refill_chunk(&mut input, stats.lines + 1, &mut chunk)?;
             if chunk.ends.is_empty() {
                 break;
             }

@@ -4,6 +4,7 @@
 //! action's value array.
 
 use super::BatchError;
+use super::fast;
 use crate::compile::CompiledSet;
 use crate::diagnostics::did_you_mean;
 use crate::eval::Request;
@@ -14,13 +15,12 @@ use crate::version::Version;
 use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 /// Name lookups for one compiled set, built once and shared by parsers.
 #[derive(Debug, Clone)]
 pub(super) struct Names {
-    actions: HashMap<String, ActionId>,
+    actions: FxHashMap<String, ActionId>,
     /// For each entity type: attribute name → index.
     attrs: Vec<FxHashMap<String, usize>>,
 }
@@ -56,6 +56,8 @@ pub(super) struct Parser<'a> {
     set: &'a CompiledSet,
     /// Which values (and, after them, which slots and parameters) a line has set.
     seen: Vec<bool>,
+    /// Try the fast reader first (see `fast`); off only to test it against `serde_json`.
+    pub(super) fast: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -63,7 +65,15 @@ impl<'a> Parser<'a> {
         Parser {
             set,
             seen: Vec::new(),
+            fast: true,
         }
+    }
+
+    /// Resets `req` to `action`'s defaults and forgets which keys were seen.
+    fn start(&mut self, req: &mut Request, action: ActionId, flags: usize) {
+        self.set.reset_request(req, action);
+        self.seen.clear();
+        self.seen.resize(flags, false);
     }
 
     /// Fills `req` from `line`, or says what is wrong with it.
@@ -105,22 +115,38 @@ impl<'a> Parser<'a> {
             });
         };
         let set = self.set;
-        set.reset_request(req, action);
         let def = set.schema().action(action);
         let layout = set.layout(action);
         let n = layout.len as usize;
-        self.seen.clear();
-        self.seen.resize(n + def.slots.len() + 2, false);
-        let mut de = serde_json::Deserializer::from_str(line);
+        // The fast reader first; a line it gives up on is read again by serde_json, whose
+        // verdict and message are the ones reported (see `fast`).
+        let flags = n + def.slots.len() + 2;
+        self.start(req, action, flags);
+        let mut reader = fast::Reader::new(line);
         let top = Top {
             set,
             action,
             attrs: &names.attrs,
-            req,
+            req: &mut *req,
             seen: &mut self.seen,
         };
-        de::Deserializer::deserialize_map(&mut de, top).map_err(|e| clean(&e))?;
-        de.end().map_err(|e| clean(&e))?;
+        let fast = self.fast
+            && de::Deserializer::deserialize_map(&mut reader, top)
+                .and_then(|()| reader.end())
+                .is_ok();
+        if !fast {
+            self.start(req, action, flags);
+            let mut de = serde_json::Deserializer::from_str(line);
+            let top = Top {
+                set,
+                action,
+                attrs: &names.attrs,
+                req,
+                seen: &mut self.seen,
+            };
+            de::Deserializer::deserialize_map(&mut de, top).map_err(|e| clean(&e))?;
+            de.end().map_err(|e| clean(&e))?;
+        }
         for (i, slot) in def.slots.iter().enumerate() {
             if !self.seen[n + i] {
                 return Err(BatchError::MissingSlot {
