@@ -3,7 +3,7 @@
 
 use crate::ast::Effect;
 use crate::compile::CompiledSet;
-use crate::eval::{Cause, Decision, EvalError, Request};
+use crate::eval::{Cause, Decision, EvalError, Explanation, Request, Tri};
 use serde::Serialize;
 
 /// A decision with every rule id resolved to its id, location and reason.
@@ -117,4 +117,64 @@ impl DecisionReport {
         }
         out
     }
+}
+
+/// One rule's trace in an explanation, as `eval --explain --format json` and
+/// `POST /v1/decide?explain=true` print it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RuleTraceJson {
+    /// The rule's id.
+    pub rule: String,
+    /// `allow` or `deny`.
+    pub effect: &'static str,
+    /// `true`, `false` or `error`: what the rule's condition came to.
+    pub result: &'static str,
+    /// Each step of the condition, outermost first.
+    pub steps: Vec<StepJson>,
+}
+
+/// One step of a rule's trace.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StepJson {
+    /// Nesting level (0: the rule's condition).
+    pub depth: usize,
+    /// The condition as written, or `all of` / `any of` / `not` / a `let` name.
+    pub text: String,
+    /// `true`, `false` or `error`.
+    pub result: &'static str,
+    /// The request's values the step looked at, as `path = value`.
+    pub values: Vec<String>,
+}
+
+fn tri(t: Tri) -> &'static str {
+    match t {
+        Tri::True => "true",
+        Tri::False => "false",
+        Tri::Error(_) => "error",
+    }
+}
+
+/// An explanation in its JSON shape (shared by `eval` and `serve`).
+pub fn explanation_json(set: &CompiledSet, e: &Explanation) -> Vec<RuleTraceJson> {
+    e.rules
+        .iter()
+        .map(|t| {
+            let info = set.rule(t.rule);
+            RuleTraceJson {
+                rule: info.id.clone(),
+                effect: info.effect.as_str(),
+                result: tri(t.result),
+                steps: t
+                    .steps
+                    .iter()
+                    .map(|s| StepJson {
+                        depth: s.depth,
+                        text: s.text.clone(),
+                        result: tri(s.result),
+                        values: s.values.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }

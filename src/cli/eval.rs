@@ -5,7 +5,6 @@ use super::{Exit, Format, PolicyArgs};
 use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
 use crate::compile::CompiledSet;
 use crate::diagnostics::render_all;
-use crate::eval::{Explanation, Tri};
 use crate::report::DecisionReport;
 use crate::scenario::ScenarioRequest;
 use crate::source::SourceMap;
@@ -61,7 +60,7 @@ struct JsonDecision<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     expected: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    explanation: Option<Vec<JsonRuleTrace>>,
+    explanation: Option<Vec<crate::report::RuleTraceJson>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     counterfactuals: Option<WhyNotResult>,
 }
@@ -72,54 +71,6 @@ pub(crate) struct WhyNot<'a> {
     pub(crate) analyzer: &'a Analyzer<'a>,
     pub(crate) options: WhyNotOptions,
     pub(crate) full: bool,
-}
-
-#[derive(Serialize)]
-struct JsonRuleTrace {
-    rule: String,
-    effect: &'static str,
-    result: &'static str,
-    steps: Vec<JsonStep>,
-}
-
-#[derive(Serialize)]
-struct JsonStep {
-    depth: usize,
-    text: String,
-    result: &'static str,
-    values: Vec<String>,
-}
-
-fn tri(t: Tri) -> &'static str {
-    match t {
-        Tri::True => "true",
-        Tri::False => "false",
-        Tri::Error(_) => "error",
-    }
-}
-
-fn json_explanation(set: &CompiledSet, e: &Explanation) -> Vec<JsonRuleTrace> {
-    e.rules
-        .iter()
-        .map(|t| {
-            let info = set.rule(t.rule);
-            JsonRuleTrace {
-                rule: info.id.clone(),
-                effect: info.effect.as_str(),
-                result: tri(t.result),
-                steps: t
-                    .steps
-                    .iter()
-                    .map(|s| JsonStep {
-                        depth: s.depth,
-                        text: s.text.clone(),
-                        result: tri(s.result),
-                        values: s.values.clone(),
-                    })
-                    .collect(),
-            }
-        })
-        .collect()
 }
 
 /// Renders one decided scenario request in the chosen format.
@@ -142,7 +93,8 @@ pub(crate) fn render_decision(
     let loc = sources.location(r.span);
     match format {
         Format::Json => {
-            let explanation = explain.then(|| json_explanation(set, &set.explain(&r.request)));
+            let explanation =
+                explain.then(|| crate::report::explanation_json(set, &set.explain(&r.request)));
             let j = JsonDecision {
                 file: loc.file,
                 request: r.index,

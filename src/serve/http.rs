@@ -6,8 +6,6 @@ use super::metrics::{DecisionCounts, Metrics, Outcome};
 use super::snapshot::Snapshot;
 use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
 use crate::batch::LineDecider;
-use crate::compile::CompiledSet;
-use crate::eval::{Explanation, Tri};
 use crate::limits::MAX_BATCH_LINE_BYTES;
 use crate::policy_set::Origin;
 use arc_swap::ArcSwap;
@@ -238,7 +236,7 @@ async fn decide(
     out.push(b'"');
     if ok && query.explain {
         out.extend_from_slice(b",\"explanation\":");
-        let e = json_explanation(set, &set.explain(decider.request()));
+        let e = crate::report::explanation_json(set, &set.explain(decider.request()));
         let _ = serde_json::to_writer(&mut out, &e);
     }
     if ok && query.why_not {
@@ -291,6 +289,10 @@ fn decide_batch(
     let mut out = Vec::with_capacity(body.len() + body.len() / 2);
     let mut rest: &[u8] = body;
     let mut line_no = 0u64;
+    // Counted per action index here, and by name once at the end.
+    let actions = &set.schema().actions;
+    let invalid = actions.len();
+    let mut by_action = vec![[0u64; 4]; invalid + 1];
     while !rest.is_empty() {
         let (mut line, next) = match memchr::memchr(b'\n', rest) {
             Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -305,14 +307,20 @@ fn decide_batch(
             line = l;
         }
         let at = out.len();
-        let start = Instant::now();
+        // The clock is read only for the decision log, which records it.
+        let start = log.map(|_| Instant::now());
         let ok = decider.decide(line_no, line, &mut out);
-        let eval_ns = nanos(start.elapsed());
-        if ok {
-            let action = &set.schema().action(decider.request().action).name;
-            counts.add(Some(action), Outcome::from_cause(decider.decision().cause));
+        let eval_ns = start.map_or(0, |s| nanos(s.elapsed()));
+        let (row, outcome) = if ok {
+            (
+                decider.request().action as usize,
+                Outcome::from_cause(decider.decision().cause),
+            )
         } else {
-            counts.add(None, Outcome::InvalidRequest);
+            (invalid, Outcome::InvalidRequest)
+        };
+        if let Some(c) = by_action.get_mut(row) {
+            c[outcome as usize] += 1;
         }
         if let Some(log) = log {
             let end = out.len().saturating_sub(1);
@@ -328,6 +336,9 @@ fn decide_batch(
                 batch: Some((batch_id.clone(), line_no)),
             });
         }
+    }
+    for (i, c) in by_action.iter().enumerate() {
+        counts.add_counts(actions.get(i).map(|a| a.name.as_str()), *c);
     }
     out
 }
@@ -460,55 +471,6 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such endpoint")
-}
-
-#[derive(Serialize)]
-struct JsonRuleTrace {
-    rule: String,
-    effect: &'static str,
-    result: &'static str,
-    steps: Vec<JsonStep>,
-}
-
-#[derive(Serialize)]
-struct JsonStep {
-    depth: usize,
-    text: String,
-    result: &'static str,
-    values: Vec<String>,
-}
-
-fn tri(t: Tri) -> &'static str {
-    match t {
-        Tri::True => "true",
-        Tri::False => "false",
-        Tri::Error(_) => "error",
-    }
-}
-
-/// The explanation in the shape `eval --explain --format json` prints.
-fn json_explanation(set: &CompiledSet, e: &Explanation) -> Vec<JsonRuleTrace> {
-    e.rules
-        .iter()
-        .map(|t| {
-            let info = set.rule(t.rule);
-            JsonRuleTrace {
-                rule: info.id.clone(),
-                effect: info.effect.as_str(),
-                result: tri(t.result),
-                steps: t
-                    .steps
-                    .iter()
-                    .map(|s| JsonStep {
-                        depth: s.depth,
-                        text: s.text.clone(),
-                        result: tri(s.result),
-                        values: s.values.clone(),
-                    })
-                    .collect(),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -60,6 +60,21 @@ impl DecisionCounts {
             self.0.insert(action.to_owned(), c);
         }
     }
+
+    /// Adds counts per outcome (in the order of [`Outcome`]) for one action; nothing
+    /// when they are all zero.
+    pub(crate) fn add_counts(&mut self, action: Option<&str>, counts: [u64; 4]) {
+        if counts == [0; 4] {
+            return;
+        }
+        let e = self
+            .0
+            .entry(action.unwrap_or(INVALID_ACTION).to_owned())
+            .or_default();
+        for (a, b) in e.iter_mut().zip(counts) {
+            *a += b;
+        }
+    }
 }
 
 /// The `action` label of a request that was not valid.
