@@ -7,8 +7,9 @@
 //!    keep-alive connections from one tokio thread, and reports requests/s and the p50
 //!    and p99 latency (closed loop: each connection sends its next request when the last
 //!    answer arrived);
-//! 2. posts a large JSON Lines body to `POST /v1/batch` a few times and reports lines/s
-//!    (median).
+//! 2. stops that server, starts another with `--threads 2` and no pinning (a large batch
+//!    is cut into parts decided at once), posts a large JSON Lines body to
+//!    `POST /v1/batch` a few times and reports lines/s (median).
 //!
 //! Sizes: `MAILGATE_LOAD_REQUESTS` (default 100000), `MAILGATE_LOAD_CONNECTIONS` (32),
 //! `MAILGATE_LOAD_BATCH_LINES` (200000).
@@ -48,41 +49,7 @@ fn main() {
 
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let pin = cores >= 2 && Command::new("taskset").arg("-V").output().is_ok();
-    let exe = env!("CARGO_BIN_EXE_mailgate");
-    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
-    let serve_args = [
-        "serve",
-        "--threads",
-        "1",
-        "--addr",
-        "127.0.0.1:0",
-        "--max-batch-bytes",
-        "1073741824",
-        "--policies",
-        policies,
-    ];
-    let mut cmd = if pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0", exe]);
-        c
-    } else {
-        Command::new(exe)
-    };
-    let mut child = cmd
-        .args(serve_args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start mailgate serve");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut child, addr) = start_server(pin, "1");
     if pin && let Some(core) = core_affinity::get_core_ids().and_then(|c| c.get(1).copied()) {
         core_affinity::set_for_current(core);
     }
@@ -127,6 +94,16 @@ fn main() {
             requests as f64 / cpu
         );
 
+        // The batch phase gets its own server, on both cores: one batch is cut into parts
+        // decided at once (the load generator, mostly copying bytes, stays on core 1).
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        let (batch_child, addr) = start_server(false, "2");
+        child = batch_child;
+        let pid = child.id();
+        println!("serve_load: /v1/batch against a new server with --threads 2, unpinned");
         let mut body = Vec::new();
         for r in mailgate::generate::requests(5, batch_lines) {
             body.extend_from_slice(r.to_json(&orgs).as_bytes());
@@ -164,6 +141,47 @@ fn main() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// Starts the release binary on a free port with `--threads threads`, pinned to core 0
+/// when `pin`; returns it and its address.
+fn start_server(pin: bool, threads: &str) -> (std::process::Child, SocketAddr) {
+    let exe = env!("CARGO_BIN_EXE_mailgate");
+    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+    let serve_args = [
+        "serve",
+        "--threads",
+        threads,
+        "--addr",
+        "127.0.0.1:0",
+        "--max-batch-bytes",
+        "1073741824",
+        "--policies",
+        policies,
+    ];
+    let mut cmd = if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", exe]);
+        c
+    } else {
+        Command::new(exe)
+    };
+    let mut child = cmd
+        .args(serve_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start mailgate serve");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr: SocketAddr = loop {
+        let line = lines.next().expect("serve exited").unwrap();
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
 }
 
 /// User plus system CPU time of process `pid` so far, in seconds (Linux; 0 elsewhere).

@@ -47,6 +47,8 @@ pub(crate) struct App {
     pub(crate) last_reload: std::sync::Mutex<LastReload>,
     pub(crate) limit: tokio::sync::Semaphore,
     pub(crate) timeout: Duration,
+    /// Threads that decide the lines of one large batch (the runtime's worker count).
+    pub(crate) batch_threads: usize,
 }
 
 impl App {
@@ -274,8 +276,15 @@ async fn decide(
     json_response(status, out, "application/json")
 }
 
+/// Bodies smaller than this are decided on one thread.
+const PARALLEL_BATCH_BYTES: usize = 1 << 20;
+
 /// Decides every line of `body` exactly as `eval --batch` does (same line splitting,
 /// same records, in order), logging each line when a log is on.
+///
+/// A large body without a decision log is cut at line ends into `threads` parts that are
+/// decided at once, and their records joined in order. With a log, one thread decides
+/// every line, so the log lists a batch in line order.
 fn decide_batch(
     snap: &Snapshot,
     revision: &Arc<str>,
@@ -283,64 +292,150 @@ fn decide_batch(
     log: Option<&DecisionLog>,
     batch_id: &Arc<str>,
     counts: &mut DecisionCounts,
+    threads: usize,
 ) -> Vec<u8> {
-    let set = &snap.set;
-    let mut decider = LineDecider::with_tables(set, &snap.tables);
-    let mut out = Vec::with_capacity(body.len() + body.len() / 2);
-    let mut rest: &[u8] = body;
-    let mut line_no = 0u64;
-    // Counted per action index here, and by name once at the end.
-    let actions = &set.schema().actions;
-    let invalid = actions.len();
-    let mut by_action = vec![[0u64; 4]; invalid + 1];
-    while !rest.is_empty() {
-        let (mut line, next) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, &[][..]),
+    if threads <= 1 || log.is_some() || body.len() < PARALLEL_BATCH_BYTES {
+        let job = Lines {
+            snap,
+            revision,
+            body,
+            log,
+            batch_id,
         };
-        rest = next;
-        line_no += 1;
-        // The batch reader strips a `\r` only from lines within the limit.
-        if line.len() <= MAX_BATCH_LINE_BYTES
-            && let Some(l) = line.strip_suffix(b"\r")
-        {
-            line = l;
-        }
-        let at = out.len();
-        // The clock is read only for the decision log, which records it.
-        let start = log.map(|_| Instant::now());
-        let ok = decider.decide(line_no, line, &mut out);
-        let eval_ns = start.map_or(0, |s| nanos(s.elapsed()));
-        let (row, outcome) = if ok {
-            (
-                decider.request().action as usize,
-                Outcome::from_cause(decider.decision().cause),
-            )
-        } else {
-            (invalid, Outcome::InvalidRequest)
-        };
-        if let Some(c) = by_action.get_mut(row) {
-            c[outcome as usize] += 1;
-        }
-        if let Some(log) = log {
-            let end = out.len().saturating_sub(1);
-            let offset = line.as_ptr() as usize - body.as_ptr() as usize;
-            log.send(Event {
-                decision_id: new_id(),
-                timestamp: SystemTime::now(),
-                revision: revision.clone(),
-                input: body.slice(offset..offset + line.len()),
-                valid: ok,
-                record: out[at..end].to_vec(),
-                eval_ns,
-                batch: Some((batch_id.clone(), line_no)),
-            });
-        }
+        return job.decide(0..body.len(), 1, counts);
     }
-    for (i, c) in by_action.iter().enumerate() {
-        counts.add_counts(actions.get(i).map(|a| a.name.as_str()), *c);
+    // Part boundaries just after a newline, so no line is split.
+    let mut bounds = vec![0];
+    for k in 1..threads {
+        let from = (body.len() * k / threads).max(bounds.last().copied().unwrap_or(0));
+        let cut = memchr::memchr(b'\n', body.get(from..).unwrap_or_default())
+            .map_or(body.len(), |i| from + i + 1);
+        bounds.push(cut);
+    }
+    bounds.push(body.len());
+    // The number of each part's first line.
+    let mut first = Vec::with_capacity(threads);
+    let mut line_no = 1u64;
+    for w in bounds.windows(2) {
+        first.push(line_no);
+        line_no += memchr::memchr_iter(b'\n', &body[w[0]..w[1]]).count() as u64;
+    }
+    let parts: Vec<(Vec<u8>, DecisionCounts)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .zip(&first)
+            .map(|(w, &first)| {
+                let range = w[0]..w[1];
+                scope.spawn(move || {
+                    let job = Lines {
+                        snap,
+                        revision,
+                        body,
+                        log: None,
+                        batch_id,
+                    };
+                    let mut counts = DecisionCounts::default();
+                    let out = job.decide(range, first, &mut counts);
+                    (out, counts)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(parts.iter().map(|(o, _)| o.len()).sum());
+    for (o, c) in parts {
+        out.extend_from_slice(&o);
+        counts.absorb(c);
     }
     out
+}
+
+/// The lines of one batch body, and where their decisions are logged.
+struct Lines<'a> {
+    snap: &'a Snapshot,
+    revision: &'a Arc<str>,
+    body: &'a Bytes,
+    log: Option<&'a DecisionLog>,
+    batch_id: &'a Arc<str>,
+}
+
+impl Lines<'_> {
+    /// Decides the lines of `body[range]`, the first of which is line `first_line`.
+    fn decide(
+        &self,
+        range: std::ops::Range<usize>,
+        first_line: u64,
+        counts: &mut DecisionCounts,
+    ) -> Vec<u8> {
+        let Lines {
+            snap,
+            revision,
+            body,
+            log,
+            batch_id,
+        } = *self;
+        let set = &snap.set;
+        let mut decider = LineDecider::with_tables(set, &snap.tables);
+        let part = body.get(range.clone()).unwrap_or_default();
+        let mut out = Vec::with_capacity(part.len() + part.len() / 2);
+        let mut rest: &[u8] = part;
+        let mut line_no = first_line - 1;
+        // Counted per action index here, and by name once at the end.
+        let actions = &set.schema().actions;
+        let invalid = actions.len();
+        let mut by_action = vec![[0u64; 4]; invalid + 1];
+        while !rest.is_empty() {
+            let (mut line, next) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &[][..]),
+            };
+            rest = next;
+            line_no += 1;
+            // The batch reader strips a `\r` only from lines within the limit.
+            if line.len() <= MAX_BATCH_LINE_BYTES
+                && let Some(l) = line.strip_suffix(b"\r")
+            {
+                line = l;
+            }
+            let at = out.len();
+            // The clock is read only for the decision log, which records it.
+            let start = log.map(|_| Instant::now());
+            let ok = decider.decide(line_no, line, &mut out);
+            let eval_ns = start.map_or(0, |s| nanos(s.elapsed()));
+            let (row, outcome) = if ok {
+                (
+                    decider.request().action as usize,
+                    Outcome::from_cause(decider.decision().cause),
+                )
+            } else {
+                (invalid, Outcome::InvalidRequest)
+            };
+            if let Some(c) = by_action.get_mut(row) {
+                c[outcome as usize] += 1;
+            }
+            if let Some(log) = log {
+                let end = out.len().saturating_sub(1);
+                let offset = line.as_ptr() as usize - body.as_ptr() as usize;
+                log.send(Event {
+                    decision_id: new_id(),
+                    timestamp: SystemTime::now(),
+                    revision: revision.clone(),
+                    input: body.slice(offset..offset + line.len()),
+                    valid: ok,
+                    record: out[at..end].to_vec(),
+                    eval_ns,
+                    batch: Some((batch_id.clone(), line_no)),
+                });
+            }
+        }
+        for (i, c) in by_action.iter().enumerate() {
+            counts.add_counts(actions.get(i).map(|a| a.name.as_str()), *c);
+        }
+        out
+    }
 }
 
 async fn batch(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -370,6 +465,7 @@ async fn batch(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>)
             task_app.log.as_ref(),
             &task_id,
             &mut counts,
+            task_app.batch_threads,
         );
         task_app.metrics.merge(&counts);
         out
@@ -499,6 +595,7 @@ mod tests {
                 None,
                 &id,
                 &mut counts,
+                1,
             );
             let mut expected = Vec::new();
             crate::batch::run(&snap.set, body, &mut expected, 1).unwrap();
@@ -511,5 +608,38 @@ mod tests {
         run(b"\n");
         run(b"{}\r\n\n[1]");
         run(b"{\"action\":\"nope\"}\n{\"action\":\"sync_incoming_email\"}\n");
+    }
+
+    /// A body large enough to be cut into parts gives the records of one thread, in
+    /// order and numbered alike, and the same counts, whatever the number of parts.
+    #[test]
+    fn a_large_batch_decided_in_parts_equals_one_thread() {
+        let snap = super::super::snapshot::load(&Origin::Embedded).unwrap();
+        let rev: Arc<str> = Arc::from("r");
+        let id: Arc<str> = Arc::from("b");
+        let orgs = crate::generate::org_variants();
+        let mut body = Vec::new();
+        for (i, r) in crate::generate::requests(8, 4000).iter().enumerate() {
+            // Some bad lines, empty lines and CRLF endings among them.
+            match i % 500 {
+                7 => body.extend_from_slice(b"{\"action\":\"nope\"}"),
+                8 => {}
+                _ => body.extend_from_slice(r.to_json(&orgs).as_bytes()),
+            }
+            body.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+        }
+        body.extend_from_slice(b"{\"action\":");
+        let body = Bytes::from(body);
+        assert!(body.len() > PARALLEL_BATCH_BYTES);
+        let decide = |threads| {
+            let mut counts = DecisionCounts::default();
+            let out = decide_batch(&snap, &rev, &body, None, &id, &mut counts, threads);
+            (String::from_utf8(out).unwrap(), counts.0)
+        };
+        let one = decide(1);
+        assert_eq!(one.0.lines().count(), 4001);
+        for threads in [2, 3, 7] {
+            assert_eq!(decide(threads), one, "{threads} threads");
+        }
     }
 }

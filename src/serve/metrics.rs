@@ -45,7 +45,7 @@ impl Outcome {
 
 /// Decisions counted per action and outcome.
 #[derive(Debug, Default)]
-pub(crate) struct DecisionCounts(BTreeMap<String, [u64; 4]>);
+pub(crate) struct DecisionCounts(pub(crate) BTreeMap<String, [u64; 4]>);
 
 impl DecisionCounts {
     /// Counts one decision. `action` is `None` for a request that named no known action.
@@ -58,6 +58,16 @@ impl DecisionCounts {
             let mut c = [0; 4];
             c[i] = 1;
             self.0.insert(action.to_owned(), c);
+        }
+    }
+
+    /// Adds the counts of `other`.
+    pub(crate) fn absorb(&mut self, other: DecisionCounts) {
+        for (action, c) in other.0 {
+            let e = self.0.entry(action).or_default();
+            for (a, b) in e.iter_mut().zip(c) {
+                *a += b;
+            }
         }
     }
 

@@ -240,6 +240,9 @@ impl Server {
             last_reload: std::sync::Mutex::new(last),
             limit: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
             timeout: config.timeout,
+            batch_threads: config.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            }),
         });
 
         // Reload triggers: the folder watch and SIGHUP feed one task.
