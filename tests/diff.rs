@@ -669,3 +669,22 @@ fn a_generated_set_of_200_rules_is_compared_or_refused_by_the_budget() {
         ),
     }
 }
+
+#[test]
+fn sets_compiled_against_different_schemas_are_refused() {
+    let other = SCHEMA.replace(
+        "level: { type: int, default: 0 }",
+        "level: { type: int, default: 1 }",
+    );
+    let old = util::load_ok(&other, &[("p.policy", OLD)]).set;
+    let new = util::load_ok(SCHEMA, &[("p.policy", OLD)]).set;
+    let e = diff(&old, &new, &DiffOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            mailgate::analysis::AnalysisError::DifferentSchemas { .. }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("defaults of action `edit`"), "{e}");
+}

@@ -266,7 +266,18 @@ fn same_schema(old: &CompiledSet, new: &CompiledSet) -> Result<(), AnalysisError
         if so.action(id).name != *name || lo.paths != ln.paths || lo.types != ln.types {
             return Err(mismatch(format!("action `{name}` differs")));
         }
-        if lo.defaults != ln.defaults {
+        // String defaults by text: ids mean something only in their own set.
+        let text = |set: &CompiledSet, v: &Value| match v {
+            Value::Str(id) => Err(set.string_names.get(id.0 as usize).cloned()),
+            other => Ok(*other),
+        };
+        let same = lo.defaults.len() == ln.defaults.len()
+            && lo
+                .defaults
+                .iter()
+                .zip(&ln.defaults)
+                .all(|(a, b)| text(old, a) == text(new, b));
+        if !same {
             return Err(mismatch(format!("the defaults of action `{name}` differ")));
         }
         for ty in &ln.types {
@@ -460,10 +471,15 @@ impl Ctx<'_> {
                     v
                 })
                 .collect();
+            // The cube stays inside the class while `rest and value and bad` is empty
+            // for each value it allows of a dimension (`rest`: the other dimensions), so
+            // each value of a dimension is tested on its own against `rest and bad`.
             for i in 0..dims.len() {
-                let saved = cube[i].clone();
-                cube[i] = vec![true; saved.len()];
-                if self.inside(&dims, &cube, &bad)? {
+                let saved = std::mem::replace(&mut cube[i], vec![true; dims[i].values()]);
+                let rest_bad = b
+                    .and(&self.cube_dd(&dims, &cube)?, &bad)
+                    .map_err(self.over())?;
+                if b.is_false(&rest_bad) {
                     continue;
                 }
                 cube[i] = saved;
@@ -471,10 +487,8 @@ impl Ctx<'_> {
                     if cube[i][v] {
                         continue;
                     }
-                    cube[i][v] = true;
-                    if !self.inside(&dims, &cube, &bad)? {
-                        cube[i][v] = false;
-                    }
+                    let (var, val) = dims[i].literal(v);
+                    cube[i][v] = b.is_false(&b.restrict(&rest_bad, var, val));
                 }
             }
             out.push(self.describe(&dims, &cube));
@@ -499,13 +513,6 @@ impl Ctx<'_> {
             acc = b.and(&acc, &any).map_err(self.over())?;
         }
         Ok(acc)
-    }
-
-    /// Whether every valid request of the cube is in the class.
-    fn inside(&self, dims: &[DimVar], cube: &[Vec<bool>], bad: &Dd) -> Result<bool, AnalysisError> {
-        let b = &self.m.backend;
-        let dd = self.cube_dd(dims, cube)?;
-        Ok(b.is_false(&b.and(&dd, bad).map_err(self.over())?))
     }
 
     /// A cube as conditions in the policy language, one per attribute, in schema order.
