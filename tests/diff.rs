@@ -4,7 +4,8 @@
 //!   gate moved by a few builds, a pure refactor, a new allow rule, a redundant
 //!   condition, `!=` rewritten as `in`; every witness is decided again by both sets here;
 //! - brute force on a small schema: every combination of values that realises every
-//!   class, decided by both sets, against the diff's verdicts;
+//!   class, decided by both sets, against the diff's verdicts, for hand-written and
+//!   random rule sets;
 //! - the command line: text (snapshot), JSON shape, scenario replay, exit codes, and a
 //!   name the old set uses that the new schema lacks.
 
@@ -367,7 +368,7 @@ rule banned { deny edit, view when user.name == "mallory" }
 fn brute_force(old: &CompiledSet, new: &CompiledSet, action: &str) -> (bool, bool) {
     let texts = ["", "mallory", "eve", "p", "q"];
     let levels = [0i64, 3, 4, 5, 6];
-    let apps = ["1.0", "2.0", "2.0.5", "2.1", "3"];
+    let apps = ["1.0", "2.0", "2.0.1", "2.0.5", "2.0.7", "2.1", "3"];
     let (mut gained, mut lost) = (false, false);
     let build = |set: &CompiledSet, c: &[usize]| -> Request {
         let a = set
@@ -454,6 +455,83 @@ fn verdicts_match_brute_force_on_a_small_schema() {
     assert!(seen.contains(&Verdict::MorePermissive));
     assert!(seen.contains(&Verdict::LessPermissive));
     assert!(seen.contains(&Verdict::Equivalent));
+}
+
+/// Conditions the random rules are made of: every literal is realised by the brute
+/// force's value pools, and so is every class between them.
+const ATOMS: &[&str] = &[
+    "user.name == doc.owner",
+    r#"user.name != """#,
+    r#"user.name == "mallory""#,
+    r#"user.name in ["eve", "p"]"#,
+    "user.level >= 3",
+    "user.level < 5",
+    "user.level == 4",
+    r#"org.app >= "2.0""#,
+    r#"org.app < "2.1""#,
+    r#"org.app == "2.0.5""#,
+    r#"user.roles contains "admin""#,
+    r#"user.roles contains any ["editor", "viewer"]"#,
+    r#"user.roles contains all ["admin", "editor"]"#,
+    r#"doc.tier == "pro""#,
+    "org.locked",
+];
+
+/// A policy text from picks: up to four rules, each one to three atoms.
+fn random_policy(picks: &[u64]) -> String {
+    let mut it = picks.iter().copied();
+    let mut next = |n: u64| it.next().unwrap_or(0) % n;
+    let rules = 1 + next(4);
+    let mut text = String::new();
+    for i in 0..rules {
+        let effect = if next(4) == 0 { "deny" } else { "allow" };
+        let actions = ["edit", "view", "edit, view"][usize::try_from(next(3)).unwrap()];
+        let atoms = 1 + next(3);
+        let mut cond = String::new();
+        for k in 0..atoms {
+            if k > 0 {
+                cond.push_str(if next(2) == 0 { " and " } else { " or " });
+            }
+            if next(4) == 0 {
+                cond.push_str("not ");
+            }
+            cond.push('(');
+            cond.push_str(ATOMS[usize::try_from(next(ATOMS.len() as u64)).unwrap()]);
+            cond.push(')');
+        }
+        text.push_str(&format!("rule r{i} {{ {effect} {actions} when {cond} }}\n"));
+    }
+    text
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..proptest::prelude::ProptestConfig::default() })]
+
+    #[test]
+    fn verdicts_of_random_rule_sets_match_brute_force(
+        a in proptest::collection::vec(proptest::prelude::any::<u64>(), 40),
+        b in proptest::collection::vec(proptest::prelude::any::<u64>(), 40),
+        shared in proptest::prelude::any::<bool>(),
+    ) {
+        let old_text = random_policy(&a);
+        // Half the time NEW is OLD plus or minus a little (a rule more), so that
+        // equivalent and one-sided verdicts come up, not only incomparable ones.
+        let new_text = if shared {
+            format!("{old_text}{}", random_policy(&b).lines().next().unwrap_or("").replace("rule r0", "rule extra"))
+        } else {
+            random_policy(&b)
+        };
+        let old = util::load_ok(SCHEMA, &[("p.policy", &old_text)]).set;
+        let new = util::load_ok(SCHEMA, &[("p.policy", &new_text)]).set;
+        let diffs = diff(&old, &new, &DiffOptions::default());
+        proptest::prop_assert!(diffs.is_ok(), "{:?}\nOLD:\n{}\nNEW:\n{}", diffs, old_text, new_text);
+        let diffs = diffs.unwrap();
+        replay_witnesses(&old, &new, &diffs);
+        for d in &diffs {
+            let (g, l) = brute_force(&old, &new, &d.action);
+            proptest::prop_assert_eq!(d.verdict, verdict_of(g, l), "{}\nOLD:\n{}\nNEW:\n{}", d.action, old_text, new_text);
+        }
+    }
 }
 
 #[test]
@@ -687,4 +765,23 @@ fn sets_compiled_against_different_schemas_are_refused() {
         "{e}"
     );
     assert!(e.to_string().contains("defaults of action `edit`"), "{e}");
+}
+
+#[test]
+fn a_string_only_the_old_set_mentions_is_written_into_witnesses() {
+    // "mallory" is no literal of NEW: the witness of what is lost must still carry it
+    // (and not, say, the default empty name, whose request-local id is the same number).
+    let old_text = r#"rule r0 { allow view when user.name == "mallory" }"#;
+    let new_text = r#"rule r0 { allow view when org.app >= "2.0" or user.level < 5 }"#;
+    let old = util::load_ok(SCHEMA, &[("p.policy", old_text)]).set;
+    let new = util::load_ok(SCHEMA, &[("p.policy", new_text)]).set;
+    let diffs = diff(&old, &new, &DiffOptions::default()).unwrap();
+    replay_witnesses(&old, &new, &diffs);
+    let view = &diffs[1];
+    assert_eq!(view.verdict, Verdict::Incomparable);
+    assert_eq!(view.lost[0].witness["user"]["name"], "mallory");
+    assert_eq!(
+        view.lost[0].when,
+        [r#"org.app < "2.0" and user.name == "mallory" and user.level >= 5"#]
+    );
 }

@@ -95,8 +95,8 @@ pub(crate) struct ActionModel {
     /// the condition compiled for this action, valid requests satisfying it).
     pub(crate) invariants: Vec<(usize, u32, Dd)>,
     /// String literals of the other sets modelled with this one that none of its own
-    /// policies mentions: string id `policy_string_count() + i` of the model is
-    /// `extra_strings[i]`.
+    /// policies mentions: string id `u32::MAX - i` of the model is `extra_strings[i]`
+    /// (from the top, so that no id of a request's own strings can be mistaken for one).
     pub(crate) extra_strings: Vec<String>,
 }
 
@@ -166,8 +166,8 @@ impl ActionModel {
         };
         // Each set's string ids, mapped into `set`'s: its own policy strings, then the
         // strings only the others mention.
-        let base = set.policy_string_count();
         let mut extra_strings: Vec<String> = Vec::new();
+        let mut extra_ids: rustc_hash::FxHashMap<String, u32> = rustc_hash::FxHashMap::default();
         let mut str_maps: Vec<Vec<u32>> = Vec::new();
         for (k, s) in sides.iter().enumerate() {
             if k == 0 {
@@ -179,16 +179,11 @@ impl ActionModel {
                 .iter()
                 .map(|t| match set.policy_string(t) {
                     Some(id) => id.0,
-                    None => {
-                        let i = extra_strings
-                            .iter()
-                            .position(|e| e == t)
-                            .unwrap_or_else(|| {
-                                extra_strings.push(t.clone());
-                                extra_strings.len() - 1
-                            });
-                        base.saturating_add(u32::try_from(i).unwrap_or(u32::MAX))
-                    }
+                    None => *extra_ids.entry(t.clone()).or_insert_with(|| {
+                        extra_strings.push(t.clone());
+                        let i = u32::try_from(extra_strings.len() - 1).unwrap_or(u32::MAX);
+                        u32::MAX - i
+                    }),
                 })
                 .collect();
             str_maps.push(map);
@@ -421,7 +416,7 @@ impl ActionModel {
                 .map_or("?", String::as_str)
         } else {
             self.extra_strings
-                .get((id.0 - base) as usize)
+                .get((u32::MAX - id.0) as usize)
                 .map_or("?", String::as_str)
         }
     }
