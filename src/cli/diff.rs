@@ -200,8 +200,16 @@ pub(crate) fn run(args: &DiffArgs) -> Exit {
                 let v = serde_json::json!({ "scenario_changes": changes });
                 outln!("{v}");
             }
-            let v = serde_json::json!({ "summary": summary, "actions_changed": changed });
-            outln!("{v}");
+            #[derive(serde::Serialize)]
+            struct Summary {
+                summary: &'static str,
+                actions_changed: usize,
+            }
+            let s = Summary {
+                summary,
+                actions_changed: changed,
+            };
+            outln!("{}", serde_json::to_string(&s).unwrap_or_default());
         }
     }
     if args.exit_code && changed > 0 {
