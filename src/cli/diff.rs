@@ -29,6 +29,13 @@ pub struct DiffArgs {
     exit_code: bool,
 }
 
+/// The last JSON line.
+#[derive(Debug, serde::Serialize)]
+struct Summary {
+    summary: &'static str,
+    actions_changed: usize,
+}
+
 /// A scenario request whose decision changed.
 #[derive(Debug, serde::Serialize)]
 struct ScenarioChange {
@@ -199,11 +206,6 @@ pub(crate) fn run(args: &DiffArgs) -> Exit {
             if let Some((changes, _)) = &scenarios {
                 let v = serde_json::json!({ "scenario_changes": changes });
                 outln!("{v}");
-            }
-            #[derive(serde::Serialize)]
-            struct Summary {
-                summary: &'static str,
-                actions_changed: usize,
             }
             let s = Summary {
                 summary,
