@@ -5,7 +5,8 @@
 //!   condition, `!=` rewritten as `in`; every witness is decided again by both sets here;
 //! - brute force on a small schema: every combination of values that realises every
 //!   class, decided by both sets, against the diff's verdicts, for hand-written and
-//!   random rule sets;
+//!   random rule sets; the `when` texts, loaded back as policy conditions, must describe
+//!   the requests that flip exactly;
 //! - the command line: text (snapshot), JSON shape, scenario replay, exit codes, and a
 //!   name the old set uses that the new schema lacks.
 
@@ -365,7 +366,14 @@ rule banned { deny edit, view when user.name == "mallory" }
 "#;
 
 /// Every combination of values that realises every class of both sets' literals.
-fn brute_force(old: &CompiledSet, new: &CompiledSet, action: &str) -> (bool, bool) {
+/// With `summaries` (sets that allow exactly what the `when` texts of the gained, and of
+/// the lost, classes describe), also checks those texts against every combination.
+fn brute_force(
+    old: &CompiledSet,
+    new: &CompiledSet,
+    action: &str,
+    summaries: Option<(&CompiledSet, &CompiledSet)>,
+) -> (bool, bool) {
     let texts = ["", "mallory", "eve", "p", "q"];
     let levels = [0i64, 3, 4, 5, 6];
     let apps = ["1.0", "2.0", "2.0.1", "2.0.5", "2.0.7", "2.1", "3"];
@@ -397,8 +405,15 @@ fn brute_force(old: &CompiledSet, new: &CompiledSet, action: &str) -> (bool, boo
         let o = old.evaluate(&build(old, &c));
         let n = new.evaluate(&build(new, &c));
         assert!(o.errors.is_empty() && n.errors.is_empty());
-        gained |= o.effect == Effect::Deny && n.effect == Effect::Allow;
-        lost |= o.effect == Effect::Allow && n.effect == Effect::Deny;
+        let g = o.effect == Effect::Deny && n.effect == Effect::Allow;
+        let l = o.effect == Effect::Allow && n.effect == Effect::Deny;
+        gained |= g;
+        lost |= l;
+        if let Some((gs, ls)) = summaries {
+            let described = |s: &CompiledSet| s.evaluate(&build(s, &c)).effect == Effect::Allow;
+            assert_eq!(described(gs), g, "gained, {action}, values {c:?}");
+            assert_eq!(described(ls), l, "lost, {action}, values {c:?}");
+        }
         let mut k = 0;
         loop {
             if k == c.len() {
@@ -414,6 +429,45 @@ fn brute_force(old: &CompiledSet, new: &CompiledSet, action: &str) -> (bool, boo
     }
     (gained, lost)
 }
+
+/// Two sets that allow, per action, what the `when` texts of every gained (first) and
+/// every lost (second) class describe: the texts must be policy-language conditions that,
+/// together, describe each flip set exactly.
+fn summaries(diffs: &[ActionDiff]) -> (CompiledSet, CompiledSet) {
+    let text = |classes: &dyn Fn(&ActionDiff) -> &Vec<mailgate::analysis::FlipClass>| {
+        let mut out = String::new();
+        for d in diffs {
+            let whens: Vec<String> = classes(d)
+                .iter()
+                .flat_map(|c| {
+                    assert!(!c.when_truncated);
+                    c.when
+                        .iter()
+                        .map(|w| format!("({})", w.replace("every request", "true")))
+                })
+                .collect();
+            if !whens.is_empty() {
+                out.push_str(&format!(
+                    "rule w-{} {{ allow {} when {} }}\n",
+                    d.action,
+                    d.action,
+                    whens.join(" or ")
+                ));
+            }
+        }
+        util::load_ok(SCHEMA, &[("w.policy", &out)]).set
+    };
+    for d in diffs {
+        assert!(!d.gained_truncated && !d.lost_truncated);
+    }
+    (text(&|d| &d.gained), text(&|d| &d.lost))
+}
+
+/// Caps high enough that the small schema's summaries are never cut.
+const UNCAPPED: DiffOptions = DiffOptions {
+    max_classes: 1_000,
+    max_conditions: 1_000,
+};
 
 fn verdict_of(gained: bool, lost: bool) -> Verdict {
     match (gained, lost) {
@@ -440,10 +494,11 @@ fn verdicts_match_brute_force_on_a_small_schema() {
     for (o, n) in pairs {
         let old = util::load_ok(SCHEMA, &[("p.policy", o)]).set;
         let new = util::load_ok(SCHEMA, &[("p.policy", n)]).set;
-        let diffs = diff(&old, &new, &DiffOptions::default()).unwrap();
+        let diffs = diff(&old, &new, &UNCAPPED).unwrap();
         replay_witnesses(&old, &new, &diffs);
+        let (gs, ls) = summaries(&diffs);
         for d in &diffs {
-            let (g, l) = brute_force(&old, &new, &d.action);
+            let (g, l) = brute_force(&old, &new, &d.action, Some((&gs, &ls)));
             assert_eq!(d.verdict, verdict_of(g, l), "{}", d.action);
             assert_eq!(!d.gained.is_empty(), g, "{}", d.action);
             assert_eq!(!d.lost.is_empty(), l, "{}", d.action);
@@ -523,12 +578,13 @@ proptest::proptest! {
         };
         let old = util::load_ok(SCHEMA, &[("p.policy", &old_text)]).set;
         let new = util::load_ok(SCHEMA, &[("p.policy", &new_text)]).set;
-        let diffs = diff(&old, &new, &DiffOptions::default());
+        let diffs = diff(&old, &new, &UNCAPPED);
         proptest::prop_assert!(diffs.is_ok(), "{:?}\nOLD:\n{}\nNEW:\n{}", diffs, old_text, new_text);
         let diffs = diffs.unwrap();
         replay_witnesses(&old, &new, &diffs);
+        let (gs, ls) = summaries(&diffs);
         for d in &diffs {
-            let (g, l) = brute_force(&old, &new, &d.action);
+            let (g, l) = brute_force(&old, &new, &d.action, Some((&gs, &ls)));
             proptest::prop_assert_eq!(d.verdict, verdict_of(g, l), "{}\nOLD:\n{}\nNEW:\n{}", d.action, old_text, new_text);
         }
     }
