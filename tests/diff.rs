@@ -441,9 +441,7 @@ fn summaries(diffs: &[ActionDiff]) -> (CompiledSet, CompiledSet) {
                 .iter()
                 .flat_map(|c| {
                     assert!(!c.when_truncated);
-                    c.when
-                        .iter()
-                        .map(|w| format!("({})", w.replace("every request", "true")))
+                    c.when.iter().map(|w| format!("({w})"))
                 })
                 .collect();
             if !whens.is_empty() {

@@ -639,10 +639,10 @@ impl Ctx<'_> {
     }
 }
 
-/// A cube's conditions as one conjunction.
+/// A cube's conditions as one conjunction (`true`: every request).
 fn joined(conditions: &[String]) -> String {
     if conditions.is_empty() {
-        "every request".to_owned()
+        "true".to_owned()
     } else {
         conditions.join(" and ")
     }
