@@ -481,14 +481,18 @@ fn verdicts_match_brute_force_on_a_small_schema() {
     let more = format!(
         "{OLD}rule editors {{ allow edit when user.roles contains \"editor\" and doc.tier == \"pro\" }}\n"
     );
+    // A broad new rule: its class reads best as "unless an old rule already allowed it".
+    let broad = format!("{OLD}rule all-pro {{ allow view when doc.tier == \"pro\" }}\n");
     let pairs = [
         (OLD, NEW),
         (NEW, OLD),
         (OLD, OLD),
         (OLD, more.as_str()),
         (more.as_str(), OLD),
+        (OLD, broad.as_str()),
     ];
     let mut seen = Vec::new();
+    let mut with_exceptions = 0;
     for (o, n) in pairs {
         let old = util::load_ok(SCHEMA, &[("p.policy", o)]).set;
         let new = util::load_ok(SCHEMA, &[("p.policy", n)]).set;
@@ -501,8 +505,16 @@ fn verdicts_match_brute_force_on_a_small_schema() {
             assert_eq!(!d.gained.is_empty(), g, "{}", d.action);
             assert_eq!(!d.lost.is_empty(), l, "{}", d.action);
             seen.push(d.verdict);
+            with_exceptions += d
+                .gained
+                .iter()
+                .chain(&d.lost)
+                .filter(|c| !c.unless.is_empty())
+                .count();
         }
     }
+    // Both forms of summary are checked above.
+    assert!(with_exceptions > 0);
     // The cases are not all trivial.
     assert!(seen.contains(&Verdict::Incomparable));
     assert!(seen.contains(&Verdict::MorePermissive));

@@ -147,9 +147,14 @@ pub struct FlipClass {
     /// `when` was cut at [`DiffOptions::max_conditions`] entries.
     #[serde(skip_serializing_if = "is_false")]
     pub when_truncated: bool,
-    /// The conditions of each entry of `when` (one per attribute), for text output.
+    /// The conditions of each alternative (one per attribute), for text output.
     #[serde(skip)]
     pub conditions: Vec<Vec<String>>,
+    /// Exceptions: a request of an alternative is in the class unless it satisfies one
+    /// of these (each a list of conditions). `when` writes them into every entry as
+    /// `and not (...)`.
+    #[serde(skip)]
+    pub unless: Vec<Vec<String>>,
 }
 
 impl FlipClass {
@@ -195,6 +200,12 @@ impl FlipClass {
             }
         } else if common.is_empty() {
             lines.push("when every request".to_owned());
+        }
+        if !self.unless.is_empty() {
+            lines.push("unless any one of:".to_owned());
+            for u in &self.unless {
+                lines.push(format!("  - {}", joined(u)));
+            }
         }
         lines.push(format!("e.g. {}", self.witness));
         lines
@@ -404,18 +415,76 @@ impl Ctx<'_> {
                     self.name
                 )));
             }
-            let (conditions, when_truncated) = self.cover(&class)?;
+            let (allowing, d_allow) = if target == Effect::Allow {
+                (self.new_dds, &dn)
+            } else {
+                (self.old_dds, &dold)
+            };
+            let (conditions, unless, when_truncated) = self.summary(&class, allowing, d_allow)?;
+            let when = conditions
+                .iter()
+                .map(|c| {
+                    let mut w = joined(c);
+                    for u in &unless {
+                        w.push_str(&format!(" and not ({})", joined(u)));
+                    }
+                    w
+                })
+                .collect();
             out.push(FlipClass {
-                when: conditions.iter().map(|c| joined(c)).collect(),
+                when,
                 witness: line,
                 old: SideDecision::of(self.old, &dold),
                 new: SideDecision::of(self.new, &dn),
                 when_truncated,
                 conditions,
+                unless,
             });
             rem = b.and(&rem, &b.not(&class)).map_err(self.over())?;
         }
         Ok((out, false))
+    }
+
+    /// The summary of a class: alternatives, exceptions ("unless"), and whether the
+    /// alternatives were cut. Either the class's own cover, or, when that is long or
+    /// cut, the cover of what the allowing side's rules require (`core`: its determining
+    /// rules match and no deny rule does) minus a cover of the exceptions (requests of
+    /// the core outside the class, widened freely outside the core), whichever is
+    /// shorter and complete. Both forms describe the class exactly.
+    #[allow(
+        clippy::type_complexity,
+        reason = "three plain parts, named where they are used"
+    )]
+    fn summary(
+        &self,
+        class: &Dd,
+        allowing: &SideDds,
+        d: &Decision,
+    ) -> Result<(Vec<Vec<String>>, Vec<Vec<String>>, bool), AnalysisError> {
+        let b = &self.m.backend;
+        let (direct, cut) = self.cover(class)?;
+        if direct.len() <= 2 && !cut {
+            return Ok((direct, Vec::new(), false));
+        }
+        let mut core = b
+            .and(&self.m.valid, &b.not(&allowing.deny_any))
+            .map_err(self.over())?;
+        for (rule, e, cond) in &allowing.rules {
+            if *e == Effect::Allow && d.rules.contains(rule) {
+                core = b.and(&core, cond).map_err(self.over())?;
+            }
+        }
+        let exceptions = b.and(&core, &b.not(class)).map_err(self.over())?;
+        if b.is_false(&exceptions) {
+            return Ok((direct, Vec::new(), cut));
+        }
+        let (main, main_cut) = self.cover(&core)?;
+        let (unless, unless_cut) = self.cover_avoiding(&exceptions, class)?;
+        let shorter = main.len() + unless.len() < direct.len() || cut;
+        if main_cut || unless_cut || !shorter {
+            return Ok((direct, Vec::new(), cut));
+        }
+        Ok((main, unless, false))
     }
 
     /// The valid requests a set decides as `d` says (the same effect, cause and rules).
@@ -452,9 +521,19 @@ impl Ctx<'_> {
     /// class not yet covered that is closest to the defaults.
     fn cover(&self, class: &Dd) -> Result<(Vec<Vec<String>>, bool), AnalysisError> {
         let b = &self.m.backend;
+        self.cover_avoiding(class, &b.not(class))
+    }
+
+    /// A cover of `target` by cubes that meet no valid request of `avoid`.
+    fn cover_avoiding(
+        &self,
+        target: &Dd,
+        avoid: &Dd,
+    ) -> Result<(Vec<Vec<String>>, bool), AnalysisError> {
+        let b = &self.m.backend;
         let dims = dims(self.m);
-        let bad = b.and(&self.m.valid, &b.not(class)).map_err(self.over())?;
-        let mut rem = class.clone();
+        let bad = b.and(&self.m.valid, avoid).map_err(self.over())?;
+        let mut rem = target.clone();
         let mut out = Vec::new();
         while !b.is_false(&rem) {
             if out.len() >= self.opts.max_conditions {
