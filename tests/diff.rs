@@ -658,6 +658,21 @@ fn text_output_of_a_moved_version_gate() {
 }
 
 #[test]
+fn text_output_of_a_new_allow_rule_lists_what_already_allowed_it_as_exceptions() {
+    let dir = old_and_new("diff-cli-new-rule", &|d| {
+        std::fs::write(
+            d.join("power-platform.policy"),
+            "rule power-platform-approves {\n  allow approve_mailbox\n  when user.directory_roles contains \"Power Platform Administrator\" and has_approval_privilege\n}\n",
+        )
+        .unwrap();
+    });
+    let out = mailgate(&["diff", "old", "new"]).dir(&dir).run();
+    out.code(0);
+    assert!(out.stdout.contains("unless any one of:"), "{}", out.stdout);
+    util::settings().bind(|| insta::assert_snapshot!("cli_diff_new_rule", out.stdout));
+}
+
+#[test]
 fn json_output_and_scenario_changes() {
     let dir = old_and_new("diff-cli-json", &moved_gate);
     let out = mailgate(&[
