@@ -3,7 +3,10 @@
 //!     action's diagram built once, is reused, as `eval` and `eval --batch` do), per action;
 //! (b) `eval --batch --why-not` throughput, end to end (JSON in, JSON with counterfactuals
 //!     out), one thread;
-//! (c) building every action's diagram of the shipped set from scratch.
+//! (c) building every action's diagram of the shipped set from scratch;
+//! (d) `diff` of the shipped set against an edited copy (a version gate moved by five
+//!     builds), and of a generated set of 200 rules over 8 actions against a copy where
+//!     every rule's version gate moved (every rule changes).
 //!
 //! Run with `cargo bench --bench analysis`. Requests come from the seeded generator.
 
@@ -102,5 +105,48 @@ fn build_models(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, counterfactuals, batch_why_not, build_models);
+/// The shipped set's files, with `from` replaced by `to` in `file`.
+fn shipped_edited(file: &str, from: &str, to: &str) -> mailgate::compile::CompiledSet {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let (schema, mut policies) = policy_set::policy_files(&Origin::Dir(dir)).unwrap();
+    for p in &mut policies {
+        if p.name.ends_with(file) {
+            let text = String::from_utf8(p.bytes.clone().unwrap()).unwrap();
+            assert!(text.contains(from));
+            p.bytes = Ok(text.replacen(from, to, 1).into_bytes());
+        }
+    }
+    policy_set::load_files(schema, policies).unwrap().set
+}
+
+/// (d) `diff`, models built from scratch each time.
+fn diff(c: &mut Criterion) {
+    use mailgate::analysis::{DiffOptions, diff};
+    let old = shipped();
+    let new = shipped_edited(
+        "approvers.policy",
+        r#"org.version >= "9.2.22104.00170""#,
+        r#"org.version >= "9.2.22104.00175""#,
+    );
+    let opts = DiffOptions::default();
+    let mut g = c.benchmark_group("diff");
+    g.sample_size(10);
+    g.bench_function("shipped_vs_moved_version_gate", |b| {
+        b.iter(|| black_box(diff(&old, &new, &opts).unwrap()));
+    });
+    let (schema, text) = generate::policy_set(200, 8);
+    let edited = text.replace(r#"env.version >= "8."#, r#"env.version >= "9.3."#);
+    let old = policy_set::load_texts(&schema, &[("gen.policy", &text)])
+        .unwrap()
+        .set;
+    let new = policy_set::load_texts(&schema, &[("gen.policy", &edited)])
+        .unwrap()
+        .set;
+    g.bench_function("generated_200_rules_8_actions", |b| {
+        b.iter(|| black_box(diff(&old, &new, &opts).map(|d| d.len())));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, counterfactuals, batch_why_not, build_models, diff);
 criterion_main!(benches);

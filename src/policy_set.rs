@@ -208,6 +208,19 @@ pub fn load(origin: &Origin) -> Result<Loaded, LoadFailure> {
     finish(result, sources)
 }
 
+/// Loads the policies of `policies` against the schema of `schema_of` (for comparing
+/// two versions of a set over one schema): a name the policies use that the schema
+/// lacks is an ordinary validation error at its `file:line`.
+pub fn load_with_schema(policies: &Origin, schema_of: &Origin) -> Result<Loaded, LoadFailure> {
+    let fail = |d: Box<Diagnostic>| LoadFailure {
+        sources: SourceMap::new(),
+        diagnostics: vec![*d],
+    };
+    let (schema_raw, _) = policy_files(schema_of).map_err(fail)?;
+    let (_, policy_raws) = policy_files(policies).map_err(fail)?;
+    load_files(schema_raw, policy_raws)
+}
+
 /// Compiles a validated set, or packages the diagnostics of a failed one.
 fn finish(
     result: Result<Validated, Vec<Diagnostic>>,

@@ -7,6 +7,7 @@ mod audit;
 mod batch;
 mod cli;
 mod coverage;
+mod diff;
 mod domain;
 mod eval;
 mod fmt;

@@ -31,6 +31,8 @@ pub(crate) trait Backend: Sized {
     fn not(&self, a: &Self::Dd) -> Self::Dd;
     /// `exists vars . a and b`, within the budget.
     fn and_exists(&self, a: &Self::Dd, b: &Self::Dd, vars: &[u16]) -> Result<Self::Dd, OverBudget>;
+    /// `a` with `var` fixed to `value` (never larger than `a`).
+    fn restrict(&self, a: &Self::Dd, var: u16, value: bool) -> Self::Dd;
     /// Whether no assignment satisfies `a`.
     fn is_false(&self, a: &Self::Dd) -> bool;
     /// Number of nodes.
@@ -103,6 +105,10 @@ impl Backend for Biodivine {
         } else {
             Ok(r)
         }
+    }
+
+    fn restrict(&self, a: &Bdd, v: u16, value: bool) -> Bdd {
+        a.var_restrict(var(v), value)
     }
 
     fn is_false(&self, a: &Bdd) -> bool {

@@ -10,7 +10,8 @@
 //! subset-minimal sets of changes to a request that flip its decision. Every answer is
 //! decoded to a concrete request and decided again by [`CompiledSet::evaluate`] before
 //! it is returned; a disagreement is an [`AnalysisError::Disagreement`], never a silent
-//! answer.
+//! answer. [`Analyzer::verify`] proves invariants; [`diff()`] compares two sets compiled
+//! against one schema, over one abstraction built from the literals of both.
 //!
 //! ```
 //! use mailgate::analysis::{Analyzer, WhyNotOptions};
@@ -35,6 +36,7 @@
 //! ```
 
 mod dd;
+mod diff;
 mod model;
 mod verify;
 mod whynot;
@@ -46,6 +48,7 @@ use model::ActionModel;
 use serde::Serialize;
 use std::sync::OnceLock;
 
+pub use diff::{ActionDiff, DiffOptions, FlipClass, SideDecision, Verdict, diff, replay};
 pub use verify::{InvariantOutcome, ShownDecision, batch_line};
 pub use whynot::{Change, ChangeOp, Counterfactuals, WhyNotOption};
 
@@ -91,6 +94,12 @@ pub enum AnalysisError {
     )]
     Disagreement {
         /// What disagreed.
+        detail: String,
+    },
+    /// The two sets of a `diff` were not compiled against one schema.
+    #[error("the two policy sets do not share one schema: {detail}")]
+    DifferentSchemas {
+        /// What differs.
         detail: String,
     },
     /// `--hold` names no attribute path of any action.

@@ -27,7 +27,7 @@ use crate::ast::Effect;
 use crate::compile::{CompiledSet, Node, Opnd, Relation};
 use crate::eval::{Request, compare};
 use crate::schema::{ActionId, Type};
-use crate::value::Value;
+use crate::value::{StrId, Value};
 use crate::version::Version;
 
 pub(crate) type B = Biodivine;
@@ -94,6 +94,24 @@ pub(crate) struct ActionModel {
     /// The invariants about this action: (index in the set's invariants, root node of
     /// the condition compiled for this action, valid requests satisfying it).
     pub(crate) invariants: Vec<(usize, u32, Dd)>,
+    /// String literals of the other sets modelled with this one that none of its own
+    /// policies mentions: string id `u32::MAX - i` of the model is `extra_strings[i]`
+    /// (from the top, so that no id of a request's own strings can be mistaken for one).
+    pub(crate) extra_strings: Vec<String>,
+}
+
+/// One set's decision of an action, compiled over a model shared with other sets.
+#[derive(Debug, Clone)]
+pub(crate) struct SideDds {
+    /// Valid requests the set allows.
+    pub(crate) allow: Dd,
+    /// Valid requests some allow rule matches.
+    pub(crate) allow_any: Dd,
+    /// Valid requests some deny rule matches.
+    pub(crate) deny_any: Dd,
+    /// Each rule of the action: (rule index in its set, effect, valid requests its
+    /// condition holds for).
+    pub(crate) rules: Vec<(u32, Effect, Dd)>,
 }
 
 struct Collect {
@@ -115,16 +133,61 @@ fn budget_err(action: &str) -> impl Fn(OverBudget) -> AnalysisError + '_ {
 impl ActionModel {
     /// Builds the model of `action`.
     pub(crate) fn build(set: &CompiledSet, action: ActionId) -> Result<Self, AnalysisError> {
+        Self::build_with(set, &[], action).map(|(m, _)| m)
+    }
+
+    /// Builds the model of `action` over one abstraction for `set` and `others` (sets
+    /// compiled against the same schema): the classes of each attribute come from the
+    /// literals of all of them. The model's own diagrams (`allow`, `deny`, the
+    /// invariants) are `set`'s; the second result holds each set's decision and rules,
+    /// `set` first, then `others` in order.
+    pub(crate) fn build_with(
+        set: &CompiledSet,
+        others: &[&CompiledSet],
+        action: ActionId,
+    ) -> Result<(Self, Vec<SideDds>), AnalysisError> {
         let plan = &set.plans[action as usize];
         let layout = &plan.layout;
         let name = set.schema().action(action).name.clone();
-        let roots: Vec<(Effect, Option<u32>)> = plan
-            .deny
-            .rules
-            .iter()
-            .map(|r| (Effect::Deny, r.root))
-            .chain(plan.allow.rules.iter().map(|r| (Effect::Allow, r.root)))
-            .collect();
+        let sides: Vec<&CompiledSet> = std::iter::once(set).chain(others.iter().copied()).collect();
+        let roots_of = |s: &CompiledSet| -> Vec<(u32, Effect, Option<u32>)> {
+            let p = &s.plans[action as usize];
+            p.deny
+                .rules
+                .iter()
+                .map(|r| (r.rule, Effect::Deny, r.root))
+                .chain(
+                    p.allow
+                        .rules
+                        .iter()
+                        .map(|r| (r.rule, Effect::Allow, r.root)),
+                )
+                .collect()
+        };
+        // Each set's string ids, mapped into `set`'s: its own policy strings, then the
+        // strings only the others mention.
+        let mut extra_strings: Vec<String> = Vec::new();
+        let mut extra_ids: rustc_hash::FxHashMap<String, u32> = rustc_hash::FxHashMap::default();
+        let mut str_maps: Vec<Vec<u32>> = Vec::new();
+        for (k, s) in sides.iter().enumerate() {
+            if k == 0 {
+                str_maps.push(Vec::new());
+                continue;
+            }
+            let map = s
+                .string_names
+                .iter()
+                .map(|t| match set.policy_string(t) {
+                    Some(id) => id.0,
+                    None => *extra_ids.entry(t.clone()).or_insert_with(|| {
+                        extra_strings.push(t.clone());
+                        let i = u32::try_from(extra_strings.len() - 1).unwrap_or(u32::MAX);
+                        u32::MAX - i
+                    }),
+                })
+                .collect();
+            str_maps.push(map);
+        }
         let n = layout.len as usize;
         let mut c = Collect {
             used: vec![false; n],
@@ -142,13 +205,15 @@ impl ActionModel {
                     .map(move |(_, root)| (i, *root))
             })
             .collect();
-        for &(_, root) in &roots {
-            if let Some(root) = root {
-                collect(set, root, layout, &mut c, &name)?;
+        for (k, s) in sides.iter().enumerate() {
+            for (_, _, root) in roots_of(s) {
+                if let Some(root) = root {
+                    collect(s, root, layout, &mut c, &name, &str_maps[k])?;
+                }
             }
         }
         for &(_, root) in &inv_roots {
-            collect(set, root, layout, &mut c, &name)?;
+            collect(set, root, layout, &mut c, &name, &[])?;
         }
         // String equality components share their literals.
         let mut parent: Vec<usize> = (0..n).collect();
@@ -294,36 +359,66 @@ impl ActionModel {
             attrs,
             eqs,
             value_vars,
+            extra_strings,
         };
         let err = budget_err(&name);
         m.valid = m.validity().map_err(&err)?;
-        let mut allow_any = m.backend.constant(false);
-        let mut deny_any = m.backend.constant(false);
         let mut attr_at = vec![usize::MAX; n];
         for (k, a) in m.attrs.iter().enumerate() {
             attr_at[a.index as usize] = k;
         }
-        for &(effect, root) in &roots {
-            let cond = match root {
-                None => m.backend.constant(true),
-                Some(r) => m.node(set, r, &attr_at).map_err(&err)?,
-            };
-            let cond = m.backend.and(&cond, &m.valid).map_err(&err)?;
-            match effect {
-                Effect::Allow => allow_any = m.backend.or(&allow_any, &cond).map_err(&err)?,
-                Effect::Deny => deny_any = m.backend.or(&deny_any, &cond).map_err(&err)?,
+        let keep_rules = !others.is_empty();
+        let mut out = Vec::new();
+        for (k, s) in sides.iter().enumerate() {
+            let mut allow_any = m.backend.constant(false);
+            let mut deny_any = m.backend.constant(false);
+            let mut rules = Vec::new();
+            for (rule, effect, root) in roots_of(s) {
+                let cond = match root {
+                    None => m.backend.constant(true),
+                    Some(r) => m.node(s, r, &attr_at, &str_maps[k]).map_err(&err)?,
+                };
+                let cond = m.backend.and(&cond, &m.valid).map_err(&err)?;
+                match effect {
+                    Effect::Allow => allow_any = m.backend.or(&allow_any, &cond).map_err(&err)?,
+                    Effect::Deny => deny_any = m.backend.or(&deny_any, &cond).map_err(&err)?,
+                }
+                if keep_rules {
+                    rules.push((rule, effect, cond));
+                }
             }
+            let not_deny = m.backend.not(&deny_any);
+            let allowed = m.backend.and(&allow_any, &not_deny).map_err(&err)?;
+            out.push(SideDds {
+                allow: allowed,
+                allow_any,
+                deny_any,
+                rules,
+            });
         }
-        let not_deny = m.backend.not(&deny_any);
-        m.allow = m.backend.and(&allow_any, &not_deny).map_err(&err)?;
+        m.allow = out[0].allow.clone();
         let not_allow = m.backend.not(&m.allow);
         m.deny = m.backend.and(&m.valid, &not_allow).map_err(&err)?;
         for (i, root) in inv_roots {
-            let cond = m.node(set, root, &attr_at).map_err(&err)?;
+            let cond = m.node(set, root, &attr_at, &[]).map_err(&err)?;
             let cond = m.backend.and(&cond, &m.valid).map_err(&err)?;
             m.invariants.push((i, root, cond));
         }
-        Ok(m)
+        Ok((m, out))
+    }
+
+    /// The text of string id `id` of this model (`set` is the set it was built for).
+    pub(crate) fn string_text<'a>(&'a self, set: &'a CompiledSet, id: StrId) -> &'a str {
+        let base = set.policy_string_count();
+        if id.0 < base {
+            set.string_names
+                .get(id.0 as usize)
+                .map_or("?", String::as_str)
+        } else {
+            self.extra_strings
+                .get((u32::MAX - id.0) as usize)
+                .map_or("?", String::as_str)
+        }
     }
 
     fn lit(&self, v: u16, value: bool) -> Dd {
@@ -512,7 +607,13 @@ impl ActionModel {
         clippy::too_many_lines,
         reason = "one arm per node kind of the compiled form"
     )]
-    fn node(&self, set: &CompiledSet, n: u32, attr_at: &[usize]) -> Result<Dd, OverBudget> {
+    fn node(
+        &self,
+        set: &CompiledSet,
+        n: u32,
+        attr_at: &[usize],
+        strs: &[u32],
+    ) -> Result<Dd, OverBudget> {
         let b = &self.backend;
         let node = set.nodes[n as usize];
         let slot_attr = |o: Opnd| match o {
@@ -523,7 +624,7 @@ impl ActionModel {
             Opnd::Const(_) => None,
         };
         let konst = |o: Opnd| match o {
-            Opnd::Const(c) => Some(set.consts[c as usize]),
+            Opnd::Const(c) => Some(translate(set.consts[c as usize], strs)),
             Opnd::Value(_) => None,
         };
         Ok(match node {
@@ -531,18 +632,18 @@ impl ActionModel {
             Node::And(s, e) => {
                 let mut acc = b.constant(true);
                 for &k in &set.kids[s as usize..e as usize] {
-                    acc = b.and(&acc, &self.node(set, k, attr_at)?)?;
+                    acc = b.and(&acc, &self.node(set, k, attr_at, strs)?)?;
                 }
                 acc
             }
             Node::Or(s, e) => {
                 let mut acc = b.constant(false);
                 for &k in &set.kids[s as usize..e as usize] {
-                    acc = b.or(&acc, &self.node(set, k, attr_at)?)?;
+                    acc = b.or(&acc, &self.node(set, k, attr_at, strs)?)?;
                 }
                 acc
             }
-            Node::Not(k) => b.not(&self.node(set, k, attr_at)?),
+            Node::Not(k) => b.not(&self.node(set, k, attr_at, strs)?),
             Node::EnumIs {
                 value_at: slot,
                 member,
@@ -602,7 +703,7 @@ impl ActionModel {
             Node::InList(x, s, e) => {
                 let list: Vec<Value> = set.kids[s as usize..e as usize]
                     .iter()
-                    .map(|&c| set.consts[c as usize])
+                    .map(|&c| translate(set.consts[c as usize], strs))
                     .collect();
                 match (slot_attr(x), konst(x)) {
                     (Some(k), _) => {
@@ -773,6 +874,19 @@ impl ActionModel {
                         bits[usize::from(*var)] = s.contains(u16::try_from(m).unwrap_or(u16::MAX));
                     }
                 }
+                (Dom::OneHot { vars, reps, .. }, Value::Str(id))
+                    if !self.extra_strings.is_empty() =>
+                {
+                    // By text: the request's own strings may equal another set's literal.
+                    let text = set.string(r, id);
+                    let cls = reps
+                        .iter()
+                        .position(|rep| {
+                            matches!(rep, Some(Value::Str(l)) if self.string_text(set, *l) == text)
+                        })
+                        .unwrap_or(reps.len() - 1);
+                    bits[usize::from(vars[cls])] = true;
+                }
                 (Dom::OneHot { vars, .. }, v) => {
                     let cls = self.class_of(k, &v).ok_or_else(missing)?;
                     bits[usize::from(vars[cls])] = true;
@@ -789,6 +903,18 @@ impl ActionModel {
                 matches!((x, y), (Some(Value::Str(p)), Some(Value::Str(q))) if p == q);
         }
         Ok(bits)
+    }
+}
+
+/// A constant of a set, with its string id mapped into the model's ids by `strs` (empty:
+/// the model's own set).
+fn translate(v: Value, strs: &[u32]) -> Value {
+    match v {
+        Value::Str(id) => match strs.get(id.0 as usize) {
+            Some(&m) => Value::Str(StrId(m)),
+            None => v,
+        },
+        other => other,
     }
 }
 
@@ -826,6 +952,7 @@ fn collect(
     layout: &crate::compile::Layout,
     c: &mut Collect,
     action: &str,
+    strs: &[u32],
 ) -> Result<(), AnalysisError> {
     let mut stack = vec![n];
     while let Some(n) = stack.pop() {
@@ -857,7 +984,7 @@ fn collect(
                     let ty = layout.types[slot as usize];
                     if matches!(ty, Type::String | Type::Int | Type::Version) {
                         for &k in &set.kids[s as usize..e as usize] {
-                            c.lits[slot as usize].push(set.consts[k as usize]);
+                            c.lits[slot as usize].push(translate(set.consts[k as usize], strs));
                         }
                     }
                 }
@@ -869,7 +996,7 @@ fn collect(
                     (Opnd::Value(s), Opnd::Const(k)) | (Opnd::Const(k), Opnd::Value(s)) => {
                         let ty = layout.types[s as usize];
                         if matches!(ty, Type::String | Type::Int | Type::Version) {
-                            c.lits[s as usize].push(set.consts[k as usize]);
+                            c.lits[s as usize].push(translate(set.consts[k as usize], strs));
                         }
                     }
                     (Opnd::Value(x), Opnd::Value(y)) => {
@@ -952,11 +1079,23 @@ fn step(v: &Value, up: bool) -> Option<Value> {
             }
             // Through the evaluator's own parser, so the representative is a value it
             // accepts.
-            let text: Vec<String> = p.iter().map(u32::to_string).collect();
-            Version::parse(&text.join(".")).ok().map(Value::Version)
+            Version::parse(&version_text(&p)).ok().map(Value::Version)
         }
         _ => None,
     }
+}
+
+/// Version parts as text, without trailing zero parts (missing parts count as 0), so a
+/// representative reads `9.2.22104.174` rather than `9.2.22104.174.0.0`.
+fn version_text(p: &[u32]) -> String {
+    let keep = p
+        .iter()
+        .rposition(|&x| x != 0)
+        .map_or(1, |i| i + 1)
+        .max(2)
+        .min(p.len());
+    let text: Vec<String> = p[..keep].iter().map(u32::to_string).collect();
+    text.join(".")
 }
 
 /// The classes of an int or version attribute compared with `lits`, ascending: each
@@ -1017,8 +1156,7 @@ fn between(lo: Option<&Value>, hi: Option<&Value>) -> Option<Value> {
         } else {
             p[last] = p[last].checked_sub(1)?;
         }
-        let text: Vec<String> = p.iter().map(u32::to_string).collect();
-        Version::parse(&text.join(".")).ok().map(Value::Version)
+        Version::parse(&version_text(&p)).ok().map(Value::Version)
     };
     if let Some(h) = hi {
         candidates.extend(tweak(h, false, false));

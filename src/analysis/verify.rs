@@ -15,7 +15,7 @@
 //! with the condition evaluated on it too: a disagreement is an internal error.
 
 use super::dd::Backend as _;
-use super::model::{ActionModel, Dom};
+use super::model::{ActionModel, Dd, Dom};
 use super::whynot::json_value;
 use super::{AnalysisError, Analyzer};
 use crate::ast::{Effect, InvariantForm};
@@ -114,14 +114,9 @@ fn violation(
         if b.is_false(&bad) {
             continue;
         }
-        let base = baseline(set, m.action);
-        let enc = m.encode(set, &base)?;
-        let cost = |v: u16, x: bool| u32::from(enc.get(usize::from(v)).copied() != Some(x));
-        let prefer = |v: u16| enc.get(usize::from(v)).copied().unwrap_or(false);
-        let Some((_, w)) = b.min_cost(&bad, &cost, &prefer, &enc) else {
+        let Some((req, _)) = closest(set, m, &bad)? else {
             continue;
         };
-        let req = decode(set, m, &base, &w);
         let d = set.evaluate(&req);
         let p = set.eval(*root, &req.values) == Tri::True;
         let allowed = d.effect == Effect::Allow;
@@ -155,6 +150,23 @@ fn violation(
         return Ok(Some((batch_line(set, &req), shown)));
     }
     Ok(None)
+}
+
+/// The request of `dd` closest to the schema defaults (a least-cost path where each
+/// variable costs 1 when it differs from the defaults' encoding), decoded to a concrete
+/// request of `set`, with the assignment it was decoded from; `None` if `dd` is empty.
+pub(crate) fn closest(
+    set: &CompiledSet,
+    m: &ActionModel,
+    dd: &Dd,
+) -> Result<Option<(Request, Vec<bool>)>, AnalysisError> {
+    let base = baseline(set, m.action);
+    let enc = m.encode(set, &base)?;
+    let cost = |v: u16, x: bool| u32::from(enc.get(usize::from(v)).copied() != Some(x));
+    let prefer = |v: u16| enc.get(usize::from(v)).copied().unwrap_or(false);
+    Ok(m.backend
+        .min_cost(dd, &cost, &prefer, &enc)
+        .map(|(_, w)| (decode(set, m, &base, &w), w)))
 }
 
 /// The schema defaults, and for attributes without one: `false`, `0`, `""`, version `0`,
@@ -202,6 +214,11 @@ fn decode(set: &CompiledSet, m: &ActionModel, base: &Request, w: &[bool]) -> Req
                     continue;
                 }
                 match reps.get(cls).copied().flatten() {
+                    // A literal only another set mentions: a request string here.
+                    Some(Value::Str(id)) if id.0 >= set.policy_string_count() => {
+                        let text = m.string_text(set, id).to_owned();
+                        req.values[slot] = Value::Str(set.intern(&mut req, &text));
+                    }
                     Some(v) => req.values[slot] = v,
                     None => others.push(k),
                 }
@@ -213,6 +230,36 @@ fn decode(set: &CompiledSet, m: &ActionModel, base: &Request, w: &[bool]) -> Req
     let mut assigned: Vec<(usize, String)> = Vec::new();
     let mut n = 0u32;
     for k in others {
+        // The baseline's own string, if it is outside every literal and agrees with the
+        // equalities the assignment asks for.
+        let slot = m.attrs[k].index as usize;
+        let own = match base.values[slot] {
+            Value::Str(id) => {
+                let t = set.string(base, id).to_owned();
+                let literal = match &m.attrs[k].dom {
+                    Dom::OneHot { reps, .. } => reps
+                        .iter()
+                        .any(|r| matches!(r, Some(Value::Str(l)) if m.string_text(set, *l) == t)),
+                    _ => true,
+                };
+                let fits = m.eqs.iter().all(|e| {
+                    if e.a != k && e.b != k {
+                        return true;
+                    }
+                    let p = if e.a == k { e.b } else { e.a };
+                    assigned
+                        .iter()
+                        .find(|(q, _)| *q == p)
+                        .is_none_or(|(_, u)| (*u == t) == w[usize::from(e.var)])
+                });
+                (!literal && fits).then_some(t)
+            }
+            _ => None,
+        };
+        if let Some(t) = own {
+            assigned.push((k, t));
+            continue;
+        }
         let partner = m.eqs.iter().find_map(|e| {
             if !w[usize::from(e.var)] || (e.a != k && e.b != k) {
                 return None;
@@ -227,7 +274,7 @@ fn decode(set: &CompiledSet, m: &ActionModel, base: &Request, w: &[bool]) -> Req
             loop {
                 n += 1;
                 let t = format!("other-{n}");
-                if set.policy_string(&t).is_none() {
+                if set.policy_string(&t).is_none() && !m.extra_strings.contains(&t) {
                     break t;
                 }
             }

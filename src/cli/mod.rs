@@ -37,6 +37,7 @@ mod audit;
 mod batch;
 mod check;
 mod coverage;
+mod diff;
 mod eval;
 mod fmt;
 mod graph;
@@ -82,6 +83,8 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Prove each invariant of the policy set for every request.
     Verify(verify::VerifyArgs),
+    /// Compare how two versions of a policy set decide every request.
+    Diff(diff::DiffArgs),
     /// Serve decisions over HTTP, reloading the policies when they change.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
@@ -157,6 +160,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Coverage(args) => coverage::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Diff(args) => diff::run(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args),
     };
