@@ -163,13 +163,7 @@ pub fn policy_files(origin: &Origin) -> Result<(RawFile, Vec<RawFile>), Box<Diag
                     dir.display().to_string(),
                 )));
             }
-            let mut paths = Vec::new();
-            walk(dir, &mut paths, &|p| has_ext(p, &["policy"]));
-            paths.sort();
-            Ok((
-                read_raw(&schema_path),
-                paths.iter().map(|p| read_raw(p)).collect(),
-            ))
+            Ok((read_raw(&schema_path), dir_policies(dir)))
         }
         Origin::Embedded => {
             let raw = |(name, bytes): &(&str, &[u8])| RawFile {
@@ -217,8 +211,26 @@ pub fn load_with_schema(policies: &Origin, schema_of: &Origin) -> Result<Loaded,
         diagnostics: vec![*d],
     };
     let (schema_raw, _) = policy_files(schema_of).map_err(fail)?;
-    let (_, policy_raws) = policy_files(policies).map_err(fail)?;
+    // The policies' own folder needs no `schema.yaml`: it would not be read.
+    let policy_raws = match policies {
+        Origin::Dir(dir) if !dir.is_dir() => {
+            return Err(fail(Box::new(Diagnostic::file_error(
+                "policy folder does not exist",
+                dir.display().to_string(),
+            ))));
+        }
+        Origin::Dir(dir) => dir_policies(dir),
+        Origin::Embedded => policy_files(policies).map_err(fail)?.1,
+    };
     load_files(schema_raw, policy_raws)
+}
+
+/// The `.policy` files under `dir`, in path order.
+fn dir_policies(dir: &Path) -> Vec<RawFile> {
+    let mut paths = Vec::new();
+    walk(dir, &mut paths, &|p| has_ext(p, &["policy"]));
+    paths.sort();
+    paths.iter().map(|p| read_raw(p)).collect()
 }
 
 /// Compiles a validated set, or packages the diagnostics of a failed one.

@@ -767,7 +767,27 @@ fn exit_codes() {
         .dir(&dir)
         .run()
         .code(2);
+    // OLD's `schema.yaml` is never read, so OLD need not have one; NEW must.
+    std::fs::remove_file(dir.join("old/schema.yaml")).unwrap();
+    mailgate(&["diff", "old", "new", "--exit-code"])
+        .dir(&dir)
+        .run()
+        .code(1);
+    let out = mailgate(&["diff", "new", "old"]).dir(&dir).run();
+    out.code(1);
+    assert!(
+        out.stderr.contains("no `schema.yaml` in the policy folder"),
+        "{}",
+        out.stderr
+    );
     // A folder that does not exist.
+    let out = mailgate(&["diff", "missing", "new"]).dir(&dir).run();
+    out.code(1);
+    assert!(
+        out.stderr.contains("policy folder does not exist"),
+        "{}",
+        out.stderr
+    );
     let out = mailgate(&["diff", "old", "missing"]).dir(&dir).run();
     out.code(1);
     assert!(
