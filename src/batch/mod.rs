@@ -15,7 +15,9 @@
 //! at run time and the decision fails closed, with the error in `errors`.
 //!
 //! Speed: the line is parsed in one pass straight into the request's value array (a cheap
-//! pre-scan finds the action first, so the layout is known), strings are resolved to
+//! pre-scan finds the action first, so the layout is known), by a strict fast reader for
+//! plain JSON (`fast`) that leaves anything else, and every error, to `serde_json`
+//! (`parse`); strings are resolved to
 //! interned ids on the way, rule ids and reasons are pre-escaped JSON, and all buffers are
 //! reused. With more than one thread, chunks of lines are decided in parallel and written
 //! in order; memory stays bounded by the number of chunks in flight.
