@@ -345,9 +345,16 @@ fn decide_batch(
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    let mut out = Vec::with_capacity(parts.iter().map(|(o, _)| o.len()).sum());
+    // The first part's records are kept in place; the others are appended to them.
+    let total: usize = parts.iter().map(|(o, _)| o.len()).sum();
+    let mut out = Vec::new();
     for (o, c) in parts {
-        out.extend_from_slice(&o);
+        if out.is_empty() {
+            out = o;
+            out.reserve(total - out.len());
+        } else {
+            out.extend_from_slice(&o);
+        }
         counts.absorb(c);
     }
     out
