@@ -3,7 +3,7 @@
 
 use crate::ast::Effect;
 use crate::compile::CompiledSet;
-use crate::eval::{Cause, Decision, EvalError, Explanation, Request, Tri};
+use crate::eval::{Decision, EvalError, Explanation, Request, Tri};
 use serde::Serialize;
 
 /// A decision with every rule id resolved to its id, location and reason.
@@ -73,11 +73,7 @@ impl DecisionReport {
             .collect();
         DecisionReport {
             decision: d.effect.as_str(),
-            cause: match d.cause {
-                Cause::Allowed => "allowed",
-                Cause::DeniedByRule => "denied_by_rule",
-                Cause::NoRuleAllows => "no_rule_allows",
-            },
+            cause: d.cause.as_str(),
             rules,
             locations,
             reasons,

@@ -23,7 +23,7 @@
 use super::AnalysisError;
 use super::dd::Backend as _;
 use super::model::{ActionModel, Dd, Dom, SideDds};
-use super::verify::{batch_line, closest};
+use super::verify::{ShownDecision, batch_line, closest};
 use crate::ast::Effect;
 use crate::compile::CompiledSet;
 use crate::eval::{Cause, Decision, Request};
@@ -92,19 +92,12 @@ pub struct SideDecision {
 impl SideDecision {
     /// How `set` decided, in `diff`'s terms.
     pub fn of(set: &CompiledSet, d: &Decision) -> Self {
+        let shown = ShownDecision::of(set, d);
         SideDecision {
-            decision: d.effect.as_str(),
-            cause: match d.cause {
-                Cause::Allowed => "allowed",
-                Cause::DeniedByRule => "denied_by_rule",
-                Cause::NoRuleAllows => "no_rule_allows",
-            },
-            rules: d.rules.iter().map(|&r| set.rule(r).id.clone()).collect(),
-            locations: d
-                .rules
-                .iter()
-                .map(|&r| format!("{}:{}", set.rule(r).file, set.rule(r).line))
-                .collect(),
+            decision: shown.decision,
+            cause: shown.cause,
+            rules: shown.rules,
+            locations: shown.locations,
         }
     }
 

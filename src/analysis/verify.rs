@@ -20,7 +20,7 @@ use super::whynot::json_value;
 use super::{AnalysisError, Analyzer};
 use crate::ast::{Effect, InvariantForm};
 use crate::compile::CompiledSet;
-use crate::eval::{Cause, Request, Tri};
+use crate::eval::{Decision, Request, Tri};
 use crate::schema::{ActionId, Type};
 use crate::value::{EnumSet, Value};
 use crate::version::Version;
@@ -37,6 +37,23 @@ pub struct ShownDecision {
     pub rules: Vec<String>,
     /// `file:line` of each determining rule.
     pub locations: Vec<String>,
+}
+
+impl ShownDecision {
+    /// How `set` decided: the decision, its cause, and each determining rule with its
+    /// `file:line`.
+    pub fn of(set: &CompiledSet, d: &Decision) -> Self {
+        ShownDecision {
+            decision: d.effect.as_str(),
+            cause: d.cause.as_str(),
+            rules: d.rules.iter().map(|&r| set.rule(r).id.clone()).collect(),
+            locations: d
+                .rules
+                .iter()
+                .map(|&r| format!("{}:{}", set.rule(r).file, set.rule(r).line))
+                .collect(),
+        }
+    }
 }
 
 /// The outcome of one invariant.
@@ -133,20 +150,7 @@ fn violation(
                 ),
             });
         }
-        let shown = ShownDecision {
-            decision: d.effect.as_str(),
-            cause: match d.cause {
-                Cause::Allowed => "allowed",
-                Cause::DeniedByRule => "denied_by_rule",
-                Cause::NoRuleAllows => "no_rule_allows",
-            },
-            rules: d.rules.iter().map(|&r| set.rule(r).id.clone()).collect(),
-            locations: d
-                .rules
-                .iter()
-                .map(|&r| format!("{}:{}", set.rule(r).file, set.rule(r).line))
-                .collect(),
-        };
+        let shown = ShownDecision::of(set, &d);
         return Ok(Some((batch_line(set, &req), shown)));
     }
     Ok(None)

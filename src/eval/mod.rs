@@ -43,6 +43,17 @@ pub enum Cause {
     NoRuleAllows,
 }
 
+impl Cause {
+    /// `allowed`, `denied_by_rule` or `no_rule_allows`, as records and reports write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Allowed => "allowed",
+            Cause::DeniedByRule => "denied_by_rule",
+            Cause::NoRuleAllows => "no_rule_allows",
+        }
+    }
+}
+
 /// Why part of a decision could not be evaluated. Every one of them denies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvalError {
