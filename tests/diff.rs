@@ -92,27 +92,21 @@ fn verdicts(diffs: &[ActionDiff]) -> Vec<(&str, Verdict)> {
 
 /// The verdicts when only `changed` actions change, with `verdict`.
 fn only(changed: &[&str], verdict: Verdict) -> Vec<(&'static str, Verdict)> {
-    [
-        "approve_mailbox",
-        "reject_mailbox",
-        "change_approval_settings",
-        "assign_role",
-        "sync_incoming_email",
-        "sync_outgoing_email",
-        "sync_appointments_contacts_tasks",
-    ]
-    .into_iter()
-    .map(|a| {
-        (
-            a,
-            if changed.contains(&a) {
-                verdict
-            } else {
-                Verdict::Equivalent
-            },
-        )
-    })
-    .collect()
+    // The shipped schema's actions, in schema order.
+    mailgate::generate::ACTIONS
+        .iter()
+        .copied()
+        .map(|a| {
+            (
+                a,
+                if changed.contains(&a) {
+                    verdict
+                } else {
+                    Verdict::Equivalent
+                },
+            )
+        })
+        .collect()
 }
 
 const APPROVERS: &[&str] = &[
