@@ -1,7 +1,8 @@
 //! Arbitrary bytes as one `eval --batch` line against the shipped policy set: deciding must
 //! never panic, must append exactly one line of JSON, and a bad line must never be `allow`.
-//! The record must also be exactly the one `serde_json` alone gives (the reference
-//! reader): the fast reader that reads well-formed lines first may never change a record.
+//! The record, and the request of an accepted line, must also be exactly the ones
+//! `serde_json` alone gives (the reference reader): the fast reader that reads well-formed
+//! lines first may never change either.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,11 +25,19 @@ fuzz_target!(|data: &[u8]| {
     let ok = decider.decide(7, line, &mut out);
     let record = &out[b"previous\n".len()..];
     let mut reference = Vec::new();
-    let reference_ok = LineDecider::new(&SET)
-        .reference_reader()
-        .decide(7, line, &mut reference);
+    let mut reference_decider = LineDecider::new(&SET).reference_reader();
+    let reference_ok = reference_decider.decide(7, line, &mut reference);
     assert_eq!(ok, reference_ok, "the fast reader changed the verdict");
     assert_eq!(record, reference.as_slice(), "the fast reader changed the record");
+    if ok {
+        let (a, b) = (decider.request(), reference_decider.request());
+        assert_eq!(a.action, b.action, "the fast reader changed the action");
+        assert_eq!(a.values, b.values, "the fast reader changed a value");
+        for i in 0..a.values.len() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            assert_eq!(SET.display_value(a, i), SET.display_value(b, i));
+        }
+    }
     assert_eq!(record.last(), Some(&b'\n'), "record ends with a newline");
     assert_eq!(
         record.iter().filter(|&&b| b == b'\n').count(),

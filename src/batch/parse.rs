@@ -23,6 +23,8 @@ pub(super) struct Names {
     actions: FxHashMap<String, ActionId>,
     /// For each entity type: attribute name → index.
     attrs: Vec<FxHashMap<String, usize>>,
+    /// The same names, and enum members, for the fast reader.
+    fast: fast::Tables,
 }
 
 impl Names {
@@ -45,8 +47,13 @@ impl Names {
                     .map(|(i, a)| (a.name.clone(), i))
                     .collect()
             })
-            .collect();
-        Names { actions, attrs }
+            .collect::<Vec<_>>();
+        let fast = fast::Tables::new(set, &actions, &attrs);
+        Names {
+            actions,
+            attrs,
+            fast,
+        }
     }
 }
 
@@ -58,6 +65,8 @@ pub(super) struct Parser<'a> {
     seen: Vec<bool>,
     /// Try the fast reader first (see `fast`); off only to test it against `serde_json`.
     pub(super) fast: bool,
+    /// The fast reader's buffers.
+    scratch: fast::Scratch,
 }
 
 impl<'a> Parser<'a> {
@@ -66,6 +75,7 @@ impl<'a> Parser<'a> {
             set,
             seen: Vec::new(),
             fast: true,
+            scratch: fast::Scratch::default(),
         }
     }
 
@@ -89,12 +99,56 @@ impl<'a> Parser<'a> {
             .map_err(|e| check_depth(line).err().unwrap_or(e))
     }
 
+    /// The fast reader (see `fast`), if it takes the whole line: `req` then holds the
+    /// request, every slot and parameter included.
+    fn parse_fast(
+        &mut self,
+        names: &Names,
+        line: &[u8],
+        req: &mut Request,
+    ) -> Result<(), fast::Bail> {
+        self.scratch.scan(line)?;
+        let action = match self.scratch.leading_action(line) {
+            Some(name) => names.fast.action(name),
+            None => {
+                let name = find_action(line).ok().flatten().ok_or(fast::Bail)?;
+                names.fast.action(name.as_bytes())
+            }
+        }
+        .ok_or(fast::Bail)?;
+        let set = self.set;
+        let def = set.schema().action(action);
+        let layout = set.layout(action);
+        let n = layout.len as usize;
+        self.start(req, action, n + def.slots.len() + 2);
+        fast::read(
+            &names.fast,
+            set,
+            action,
+            line,
+            req,
+            &mut self.seen,
+            &mut self.scratch,
+        )?;
+        // A missing slot or parameter is left to the other reader, to report.
+        let slots = &self.seen[n..n + def.slots.len()];
+        let params = &self.seen[layout.params as usize..][..def.params.len()];
+        if slots.iter().chain(params).all(|&s| s) {
+            Ok(())
+        } else {
+            Err(fast::Bail)
+        }
+    }
+
     fn parse_unchecked(
         &mut self,
         names: &Names,
         line: &[u8],
         req: &mut Request,
     ) -> Result<(), BatchError> {
+        if self.fast && self.parse_fast(names, line, req).is_ok() {
+            return Ok(());
+        }
         // Validate UTF-8 once for the whole line, so the JSON reader need not per string.
         let line = std::str::from_utf8(line).map_err(|e| BatchError::NotUtf8 {
             byte: e.valid_up_to() + 1,
@@ -118,35 +172,17 @@ impl<'a> Parser<'a> {
         let def = set.schema().action(action);
         let layout = set.layout(action);
         let n = layout.len as usize;
-        // The fast reader first; a line it gives up on is read again by serde_json, whose
-        // verdict and message are the ones reported (see `fast`).
-        let flags = n + def.slots.len() + 2;
-        self.start(req, action, flags);
-        let mut reader = fast::Reader::new(line);
+        self.start(req, action, n + def.slots.len() + 2);
+        let mut de = serde_json::Deserializer::from_str(line);
         let top = Top {
             set,
             action,
             attrs: &names.attrs,
-            req: &mut *req,
+            req,
             seen: &mut self.seen,
         };
-        let fast = self.fast
-            && de::Deserializer::deserialize_map(&mut reader, top)
-                .and_then(|()| reader.end())
-                .is_ok();
-        if !fast {
-            self.start(req, action, flags);
-            let mut de = serde_json::Deserializer::from_str(line);
-            let top = Top {
-                set,
-                action,
-                attrs: &names.attrs,
-                req,
-                seen: &mut self.seen,
-            };
-            de::Deserializer::deserialize_map(&mut de, top).map_err(|e| clean(&e))?;
-            de.end().map_err(|e| clean(&e))?;
-        }
+        de::Deserializer::deserialize_map(&mut de, top).map_err(|e| clean(&e))?;
+        de.end().map_err(|e| clean(&e))?;
         for (i, slot) in def.slots.iter().enumerate() {
             if !self.seen[n + i] {
                 return Err(BatchError::MissingSlot {
