@@ -277,44 +277,25 @@ impl Scratch {
     /// the next quote, and the only whitespace is the space), or with text that is not
     /// UTF-8.
     pub(super) fn scan(&mut self, line: &[u8]) -> Result<()> {
-        use wide::u8x16;
         self.quotes.clear();
-        let mut word = 0u64;
-        let mut blocks = 0;
-        let mut bad = 0u32;
-        let mut high = 0u32;
-        let mut step = |bytes: [u8; 16]| {
-            let v = u8x16::new(bytes);
-            let quote = v.simd_eq(u8x16::splat(b'"')).to_bitmask();
-            let backslash = v.simd_eq(u8x16::splat(b'\\'));
-            let control = v.min(u8x16::splat(0x1f)).simd_eq(v);
-            bad |= (backslash | control).to_bitmask();
-            high |= v.to_bitmask();
-            word |= u64::from(quote) << (16 * blocks);
-            blocks += 1;
-            if blocks == 4 {
-                self.quotes.push(word);
-                word = 0;
-                blocks = 0;
-            }
-        };
-        let mut chunks = line.chunks_exact(16);
-        for chunk in &mut chunks {
-            let mut bytes = [0u8; 16];
-            bytes.copy_from_slice(chunk);
-            step(bytes);
+        self.quotes.reserve(line.len() / 64 + 1);
+        let mut flags = 0u32;
+        let mut blocks = line.chunks_exact(64);
+        for block in &mut blocks {
+            let (quotes, f) = scan_block(block);
+            self.quotes.push(quotes);
+            flags |= f;
         }
-        let rest = chunks.remainder();
+        let rest = blocks.remainder();
         if !rest.is_empty() {
             // Padded with spaces, which are neither quotes nor anything that gives up.
-            let mut bytes = [b' '; 16];
-            bytes[..rest.len()].copy_from_slice(rest);
-            step(bytes);
+            let mut block = [b' '; 64];
+            block[..rest.len()].copy_from_slice(rest);
+            let (quotes, f) = scan_block(&block);
+            self.quotes.push(quotes);
+            flags |= f;
         }
-        if blocks > 0 {
-            self.quotes.push(word);
-        }
-        if bad != 0 || (high != 0 && std::str::from_utf8(line).is_err()) {
+        if flags & BAD != 0 || (flags & HIGH != 0 && std::str::from_utf8(line).is_err()) {
             return Err(Bail);
         }
         Ok(())
@@ -330,6 +311,35 @@ impl Scratch {
         let end = next_quote(&self.quotes, PREFIX.len())?;
         line.get(PREFIX.len()..end)
     }
+}
+
+/// [`scan_block`] found a backslash or a control character.
+const BAD: u32 = 1;
+/// [`scan_block`] found a byte above 0x7f.
+const HIGH: u32 = 2;
+
+/// The quote bits of 64 bytes (bit `i` for byte `i`), and [`BAD`] and [`HIGH`].
+#[inline(always)]
+fn scan_block(block: &[u8]) -> (u64, u32) {
+    use wide::u8x16;
+    let mut quotes = 0u64;
+    let mut bad = 0u32;
+    let mut high = 0u32;
+    for (i, part) in block.chunks_exact(16).enumerate() {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(part);
+        let v = u8x16::new(bytes);
+        let quote = v.simd_eq(u8x16::splat(b'"')).to_bitmask();
+        let backslash = v.simd_eq(u8x16::splat(b'\\'));
+        let control = v.min(u8x16::splat(0x1f)).simd_eq(v);
+        bad |= (backslash | control).to_bitmask();
+        high |= v.to_bitmask();
+        quotes |= u64::from(quote) << (16 * i);
+    }
+    (
+        quotes,
+        (u32::from(bad != 0) * BAD) | (u32::from(high != 0) * HIGH),
+    )
 }
 
 /// The first quote at or after `from`, in the quote bits of a line.
@@ -442,9 +452,17 @@ impl Reader<'_, '_> {
 
     #[inline(always)]
     fn eat(&mut self, c: u8) -> Result<()> {
-        if self.b.get(self.pos) != Some(&c) {
-            self.skip_ws();
+        if self.b.get(self.pos) == Some(&c) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            self.eat_after_spaces(c)
         }
+    }
+
+    #[cold]
+    fn eat_after_spaces(&mut self, c: u8) -> Result<()> {
+        self.skip_ws();
         if self.b.get(self.pos) == Some(&c) {
             self.pos += 1;
             Ok(())

@@ -171,11 +171,12 @@ impl CompiledSet {
 
     /// Evaluates node `n`, short-circuiting.
     pub(crate) fn eval(&self, n: u32, values: &[Value]) -> Tri {
-        match self.nodes[n as usize] {
+        let node = self.nodes[n as usize];
+        match node {
             Node::And(s, e) => {
                 let mut err = None;
                 for &k in &self.kids[s as usize..e as usize] {
-                    match self.eval(k, values) {
+                    match self.eval_kid(k, values) {
                         Tri::False => return Tri::False,
                         Tri::Error(v) => {
                             err.get_or_insert(v);
@@ -188,7 +189,7 @@ impl CompiledSet {
             Node::Or(s, e) => {
                 let mut err = None;
                 for &k in &self.kids[s as usize..e as usize] {
-                    match self.eval(k, values) {
+                    match self.eval_kid(k, values) {
                         Tri::True => return Tri::True,
                         Tri::Error(v) => {
                             err.get_or_insert(v);
@@ -198,9 +199,45 @@ impl CompiledSet {
                 }
                 err.map_or(Tri::False, Tri::Error)
             }
-            Node::Not(k) => not(self.eval(k, values)),
-            leaf => self.leaf(leaf, values),
+            Node::Not(k) => not(self.eval_kid(k, values)),
+            leaf => Self::quick(leaf, values).unwrap_or_else(|| self.leaf(leaf, values)),
         }
+    }
+
+    /// Evaluates child node `k`: the commonest tests right here, anything else through
+    /// [`CompiledSet::eval`].
+    #[inline]
+    fn eval_kid(&self, k: u32, values: &[Value]) -> Tri {
+        match self.nodes.get(k as usize) {
+            Some(&node) => Self::quick(node, values).unwrap_or_else(|| self.eval(k, values)),
+            None => Tri::Error(None),
+        }
+    }
+
+    /// The commonest tests (an enum's value, a set's member, a bool), or `None` for any
+    /// other node. The same results as [`CompiledSet::leaf`].
+    #[inline]
+    fn quick(node: Node, values: &[Value]) -> Option<Tri> {
+        let tri = |b: bool| if b { Tri::True } else { Tri::False };
+        Some(match node {
+            Node::EnumIs {
+                value_at,
+                member,
+                eq,
+            } => match values.get(value_at as usize) {
+                Some(Value::Enum(v)) => tri((*v == member) == eq),
+                _ => Tri::Error(Some(value_at)),
+            },
+            Node::HasMember { value_at, member } => match values.get(value_at as usize) {
+                Some(Value::Set(s)) => tri(s.contains(member)),
+                _ => Tri::Error(Some(value_at)),
+            },
+            Node::Bool(Opnd::Value(value_at)) => match values.get(value_at as usize) {
+                Some(Value::Bool(b)) => tri(*b),
+                _ => Tri::Error(Some(value_at)),
+            },
+            _ => return None,
+        })
     }
 
     #[inline]
