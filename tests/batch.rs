@@ -84,6 +84,61 @@ fn batch_agrees_with_scenarios_on_12000_generated_requests() {
     );
 }
 
+/// One thread decides lines where they lie in the reader's buffer, and reads a line that
+/// runs past the buffer on its own: whatever the buffer's size, the records are the ones
+/// a whole-input read gives (CRLF endings, empty lines, a line over the limit, a last line
+/// without a newline).
+#[test]
+fn one_thread_reads_lines_across_buffer_boundaries() {
+    let set = shipped();
+    let orgs = generate::org_variants();
+    let mut input = Vec::new();
+    for (i, r) in generate::requests(8, 300).iter().enumerate() {
+        input.extend_from_slice(r.to_json(&orgs).as_bytes());
+        input.extend_from_slice(match i % 4 {
+            0 => b"\r\n".as_slice(),
+            1 => b"\n\n",
+            _ => b"\n",
+        });
+        if i == 150 {
+            input.extend_from_slice(br#"{"action":""#);
+            input.extend(std::iter::repeat_n(
+                b'x',
+                mailgate::limits::MAX_BATCH_LINE_BYTES,
+            ));
+            input.extend_from_slice(b"\"}\n");
+        }
+    }
+    input.extend_from_slice(br#"{"action":"no_such_action"}"#);
+    let mut whole = Vec::new();
+    let stats = batch::run(&set, input.as_slice(), &mut whole, 1).unwrap();
+    assert_eq!(stats.lines, 300 + 75 + 2);
+    // 75 empty lines, the long line and the last one.
+    assert_eq!(stats.bad, 75 + 2);
+    let mut parallel = Vec::new();
+    assert_eq!(
+        batch::run(&set, input.as_slice(), &mut parallel, 2).unwrap(),
+        stats
+    );
+    assert!(whole == parallel, "one and two threads differ");
+    for capacity in [1, 7, 64, 377, 4096] {
+        let reader = std::io::BufReader::with_capacity(capacity, input.as_slice());
+        let mut out = Vec::new();
+        assert_eq!(batch::run(&set, reader, &mut out, 1).unwrap(), stats);
+        assert!(
+            out == whole,
+            "a buffer of {capacity} bytes changed the records"
+        );
+    }
+    let recs = records(&whole);
+    assert!(recs[0]["decision"].as_str().is_some());
+    assert!(recs.iter().any(|r| {
+        r["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("over the limit"))
+    }));
+}
+
 #[test]
 fn two_threads_give_the_same_output_in_order() {
     let set = shipped();

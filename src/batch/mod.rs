@@ -14,13 +14,14 @@
 //! on. An attribute a line leaves out takes its schema default; without one it is missing
 //! at run time and the decision fails closed, with the error in `errors`.
 //!
-//! Speed: the line is parsed in one pass straight into the request's value array (a cheap
-//! pre-scan finds the action first, so the layout is known), by a strict fast reader for
-//! plain JSON (`fast`) that leaves anything else, and every error, to `serde_json`
-//! (`parse`); strings are resolved to
-//! interned ids on the way, rule ids and reasons are pre-escaped JSON, and all buffers are
-//! reused. With more than one thread, chunks of lines are decided in parallel and written
-//! in order; memory stays bounded by the number of chunks in flight.
+//! Speed: a strict fast reader for plain JSON (`fast`) reads a line in one pass straight
+//! into the request's value array, looking names up in tables built once per set; it
+//! leaves anything else, and every error, to the `serde_json` reader (`parse`), whose
+//! records are the reference. Rule ids and reasons are pre-escaped JSON, and all buffers
+//! are reused. One thread decides each line where it lies in the input's buffer (a line
+//! that runs past the buffer is read on its own, bounded by the line limit). With more
+//! than one thread, chunks of lines are decided in parallel and written in order; memory
+//! stays bounded by the number of chunks in flight.
 
 mod error;
 mod fast;
@@ -293,6 +294,9 @@ fn read_line<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Op
 /// Lines per chunk handed to a worker thread.
 const CHUNK_LINES: usize = 2048;
 
+/// Records are written out in pieces of about this size.
+const OUT_BYTES: usize = 1 << 16;
+
 /// A chunk of input lines: their bytes back to back, and where each ends.
 #[derive(Default)]
 struct Chunk {
@@ -374,18 +378,56 @@ pub fn run_with<R: BufRead, W: Write>(
     };
     if threads <= 1 {
         let mut d = decider(set);
-        let mut out = Vec::with_capacity(1 << 16);
-        let mut chunk = Chunk::default();
+        let mut out = Vec::with_capacity(2 * OUT_BYTES);
+        let mut long = Vec::new();
         loop {
-            refill_chunk(&mut input, stats.lines + 1, &mut chunk)?;
-            if chunk.ends.is_empty() {
+            let buf = match input.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
                 break;
             }
-            stats.lines += chunk.ends.len() as u64;
-            out.clear();
-            stats.bad += decide_chunk(&mut d, &chunk, &mut out);
-            output.write_all(&out)?;
+            // Every whole line in the input's buffer is decided where it lies.
+            let mut used = 0;
+            for end in memchr::memchr_iter(b'\n', buf) {
+                let line = &buf[used..end];
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                stats.lines += 1;
+                stats.bad += u64::from(!d.decide(stats.lines, line, &mut out));
+                used = end + 1;
+                if out.len() >= OUT_BYTES {
+                    output.write_all(&out)?;
+                    out.clear();
+                }
+            }
+            if used > 0 {
+                input.consume(used);
+                continue;
+            }
+            // A line that runs past the buffer (or the last one, without a newline) is
+            // read into a buffer of its own, bounded by the line limit.
+            long.clear();
+            let Some(too_long) = read_line(&mut input, &mut long)? else {
+                break;
+            };
+            stats.lines += 1;
+            let ok = if too_long {
+                write_error(
+                    &mut out,
+                    stats.lines,
+                    &BatchError::TooLong {
+                        limit: MAX_BATCH_LINE_BYTES,
+                    },
+                );
+                false
+            } else {
+                d.decide(stats.lines, &long, &mut out)
+            };
+            stats.bad += u64::from(!ok);
         }
+        output.write_all(&out)?;
         output.flush()?;
         return Ok(stats);
     }
