@@ -131,7 +131,7 @@ impl<T: Copy> NameTable<T> {
         };
         for (name, value) in names {
             let key = Packed::of(name.as_bytes());
-            if t.get(key, name.as_bytes()).is_some() {
+            if t.get(key, name.as_bytes(), 0).is_some() {
                 continue;
             }
             let mut i = key.hash() & t.mask;
@@ -147,18 +147,34 @@ impl<T: Copy> NameTable<T> {
         t
     }
 
-    /// The value of the name `bytes`, whose packed form is `key`.
+    /// The value of the name `line[start..]` whose packed form is `key` (so the name is
+    /// `key.len` bytes long).
     #[inline(always)]
-    fn get(&self, key: Packed, bytes: &[u8]) -> Option<T> {
+    fn get(&self, key: Packed, line: &[u8], start: usize) -> Option<T> {
         let mut i = key.hash() & self.mask;
         loop {
             let e = self.slots.get(i)?.as_ref()?;
-            if e.key == key && (key.len <= PACKED_EXACT || *e.name == *bytes) {
+            if e.key == key && (key.len <= PACKED_EXACT || same_middle(&e.name, line, start)) {
                 return Some(e.value);
             }
             i = (i + 1) & self.mask;
         }
     }
+}
+
+/// Whether `line[start..]` holds `name` in the bytes between the first and the last eight,
+/// for a name longer than [`PACKED_EXACT`] whose packed forms matched (so its first and
+/// last eight bytes are known to be equal), eight bytes at a time.
+#[inline]
+fn same_middle(name: &[u8], line: &[u8], start: usize) -> bool {
+    let mut i = 8;
+    while i + 8 < name.len() {
+        if load(name, i) != load(line, start + i) {
+            return false;
+        }
+        i += 8;
+    }
+    true
 }
 
 /// What a top-level key of a line is, for one action.
@@ -250,17 +266,36 @@ impl Tables {
 
     /// The action named `name`.
     pub(super) fn action(&self, name: &[u8]) -> Option<ActionId> {
-        self.actions.get(Packed::of(name), name)
+        self.actions.get(Packed::of(name), name, 0)
     }
 }
 
-/// Version texts read lately and their values (direct-mapped by the text's hash): the
-/// lines of a batch come from few organizations, so version texts repeat.
+/// Version texts read lately and their values, in sets of two chosen by the text's hash
+/// (the newer first): the lines of a batch come from few organizations, so version texts
+/// repeat.
 #[derive(Debug, Default)]
-struct VersionCache([Option<(Packed, Version)>; VersionCache::SIZE]);
+struct VersionCache([[Option<(Packed, Version)>; 2]; VersionCache::SETS]);
 
 impl VersionCache {
-    const SIZE: usize = 16;
+    const SETS: usize = 32;
+
+    #[inline]
+    fn get(&self, key: Packed) -> Option<Version> {
+        let set = self.0.get(key.hash() % Self::SETS)?;
+        set.iter()
+            .flatten()
+            .find(|(k, _)| *k == key && key.len <= PACKED_EXACT)
+            .map(|&(_, v)| v)
+    }
+
+    fn put(&mut self, key: Packed, v: Version) {
+        if key.len <= PACKED_EXACT
+            && let Some(set) = self.0.get_mut(key.hash() % Self::SETS)
+        {
+            set[1] = set[0];
+            set[0] = Some((key, v));
+        }
+    }
 }
 
 /// A reader's buffers, kept from line to line.
@@ -386,9 +421,9 @@ pub(super) fn read(
     r.eat(b'{')?;
     if !r.close(b'}') {
         loop {
-            let (start, end, key) = r.string()?;
+            let (start, _, key) = r.string()?;
             r.eat(b':')?;
-            match tops.get(key, &line[start..end]).ok_or(Bail)? {
+            match tops.get(key, line, start).ok_or(Bail)? {
                 TopKey::Action => {
                     r.flag(action_flag)?;
                     r.string()?;
@@ -527,9 +562,9 @@ impl Reader<'_, '_> {
             return Ok(());
         }
         loop {
-            let (start, end, key) = self.string()?;
+            let (start, _, key) = self.string()?;
             self.eat(b':')?;
-            let (ai, ty) = attrs.get(key, &self.b[start..end]).ok_or(Bail)?;
+            let (ai, ty) = attrs.get(key, self.b, start).ok_or(Bail)?;
             self.flag(base + ai)?;
             self.value(ty, base + ai)?;
             if !self.more(b'}')? {
@@ -571,25 +606,19 @@ impl Reader<'_, '_> {
     /// A string naming a member of enum `en`.
     #[inline(always)]
     fn member(&mut self, en: u16) -> Result<u16> {
-        let (start, end, key) = self.string()?;
+        let (start, _, key) = self.string()?;
         let table = self.tables.members.get(usize::from(en)).ok_or(Bail)?;
-        table.get(key, &self.b[start..end]).ok_or(Bail)
+        table.get(key, self.b, start).ok_or(Bail)
     }
 
     fn version(&mut self) -> Result<Version> {
         let (start, end, key) = self.string()?;
-        let slot = key.hash() % VersionCache::SIZE;
-        if let Some((k, v)) = self.versions.0[slot]
-            && k == key
-            && key.len <= PACKED_EXACT
-        {
+        if let Some(v) = self.versions.get(key) {
             return Ok(v);
         }
         let text = std::str::from_utf8(&self.b[start..end]).map_err(|_| Bail)?;
         let v = Version::parse(text).map_err(|_| Bail)?;
-        if key.len <= PACKED_EXACT {
-            self.versions.0[slot] = Some((key, v));
-        }
+        self.versions.put(key, v);
         Ok(v)
     }
 
@@ -680,18 +709,25 @@ mod tests {
                 .map(|(i, n)| (n.as_str(), i))
                 .chain([(long, 1000), ("n5", 2000)]),
         );
+        let get = |name: &[u8]| t.get(Packed::of(name), name, 0);
         for (i, n) in names.iter().enumerate() {
-            assert_eq!(t.get(Packed::of(n.as_bytes()), n.as_bytes()), Some(i));
+            assert_eq!(get(n.as_bytes()), Some(i));
         }
+        assert_eq!(get(long.as_bytes()), Some(1000));
+        // Within a line, after other bytes.
+        let line = format!("xx\"{long}\"}}");
         assert_eq!(
-            t.get(Packed::of(long.as_bytes()), long.as_bytes()),
+            t.get(Packed::of(long.as_bytes()), line.as_bytes(), 3),
             Some(1000)
         );
-        // Same length, head and tail as `long`, different middle.
-        let other = "a name longer XXXn sixteen bytes";
-        assert_eq!(t.get(Packed::of(other.as_bytes()), other.as_bytes()), None);
-        assert_eq!(t.get(Packed::of(b"n300"), b"n300"), None);
+        // Any other byte in the middle: same length, head and tail, another name.
+        for at in 0..long.len() {
+            let mut other = long.as_bytes().to_vec();
+            other[at] = b'#';
+            assert_eq!(get(&other), None, "{}", String::from_utf8_lossy(&other));
+        }
+        assert_eq!(get(b"n300"), None);
         let empty: NameTable<u8> = NameTable::new([]);
-        assert_eq!(empty.get(Packed::of(b""), b""), None);
+        assert_eq!(empty.get(Packed::of(b""), b"", 0), None);
     }
 }

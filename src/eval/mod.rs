@@ -165,7 +165,7 @@ impl CompiledSet {
     fn eval_root(&self, root: Option<u32>, values: &[Value]) -> Tri {
         match root {
             None => Tri::True,
-            Some(n) => self.eval(n, values),
+            Some(n) => self.eval_kid(n, values),
         }
     }
 
