@@ -574,6 +574,7 @@ impl Reader<'_, '_> {
     }
 
     /// One value of type `ty`, written to value `index` of the request.
+    #[inline(always)]
     fn value(&mut self, ty: Type, index: usize) -> Result<()> {
         let v = match ty {
             Type::Bool => Value::Bool(self.boolean()?),
