@@ -1,7 +1,8 @@
-//! One batch line → a [`Request`], in a single serde pass over the bytes, with no
-//! intermediate JSON tree. A pre-scan finds the top-level `action` first (JSON objects
-//! are unordered), so every other key can be written straight into its place in the
-//! action's value array.
+//! One batch line → a [`Request`]. The fast reader (`fast`) tries first; a line it gives up
+//! on is read here by `serde_json`, in a single serde pass over the bytes with no
+//! intermediate JSON tree, and this reader's verdict and message are the ones reported. A
+//! pre-scan finds the top-level `action` first (JSON objects are unordered), so every
+//! other key can be written straight into its place in the action's value array.
 
 use super::BatchError;
 use super::fast;
