@@ -310,22 +310,38 @@ fn decide_chunk(d: &mut LineDecider<'_>, chunk: &Chunk, out: &mut Vec<u8>) -> u6
     let mut start = 0;
     for (i, &(end, too_long)) in chunk.ends.iter().enumerate() {
         let line_no = chunk.first_line + i as u64;
-        let ok = if too_long {
-            write_error(
-                out,
-                line_no,
-                &BatchError::TooLong {
-                    limit: MAX_BATCH_LINE_BYTES,
-                },
-            );
-            false
-        } else {
-            d.decide(line_no, &chunk.data[start..end], out)
-        };
-        bad += u64::from(!ok);
+        bad += u64::from(!decide_read_line(
+            d,
+            line_no,
+            &chunk.data[start..end],
+            too_long,
+            out,
+        ));
         start = end;
     }
     bad
+}
+
+/// Decides a line as [`read_line`] left it: `too_long` means its bytes were skipped, so it
+/// gets the over-the-limit error record. Returns whether it was a valid request.
+fn decide_read_line(
+    d: &mut LineDecider<'_>,
+    line_no: u64,
+    line: &[u8],
+    too_long: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    if too_long {
+        write_error(
+            out,
+            line_no,
+            &BatchError::TooLong {
+                limit: MAX_BATCH_LINE_BYTES,
+            },
+        );
+        return false;
+    }
+    d.decide(line_no, line, out)
 }
 
 fn read_chunk<R: BufRead>(input: &mut R, next_line: u64) -> std::io::Result<Chunk> {
@@ -413,19 +429,13 @@ pub fn run_with<R: BufRead, W: Write>(
                 break;
             };
             stats.lines += 1;
-            let ok = if too_long {
-                write_error(
-                    &mut out,
-                    stats.lines,
-                    &BatchError::TooLong {
-                        limit: MAX_BATCH_LINE_BYTES,
-                    },
-                );
-                false
-            } else {
-                d.decide(stats.lines, &long, &mut out)
-            };
-            stats.bad += u64::from(!ok);
+            stats.bad += u64::from(!decide_read_line(
+                &mut d,
+                stats.lines,
+                &long,
+                too_long,
+                &mut out,
+            ));
         }
         output.write_all(&out)?;
         output.flush()?;

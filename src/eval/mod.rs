@@ -200,7 +200,7 @@ impl CompiledSet {
                 err.map_or(Tri::False, Tri::Error)
             }
             Node::Not(k) => not(self.eval_kid(k, values)),
-            leaf => Self::quick(leaf, values).unwrap_or_else(|| self.leaf(leaf, values)),
+            leaf => self.leaf(leaf, values),
         }
     }
 
@@ -215,7 +215,7 @@ impl CompiledSet {
     }
 
     /// The commonest tests (an enum's value, a set's member, a bool), or `None` for any
-    /// other node. The same results as [`CompiledSet::leaf`].
+    /// other node; [`CompiledSet::leaf`] tries them first too.
     #[inline]
     fn quick(node: Node, values: &[Value]) -> Option<Tri> {
         let tri = |b: bool| if b { Tri::True } else { Tri::False };
@@ -256,39 +256,17 @@ impl CompiledSet {
     pub(crate) fn leaf(&self, node: Node, values: &[Value]) -> Tri {
         let tri = |b: bool| if b { Tri::True } else { Tri::False };
         // The specialised tests first: they are most of any real policy.
-        match node {
-            Node::EnumIs {
-                value_at,
-                member,
-                eq,
-            } => {
-                return match values.get(value_at as usize) {
-                    Some(Value::Enum(v)) => tri((*v == member) == eq),
-                    _ => Tri::Error(Some(value_at)),
-                };
-            }
-            Node::HasMember { value_at, member } => {
-                return match values.get(value_at as usize) {
-                    Some(Value::Set(s)) => tri(s.contains(member)),
-                    _ => Tri::Error(Some(value_at)),
-                };
-            }
-            Node::InMask { value_at, members } => {
-                return match (
-                    values.get(value_at as usize),
-                    &self.consts[members as usize],
-                ) {
-                    (Some(Value::Enum(v)), Value::Set(m)) => tri(m.contains(*v)),
-                    _ => Tri::Error(Some(value_at)),
-                };
-            }
-            Node::Bool(Opnd::Value(value_at)) => {
-                return match values.get(value_at as usize) {
-                    Some(Value::Bool(b)) => tri(*b),
-                    _ => Tri::Error(Some(value_at)),
-                };
-            }
-            _ => {}
+        if let Some(t) = Self::quick(node, values) {
+            return t;
+        }
+        if let Node::InMask { value_at, members } = node {
+            return match (
+                values.get(value_at as usize),
+                &self.consts[members as usize],
+            ) {
+                (Some(Value::Enum(v)), Value::Set(m)) => tri(m.contains(*v)),
+                _ => Tri::Error(Some(value_at)),
+            };
         }
         let r = (|| -> Result<bool, Option<u32>> {
             Ok(match node {
