@@ -101,8 +101,8 @@ pub struct WhyNotOption {
 }
 
 impl WhyNotOption {
-    /// The option on one line: the steps, each with its changes in brackets, then the
-    /// decision, and a warning if a step has one:
+    /// The option on one line: the steps, each with its changes in brackets (a generated
+    /// step is its change, shown once), then the decision, and a warning if a step has one:
     /// `Assign the role [add "X" to user.directory_roles] (then allowed by rule-id)`.
     pub fn describe(&self) -> String {
         let steps: Vec<String> = self
@@ -114,7 +114,13 @@ impl WhyNotOption {
                     .iter()
                     .filter_map(|&i| self.changes.get(i).map(Change::describe))
                     .collect();
-                format!("{} [{}]", s.text, changes.join(" and "))
+                let changes = changes.join(" and ");
+                // A generated step is its changes: no need to say them twice.
+                if changes == s.text {
+                    changes
+                } else {
+                    format!("{} [{changes}]", s.text)
+                }
             })
             .collect();
         let then = match (self.decision, self.rules.is_empty()) {

@@ -170,7 +170,7 @@ fn chart(out: &mut String, summary: &Summary) {
     }
     let max = reasons.first().map_or(1, |r| *r.1).max(1);
     let row = 40usize;
-    let width = 760usize;
+    let width = 1100usize;
     let height = reasons.len() * row + 8;
     let _ = writeln!(
         out,
@@ -178,7 +178,7 @@ fn chart(out: &mut String, summary: &Summary) {
     );
     for (i, (reason, n)) in reasons.iter().enumerate() {
         let y = i * row;
-        let w = (**n * 640 / max).max(2);
+        let w = (**n * 900 / max).max(2);
         let _ = writeln!(
             out,
             "<g data-reason=\"{r}\"><title>{r}: {n}</title><text x=\"0\" y=\"{}\">{r}</text><rect x=\"0\" y=\"{}\" width=\"{w}\" height=\"14\" rx=\"3\" fill=\"#b42318\"></rect><text x=\"{}\" y=\"{}\">{n}</text></g>",
