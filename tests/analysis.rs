@@ -672,7 +672,11 @@ fn weighted_options_come_cheapest_first_and_match_brute_force() {
         assert_eq!(option_units(&cf), expected, "request {line}");
         // Each option's cost is the sum of its units' weights, and the list is ordered
         // by (cost, size): exactly the brute force's options sorted that way.
-        let got: Vec<(u64, usize)> = cf.options.iter().map(|o| (o.cost, o.changes.len())).collect();
+        let got: Vec<(u64, usize)> = cf
+            .options
+            .iter()
+            .map(|o| (o.cost, o.changes.len()))
+            .collect();
         let mut want: Vec<(u64, usize)> = expected
             .iter()
             .map(|s| (s.iter().map(weight).sum(), s.len()))
@@ -688,7 +692,11 @@ fn weighted_options_come_cheapest_first_and_match_brute_force() {
         let capped = set.counterfactuals(&r, &all_options(2)).unwrap();
         let n = want.len().min(2);
         assert_eq!(
-            capped.options.iter().map(|o| (o.cost, o.changes.len())).collect::<Vec<_>>(),
+            capped
+                .options
+                .iter()
+                .map(|o| (o.cost, o.changes.len()))
+                .collect::<Vec<_>>(),
             want[..n].to_vec()
         );
         assert_eq!(capped.complete, want.len() <= 2);
@@ -702,7 +710,10 @@ fn weighted_options_come_cheapest_first_and_match_brute_force() {
                     if c.path == "org.locked" {
                         assert_eq!(s.text, "Unlock the org");
                         assert_eq!(s.warning.as_deref(), Some("everyone may edit"));
-                        assert!(o.describe().ends_with("(not recommended: everyone may edit)"));
+                        assert!(
+                            o.describe()
+                                .ends_with("(not recommended: everyone may edit)")
+                        );
                     } else {
                         assert_eq!(s.text, c.describe());
                     }

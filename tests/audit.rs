@@ -36,7 +36,10 @@ fn fixture_mailboxes() -> usize {
         Value::Array(pages) => pages,
         page => vec![page],
     };
-    pages.iter().map(|p| p["value"].as_array().unwrap().len()).sum()
+    pages
+        .iter()
+        .map(|p| p["value"].as_array().unwrap().len())
+        .sum()
 }
 
 fn audit_json(dir: &Path) -> Vec<Value> {
@@ -722,7 +725,13 @@ fn plans_lead_with_the_admins_steps_and_name_who_can_do_them() {
         assert_eq!(d["decision"], "deny");
         let plans = d["plans"].as_array().unwrap();
         let first = &plans[0];
-        assert!(first["steps"].as_array().unwrap().iter().all(|s| s.get("warning").is_none()));
+        assert!(
+            first["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s.get("warning").is_none())
+        );
         let approve = &first["steps"][0];
         assert_eq!(approve["action"], "approve_mailbox", "{name}: {first}");
         assert!(approve["text"].as_str().unwrap().starts_with("Approve"));
@@ -732,7 +741,13 @@ fn plans_lead_with_the_admins_steps_and_name_who_can_do_them() {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|s| s["changes"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap()))
+            .flat_map(|s| {
+                s["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_u64().unwrap())
+            })
             .collect();
         covered.sort_unstable();
         let n = first["changes"].as_array().unwrap().len() as u64;
@@ -740,9 +755,18 @@ fn plans_lead_with_the_admins_steps_and_name_who_can_do_them() {
         // Warned plans come after every plan without a warning, and the org switch is one.
         let warned: Vec<bool> = plans
             .iter()
-            .map(|p| p["steps"].as_array().unwrap().iter().any(|s| s.get("warning").is_some()))
+            .map(|p| {
+                p["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s.get("warning").is_some())
+            })
             .collect();
-        assert!(warned.windows(2).all(|w| !w[0] || w[1]), "{name}: {warned:?}");
+        assert!(
+            warned.windows(2).all(|w| !w[0] || w[1]),
+            "{name}: {warned:?}"
+        );
         let last = plans.last().unwrap();
         assert!(
             last["changes"]
@@ -765,17 +789,27 @@ fn plans_lead_with_the_admins_steps_and_name_who_can_do_them() {
     // The text report: numbered steps with who, then the org switch, not recommended.
     let out = mailgate(&["audit", BUNDLE]).run();
     out.code(0);
-    for (name, email) in [("Sam Rivera", "sam@contoso.com"), ("Dana Whitley", "dana@contoso.com")] {
+    for (name, email) in [
+        ("Sam Rivera", "sam@contoso.com"),
+        ("Dana Whitley", "dana@contoso.com"),
+    ] {
         let start = out.stdout.find(&format!("{name} <{email}>")).unwrap();
         let block = &out.stdout[start..];
         let block = &block[..block.find("\n\n").unwrap()];
         let m = mailbox(&r, name);
         let who = strs(&m["approvers"]).join(", ");
-        let fix = block.find("    to fix:\n      1. Approve the mailbox's email address").unwrap_or_else(|| panic!("{block}"));
+        let fix = block
+            .find("    to fix:\n      1. Approve the mailbox's email address")
+            .unwrap_or_else(|| panic!("{block}"));
         assert!(block.contains(&format!("(can do it: {who})")), "{block}");
-        let not = block.find("    not recommended: Turn off 'Process emails only for approved users'").unwrap_or_else(|| panic!("{block}"));
+        let not = block
+            .find("    not recommended: Turn off 'Process emails only for approved users'")
+            .unwrap_or_else(|| panic!("{block}"));
         assert!(fix < not);
-        assert!(block.contains("Microsoft recommends keeping approval on"), "{block}");
+        assert!(
+            block.contains("Microsoft recommends keeping approval on"),
+            "{block}"
+        );
         assert!(!block.contains("smallest fix"), "{block}");
     }
     // CSV: the first plan's steps in a `fix` column.
@@ -790,7 +824,11 @@ fn plans_lead_with_the_admins_steps_and_name_who_can_do_them() {
         .map(Result::unwrap)
         .find(|r| &r[name] == "Sam Rivera")
         .unwrap();
-    assert!(sam[fix].starts_with("Approve the mailbox's email address"), "{}", &sam[fix]);
+    assert!(
+        sam[fix].starts_with("Approve the mailbox's email address"),
+        "{}",
+        &sam[fix]
+    );
     assert!(sam[fix].contains(" / Run Test & Enable"), "{}", &sam[fix]);
 }
 
@@ -804,7 +842,10 @@ fn csv_cells_cannot_be_formulas() {
     out.code(0);
     let mut rdr = csv::Reader::from_reader(out.stdout.as_bytes());
     let names: Vec<String> = rdr.records().map(|r| r.unwrap()[0].to_owned()).collect();
-    assert!(names.contains(&"'=HYPERLINK(\"http://x\")".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"'=HYPERLINK(\"http://x\")".to_owned()),
+        "{names:?}"
+    );
     assert!(names.contains(&"'@SUM(1)".to_owned()), "{names:?}");
     for n in &names {
         assert!(!n.starts_with(['=', '+', '-', '@', '\t', '\r']), "{n}");
@@ -819,7 +860,12 @@ fn the_text_report_escapes_control_characters() {
     let out = mailgate(&["audit"]).arg(&dir).run();
     out.code(0);
     assert!(!out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'));
-    assert!(out.stdout.contains("Sam \\x1b[31mRivera\\x07 <sam@contoso.com>"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("Sam \\x1b[31mRivera\\x07 <sam@contoso.com>"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -831,10 +877,15 @@ fn an_incomplete_paged_export_is_an_error() {
         |t| {
             let mut pages: Vec<Value> = serde_json::from_str(&t).unwrap();
             let last = pages.last_mut().unwrap();
-            last["@odata.nextLink"] = Value::String("https://contoso.crm.dynamics.com/api/data/v9.2/mailboxes?$skiptoken=x".into());
+            last["@odata.nextLink"] = Value::String(
+                "https://contoso.crm.dynamics.com/api/data/v9.2/mailboxes?$skiptoken=x".into(),
+            );
             serde_json::to_string_pretty(&pages).unwrap()
         },
-        &["mailboxes.json:", "the export of mailboxes is incomplete: a next page is linked but missing"],
+        &[
+            "mailboxes.json:",
+            "the export of mailboxes is incomplete: a next page is linked but missing",
+        ],
     );
     // A single response with a next link is one page of several.
     fails(
@@ -858,14 +909,24 @@ fn ids_that_name_files_must_be_guids() {
     let text = std::fs::read_to_string(util::repo_path(BUNDLE).join("systemusers.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     let first = match &v {
-        Value::Array(p) => p[0]["value"][0]["systemuserid"].as_str().unwrap().to_owned(),
-        page => page["value"][0]["systemuserid"].as_str().unwrap().to_owned(),
+        Value::Array(p) => p[0]["value"][0]["systemuserid"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        page => page["value"][0]["systemuserid"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     };
     fails(
         "traversal",
         "systemusers.json",
         |t| t.replace(&first, "../../../etc/passwd"),
-        &["systemusers.json:", "`systemuserid` must be a GUID", "../../../etc/passwd"],
+        &[
+            "systemusers.json:",
+            "`systemuserid` must be a GUID",
+            "../../../etc/passwd",
+        ],
     );
 }
 
@@ -912,8 +973,13 @@ fn the_html_report_is_self_contained_and_carries_the_decisions() {
         let id = rec["id"].as_str().unwrap();
         let start = html.find(&format!("<tr data-mailbox-id=\"{id}\"")).unwrap();
         let row = &html[start..start + html[start..].find("</tr>").unwrap()];
-        let blocked = SYNC_ACTIONS.iter().any(|a| rec["sync"][a]["decision"] == "deny");
-        assert!(row.contains(&format!("data-blocked=\"{blocked}\"")), "{row}");
+        let blocked = SYNC_ACTIONS
+            .iter()
+            .any(|a| rec["sync"][a]["decision"] == "deny");
+        assert!(
+            row.contains(&format!("data-blocked=\"{blocked}\"")),
+            "{row}"
+        );
         for a in SYNC_ACTIONS {
             let d = rec["sync"][a]["decision"].as_str().unwrap();
             assert!(
@@ -923,7 +989,9 @@ fn the_html_report_is_self_contained_and_carries_the_decisions() {
         }
     }
     // Plan steps are numbered list items; approving names its action.
-    assert!(html.contains("<li data-step=\"1\" data-action=\"approve_mailbox\">Approve the mailbox"));
+    assert!(
+        html.contains("<li data-step=\"1\" data-action=\"approve_mailbox\">Approve the mailbox")
+    );
     // Every user has a row.
     let users: Vec<&str> = records
         .iter()
@@ -983,7 +1051,8 @@ fn browser_ready(what: &str) -> Option<&'static str> {
         assert!(!ci, "{what}: {why} (CI=true: the browser test must run)");
         eprintln!("skipping the {what} browser test: {why}");
     };
-    let chromium = std::env::var("MAILGATE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium =
+        std::env::var("MAILGATE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
         skip(format!("no Chromium at {chromium}"));
         return None;

@@ -371,16 +371,7 @@ pub(super) fn counterfactuals(
                 target_effect.as_str()
             )));
         }
-        let mut option = witness(
-            set,
-            m,
-            r,
-            &enc,
-            &reach,
-            &all_units,
-            &chosen,
-            target_effect,
-        )?;
+        let mut option = witness(set, m, r, &enc, &reach, &all_units, &chosen, target_effect)?;
         option.cost = chosen.iter().map(|u| u64::from(cost_of(u))).sum();
         option.steps = steps(&defs, &layout.paths, &option.changes);
         options.push(option);

@@ -52,7 +52,7 @@ ol.plan li{margin:2px 0}
 svg text{font:12px system-ui,sans-serif;fill:#1f2328}
 "#;
 
-const SCRIPT: &str = r#"
+const SCRIPT: &str = r"
 (function(){
   var rows=Array.prototype.slice.call(document.querySelectorAll('tr[data-mailbox-id]'));
   var filter=document.querySelector('input[data-filter]');
@@ -78,7 +78,7 @@ const SCRIPT: &str = r#"
   for(var i=0;i<folds.length;i++){folds[i].open=false;}
   apply();
 })();
-"#;
+";
 
 /// The report.
 pub(super) fn report(
@@ -270,13 +270,17 @@ fn details(out: &mut String, bundle: &Bundle, held: &[Decided]) {
     for d in held {
         let m = &bundle.mailboxes[d.index];
         let blocked = d.blocked();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<details id=\"d-{}\" data-details-for=\"{}\" data-fold open><summary>{}{}</summary>\n",
+            "<details id=\"d-{}\" data-details-for=\"{}\" data-fold open><summary>{}{}</summary>",
             d.index,
             esc(&m.id),
             esc(&describe(m)),
-            if blocked { " — blocked" } else { " — syncs" }
+            if blocked {
+                " — blocked"
+            } else {
+                " — syncs"
+            }
         );
         for (i, s) in d.sync.iter().enumerate() {
             if s.report.decision == "allow" {

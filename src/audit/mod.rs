@@ -336,7 +336,15 @@ impl<'a> Auditor<'a> {
             let cu = u32::try_from(c).unwrap_or(u32::MAX);
             let u_canon = self.approvals.classes[c].1.clone();
             let eq = u_canon.is_some() && u_canon == m_canon;
-            if self.allowed(action, cu, mc, eq, m, u_canon.as_deref(), m_canon.as_deref())? {
+            if self.allowed(
+                action,
+                cu,
+                mc,
+                eq,
+                m,
+                u_canon.as_deref(),
+                m_canon.as_deref(),
+            )? {
                 for &u in &self.approvals.members[c] {
                     if u_canon.is_some() || !self_users.contains(&u) {
                         out.push(u);

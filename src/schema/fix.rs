@@ -98,7 +98,7 @@ pub(super) fn load_fix(
                     other => {
                         let text = other.unwrap_or("").to_owned();
                         errors.push(SchemaError::BadFixKey {
-                            help: did_you_mean(&text, ["add", "remove"].into_iter()),
+                            help: did_you_mean(&text, ["add", "remove"]),
                             found: text,
                             expected: "`add` or `remove` (a set changes one member at a time)"
                                 .to_owned(),
@@ -148,7 +148,7 @@ pub(super) fn load_fix(
                 let Some(value) = value else {
                     let help = match ty {
                         Type::Enum(e) => schema.enum_member(e, text).err().and_then(|e| e.help()),
-                        Type::Bool => did_you_mean(text, ["true", "false"].into_iter()),
+                        Type::Bool => did_you_mean(text, ["true", "false"]),
                         _ => None,
                     };
                     errors.push(SchemaError::BadFixKey {

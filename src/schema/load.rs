@@ -266,14 +266,17 @@ impl Loader<'_> {
                 errors.push(dup("attribute", name, key.span(self.file)));
                 continue;
             }
-            let mut f =
-                match Fields::new(self.file, body, "a map with `type`, `default`, `fixed`, `cost` and `fix`") {
-                    Ok(f) => f,
-                    Err(e) => {
-                        errors.push(e.into());
-                        continue;
-                    }
-                };
+            let mut f = match Fields::new(
+                self.file,
+                body,
+                "a map with `type`, `default`, `fixed`, `cost` and `fix`",
+            ) {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(e.into());
+                    continue;
+                }
+            };
             let ty_node = f.require("type", &format!(" for attribute `{name}`"));
             let default_node = f.take("default");
             let fixed_node = f.take("fixed");

@@ -76,7 +76,7 @@ try {
 
   // The screenshot for the docs: Sam's details open below the table.
   await page.$eval(`details[data-details-for="${sam.id}"]`, (d) => { d.open = true; });
-  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.$eval('#mailboxes', (s) => s.scrollIntoView());
   await page.screenshot({ path: shot, fullPage: false });
 } finally {
   await browser.close();
