@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Most requests handled at once; more wait their turn within the timeout.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     max_concurrency: usize,
+    /// A Dataverse export bundle (as for `mailgate audit`) whose audit the console shows.
+    #[arg(long, value_name = "DIR")]
+    bundle: Option<PathBuf>,
     #[command(flatten)]
     policies: PolicyArgs,
 }
@@ -55,6 +58,7 @@ pub(crate) fn run(args: &ServeArgs) -> Exit {
     config.max_batch_bytes = args.max_batch_bytes;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.max_concurrency = args.max_concurrency;
+    config.bundle.clone_from(&args.bundle);
     let server = match Server::bind(config) {
         Ok(s) => s,
         Err(ServeError::Load(failure)) => {

@@ -49,6 +49,8 @@ pub(crate) struct App {
     pub(crate) timeout: Duration,
     /// Threads that decide the lines of one large batch (the runtime's worker count).
     pub(crate) batch_threads: usize,
+    /// `--bundle DIR`: the export the console's audit view reads.
+    pub(crate) bundle: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -76,6 +78,7 @@ pub(crate) fn router(app: Arc<App>, max_batch_bytes: usize) -> Router {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
+        .merge(super::console::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
@@ -104,7 +107,7 @@ fn handler_label(path: &str) -> &'static str {
         "/health/live" => "/health/live",
         "/health/ready" => "/health/ready",
         "/metrics" => "/metrics",
-        _ => "other",
+        p => super::console::handler_label(p).unwrap_or("other"),
     }
 }
 
@@ -131,6 +134,7 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     let response = 'answer: {
         if let Some(token) = &app.token
             && !handler.starts_with("/health/")
+            && !super::console::is_public(req.uri().path())
         {
             let given = req
                 .headers()

@@ -13,6 +13,7 @@
 //!
 //! [`LineDecider`]: crate::batch::LineDecider
 
+mod console;
 mod http;
 mod log;
 mod metrics;
@@ -99,6 +100,8 @@ pub struct Config {
     pub max_concurrency: usize,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
+    /// An export bundle (`--bundle DIR`) whose audit the console shows.
+    pub bundle: Option<PathBuf>,
 }
 
 impl Config {
@@ -115,6 +118,7 @@ impl Config {
             timeout: Duration::from_secs(30),
             max_concurrency: 1024,
             drain: Duration::from_secs(10),
+            bundle: None,
         }
     }
 }
@@ -243,6 +247,7 @@ impl Server {
             batch_threads: config.threads.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             }),
+            bundle: config.bundle.clone(),
         });
 
         // Reload triggers: the folder watch and SIGHUP feed one task.
