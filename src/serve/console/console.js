@@ -466,7 +466,7 @@ async function graphView(name) {
 // ---------- scenario view ----------
 
 async function scenarios() {
-  if (scenarioCache && scenarioCache.revision === revision) return scenarioCache;
+  if (scenarioCache) return scenarioCache;
   const res = await api('/v1/scenarios');
   scenarioCache = await res.json();
   return scenarioCache;
@@ -574,24 +574,33 @@ async function route() {
   }
 }
 
+// What identifies the served state: the revision, and the time of the last reload (a
+// scenario edit reloads without changing the revision, and re-runs the scenarios).
+let servedKey = null;
+
 async function poll() {
   if (!schema) return;
   try {
     const res = await api('/v1/status');
     const st = await res.json();
-    if (st.revision && st.revision !== revision) {
+    const key = st.revision + '|' + (st.last_reload && st.last_reload.at);
+    if (servedKey === null) { servedKey = key; return; }
+    if (key === servedKey) return;
+    servedKey = key;
+    scenarioCache = null;
+    const [name] = hashParts();
+    if (st.revision !== revision) {
       schema = null;
-      scenarioCache = null;
       await loadSchema();
-      const [name] = hashParts();
-      if (name === 'scenarios' || name === 'audit' || name === 'graph') await route();
-      else if (current) {
+      if (name !== 'scenarios' && name !== 'audit' && name !== 'graph' && current) {
         current = fromLine(toLine(current));
         const form = document.getElementById('form');
         if (form) renderForm(form);
         decide();
+        return;
       }
     }
+    if (name === 'scenarios' || name === 'audit' || name === 'graph') await route();
   } catch (e) { /* the server is restarting: try again later */ }
 }
 
