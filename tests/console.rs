@@ -187,7 +187,7 @@ fn schema_graph_scenarios_and_audit_endpoints() {
         assert!(svg.starts_with(&format!("<svg data-graph=\"{action}\"")));
         for r in rules {
             assert!(
-                svg.contains(&format!(">{}", r)) || svg.contains(&format!(": {r}")),
+                svg.contains(&format!(">{r}")) || svg.contains(&format!(": {r}")),
                 "{action}: {r}"
             );
         }
@@ -205,10 +205,11 @@ fn schema_graph_scenarios_and_audit_endpoints() {
     );
     assert_eq!(sc["failed"], 0);
     let rows = sc["requests"].as_array().unwrap();
-    let body: String = rows
-        .iter()
-        .map(|r| format!("{}\n", r["line"]))
-        .collect::<String>();
+    let mut body = String::new();
+    for r in rows {
+        body.push_str(&r["line"].to_string());
+        body.push('\n');
+    }
     let batch = mailgate(&["eval", "--batch", "-"]).stdin(body).run();
     for (r, out) in rows.iter().zip(batch.stdout.lines()) {
         let out: serde_json::Value = serde_json::from_str(out).unwrap();
