@@ -519,7 +519,12 @@ async function auditView() {
     const plans = [];
     for (const a of actions) {
       const p = m.sync[a].plans;
-      if (Array.isArray(p) && p.length) {
+      const cf = m.sync[a].counterfactuals;
+      if (!(Array.isArray(p) && p.length) && m.sync[a].decision !== 'allow' && cf && Array.isArray(cf.options) && cf.options.length) {
+        // Without fix plans in the report, the smallest why-not option.
+        plans.push(h('div', {}, h('span', { class: 'muted' }, a + ': would be allowed with'),
+          h('ol', {}, cf.options[0].changes.map((c, j) => h('li', { 'data-step': j + 1 }, changeText(c))))));
+      } else if (Array.isArray(p) && p.length) {
         plans.push(h('div', {}, h('span', { class: 'muted' }, a + ': to fix'),
           h('ol', {}, (p[0].steps || []).map((s, j) => h('li', { 'data-step': j + 1, 'data-action': s.action || null },
             s.text, s.who && s.who.length ? h('span', { class: 'muted' }, ' (can do it: ' + s.who.join(', ') + ')') : null)))));
