@@ -105,6 +105,29 @@ try {
   }
   check(true, `${sample.length} scenario requests: decision, rules, reasons and options equal /v1/decide`);
 
+  // Lines the form cannot show as given are decided as given: the server refuses them,
+  // and the page says deny too (the form never repairs a request into an allow).
+  const good = scen.requests.find((r) => r.decision === 'allow').line;
+  const strange = [
+    JSON.stringify(Object.assign({}, good, { user: Object.assign({}, good.user, { nickname: 'x' }) })),
+    JSON.stringify(Object.assign({}, good, { mailbox: {} })),
+    JSON.stringify(Object.assign({}, good, { action: 'approve_mailbx' })),
+    '{"action": ',
+  ];
+  const errorsBefore = errors.length;
+  for (const text of strange) {
+    await go(page, '#req=' + b64url(text), '#result');
+    const dom = await shownDecision(page);
+    const res = await fetch(base + '/v1/decide', { method: 'POST', body: text });
+    const api = await res.json();
+    if (dom !== api.decision || dom !== 'deny') fail(`${text}: DOM says ${dom}, /v1/decide says ${api.decision}`);
+    const hash = await page.evaluate(() => location.hash);
+    if (hash !== '#req=' + b64url(text)) fail(`${text}: the fragment changed to ${hash}`);
+  }
+  // The browser logs each 400 answer; those are the point here, and nothing else may be.
+  const during = errors.splice(errorsBefore);
+  check(during.every((e) => / 400 /.test(e)), 'invalid lines in the fragment are decided as given (deny, as /v1/decide) and the fragment kept');
+
   // --- following a why-not option to an allow, and editing a control.
   const denied = scen.requests.find((r) => r.decision === 'deny' && (r.line.action === 'approve_mailbox'));
   const deniedLine = denied.line;

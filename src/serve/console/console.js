@@ -129,6 +129,7 @@ function same(a, b) {
 
 // A request from a batch line (unknown keys are kept out; missing ones get defaults).
 function fromLine(line) {
+  if (!line || typeof line !== 'object' || Array.isArray(line)) line = {};
   const act = action(line.action) || schema.actions[0];
   const req = { action: act.name, parts: {}, params: {} };
   for (const p of partsOf(act)) {
@@ -266,12 +267,28 @@ function renderForm(form) {
   }
 }
 
-function changed() {
-  const hash = reqHash(current);
+// A line as given in the fragment or pasted, `{text, b64}`: it is decided exactly as given
+// (an unknown key or a missing attribute is the server's to refuse, never the form's to
+// repair) until the form is edited.
+let raw = null;
+
+function currentB64() {
+  return raw ? raw.b64 : reqHash(current).slice(5);
+}
+
+// Shows the current request in the fragment and the paste box, and decides it.
+function show() {
+  const hash = '#req=' + currentB64();
   if (location.hash !== hash) history.replaceState(null, '', hash);
   const paste = document.getElementById('paste');
-  if (paste && document.activeElement !== paste) paste.value = JSON.stringify(toLine(current));
+  if (paste && document.activeElement !== paste) paste.value = raw ? raw.text : JSON.stringify(toLine(current));
   decide();
+}
+
+// The form was edited: from now on the request is the form's.
+function changed() {
+  raw = null;
+  show();
 }
 
 async function decide() {
@@ -284,7 +301,7 @@ async function decide() {
     const res = await api('/v1/decide?explain=true&why_not=true', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(toLine(current)),
+      body: raw ? raw.text : JSON.stringify(toLine(current)),
     });
     record = await res.json();
   } catch (e) {
@@ -397,10 +414,15 @@ async function requestView(b64) {
   await loadSchema();
   let line = null;
   let problem = '';
+  raw = null;
   if (b64) {
-    try { line = JSON.parse(b64urlDecode(b64)); } catch (e) { problem = 'the link holds no valid request: ' + e.message; }
+    try {
+      const text = b64urlDecode(b64);
+      raw = { text, b64 };
+      line = JSON.parse(text);
+    } catch (e) { problem = 'the link holds no valid request: ' + e.message; }
   }
-  if (!line) {
+  if (!line && !raw) {
     // A first visit opens the first scenario request, so there is something to see.
     const sc = await scenarios().catch(() => null);
     const rows = (sc && sc.requests) || [];
@@ -417,8 +439,9 @@ async function requestView(b64) {
       if (!l || typeof l !== 'object' || Array.isArray(l)) throw new Error('a batch line is one JSON object');
       pasteErr.textContent = '';
       current = fromLine(l);
+      raw = { text: paste.value.trim(), b64: b64urlEncode(paste.value.trim()) };
       renderForm(form);
-      changed();
+      show();
     } catch (e) { pasteErr.textContent = e.message; }
   });
   const form = h('form', { id: 'form', 'aria-label': 'request', onsubmit: (e) => e.preventDefault() });
@@ -432,8 +455,7 @@ async function requestView(b64) {
       form),
     h('div', { id: 'result', 'aria-label': 'decision' })));
   renderForm(form);
-  paste.value = JSON.stringify(toLine(current));
-  changed();
+  show();
 }
 
 // ---------- graph view ----------
@@ -446,7 +468,7 @@ async function graphView(name) {
   sel.addEventListener('change', () => { location.hash = '#graph=' + encodeURIComponent(sel.value); });
   const wrap = h('div', { class: 'graph-wrap' }, h('p', { class: 'muted' }, 'Laying out…'));
   const hits = lastDecision && lastDecision.action === actName ? (lastDecision.record.rules || []) : [];
-  const back = current ? h('a', { href: reqHash(current) }, 'back to the request') : null;
+  const back = current ? h('a', { href: '#req=' + currentB64() }, 'back to the request') : null;
   const fit = h('input', { type: 'checkbox', id: 'graph-fit' });
   fit.addEventListener('change', () => wrap.classList.toggle('fit', fit.checked));
   view.replaceChildren(h('div', { class: 'toolbar' }, h('label', { for: 'graph-action' }, 'Action'), sel,
@@ -571,8 +593,8 @@ async function route() {
     if (name === 'graph') await graphView(decodeURIComponent(arg));
     else if (name === 'scenarios') await scenarioView();
     else if (name === 'audit') await auditView();
-    else if (name === 'req' && current && arg && arg === reqHash(current).slice(5)) setNav('req');
-    else if (name === 'req' && !arg && current) await requestView(reqHash(current).slice(5));
+    else if (name === 'req' && current && arg && arg === currentB64() && document.getElementById('form')) setNav('req');
+    else if (name === 'req' && !arg && current) await requestView(currentB64());
     else await requestView(name === 'req' ? arg : '');
   } catch (e) {
     if (!(e instanceof Unauthorized)) view.replaceChildren(h('p', { class: 'error-text' }, String(e)));
