@@ -478,6 +478,9 @@ async function graphView(name) {
   const res = await api('/v1/graph/' + encodeURIComponent(actName) + '.svg');
   if (!res.ok) { wrap.replaceChildren(h('p', { class: 'error-text' }, (await res.json()).error)); return; }
   wrap.innerHTML = await res.text();
+  // A wide graph opens on its start, not on its left margin.
+  const start = wrap.querySelector('[data-kind="start"] rect');
+  if (start) wrap.scrollLeft = Math.max(0, start.x.baseVal.value - wrap.clientWidth / 2);
   for (const id of hits) {
     for (const g of wrap.querySelectorAll('g[data-rule]')) {
       if (g.getAttribute('data-rule') === id) g.classList.add('hit');
@@ -512,7 +515,7 @@ async function scenarioView() {
   view.replaceChildren(
     h('p', { 'data-summary': '' }, h('strong', {}, sc.passed + ' passed, ' + sc.failed + ' failed'),
       h('span', { class: 'muted' }, '  (revision ' + sc.revision.slice(0, 12) + '; re-runs by itself when the policies change)')),
-    sc.errors.length ? h('ul', { class: 'error-text' }, sc.errors.map((e) => h('li', { 'data-file': e.file }, h('pre', {}, e.error)))) : null,
+    h('ul', { class: 'error-text', hidden: !sc.errors.length }, sc.errors.map((e) => h('li', { 'data-file-error': e.file }, h('pre', {}, e.error)))),
     h('table', {}, h('thead', {}, h('tr', {}, ['', 'file', 'request', 'summary', 'expect', 'decision', 'rules'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, rows)));
 }
