@@ -483,7 +483,10 @@ async function graphView(name) {
   if (start) wrap.scrollLeft = Math.max(0, start.x.baseVal.value - wrap.clientWidth / 2);
   for (const id of hits) {
     for (const g of wrap.querySelectorAll('g[data-rule]')) {
-      if (g.getAttribute('data-rule') === id) g.classList.add('hit');
+      if (g.getAttribute('data-rule') === id) {
+        g.classList.add('hit');
+        g.setAttribute('data-determining', 'true');
+      }
     }
   }
 }
