@@ -349,11 +349,10 @@ fn chaos_an_in_place_writer_never_changes_the_probe_decision() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
-            std::time::SystemTime::now()
+            let t = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
+                .unwrap();
+            (t.as_secs() << 30) ^ u64::from(t.subsec_nanos()) | 1
         });
     eprintln!("chaos seed: MAILGATE_CHAOS_SEED={seed}");
     let mut rng = Rng(seed);
@@ -386,18 +385,20 @@ fn chaos_an_in_place_writer_never_changes_the_probe_decision() {
         std::thread::sleep(Duration::from_millis(pause));
         if rng.below(2) == 0 {
             write(target, &mut states);
-            std::thread::sleep(Duration::from_millis(rng.below(300)));
+            // Some complete states last long enough to go live.
+            std::thread::sleep(Duration::from_millis(rng.below(700)));
         }
     }
     write(&full, &mut states);
     let last = expected_revision(&dir);
     server.wait_status("the complete set", |s| s["revision"] == last.as_str());
     stop.store(true, Ordering::Relaxed);
-    let seen = client.join().unwrap();
+    let answers = client.join().unwrap();
     eprintln!(
         "chaos: {iterations} writes, {} answers, {} revisions answered, {} refused reloads",
-        seen.values().sum::<usize>(),
-        seen.keys()
+        answers.values().sum::<usize>(),
+        answers
+            .keys()
             .map(|k| &k.0)
             .collect::<std::collections::HashSet<_>>()
             .len(),
@@ -406,7 +407,7 @@ fn chaos_an_in_place_writer_never_changes_the_probe_decision() {
     assert_eq!(server.terminate(), 0);
 
     // Every answer: the complete files' decision, from a set that passes verify.
-    for ((revision, decision, rules), n) in &seen {
+    for ((revision, decision, rules), n) in &answers {
         assert_eq!(
             (decision.as_str(), rules.as_str()),
             ("deny", r#"["no-reapproval"]"#),
@@ -414,7 +415,11 @@ fn chaos_an_in_place_writer_never_changes_the_probe_decision() {
         );
     }
     let check = temp_dir("reload-chaos-check").join("policies");
-    for revision in seen.keys().map(|k| &k.0).collect::<std::collections::HashSet<_>>() {
+    for revision in answers
+        .keys()
+        .map(|k| &k.0)
+        .collect::<std::collections::HashSet<_>>()
+    {
         let text = states
             .get(revision)
             .unwrap_or_else(|| panic!("an answer named revision {revision}, never written"));
@@ -456,7 +461,12 @@ fn the_token_guards_every_endpoint_but_the_probes() {
         ("GET", "/health/live/"),
         ("GET", "/nope"),
     ] {
-        for auth in [None, Some("Bearer wrong"), Some("Bearer"), Some("Basic s3cret")] {
+        for auth in [
+            None,
+            Some("Bearer wrong"),
+            Some("Bearer"),
+            Some("Basic s3cret"),
+        ] {
             assert_eq!(
                 status_of(&server, method, path, auth),
                 401,
@@ -464,9 +474,22 @@ fn the_token_guards_every_endpoint_but_the_probes() {
             );
         }
     }
-    for auth in ["Bearer s3cret", "bearer s3cret", "BEARER s3cret", "BeArEr  s3cret"] {
-        assert_eq!(status_of(&server, "GET", "/v1/status", Some(auth)), 200, "{auth}");
-        assert_eq!(status_of(&server, "GET", "/metrics", Some(auth)), 200, "{auth}");
+    for auth in [
+        "Bearer s3cret",
+        "bearer s3cret",
+        "BEARER s3cret",
+        "BeArEr  s3cret",
+    ] {
+        assert_eq!(
+            status_of(&server, "GET", "/v1/status", Some(auth)),
+            200,
+            "{auth}"
+        );
+        assert_eq!(
+            status_of(&server, "GET", "/metrics", Some(auth)),
+            200,
+            "{auth}"
+        );
     }
     assert_eq!(server.terminate(), 0);
 }

@@ -87,7 +87,10 @@ pub(crate) fn router(app: Arc<App>, max_batch_bytes: usize) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         // Outermost: every route above, and the fallback, needs the token.
-        .layer(axum::middleware::from_fn_with_state(app.clone(), authenticate))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            authenticate,
+        ))
         .with_state(app)
 }
 
@@ -132,7 +135,9 @@ fn method_label(m: &axum::http::Method) -> &'static str {
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     use sha2::Digest as _;
     use subtle::ConstantTimeEq as _;
-    sha2::Sha256::digest(a).ct_eq(&sha2::Sha256::digest(b)).into()
+    sha2::Sha256::digest(a)
+        .ct_eq(&sha2::Sha256::digest(b))
+        .into()
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header; the scheme is matched

@@ -116,8 +116,7 @@ impl Watch {
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 match event {
                     Ok(e) => {
-                        if !changes_files(e.kind) || !e.paths.iter().any(|p| p.starts_with(&dir))
-                        {
+                        if !changes_files(e.kind) || !e.paths.iter().any(|p| p.starts_with(&dir)) {
                             // A sibling in the parent folder, or a read.
                             return;
                         }
