@@ -22,6 +22,8 @@ mod scenarios;
 mod schema;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_reload;
 mod syntax;
 mod util;
 mod validate;
