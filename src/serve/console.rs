@@ -195,7 +195,11 @@ fn attr_json(schema: &Schema, a: &AttrDef) -> Value {
     m.insert("required".into(), Value::Bool(a.default.is_none()));
     m.insert("fixed".into(), Value::Bool(a.fixed));
     // `cost` and `fix` (what changing the attribute costs, and how an administrator does
-    // it) join here once the schema carries them.
+    // it): null until the schema types carry them. Once `AttrDef` has `cost: u32` and
+    // `fix: Vec<FixEntry>`, these two lines become
+    //   m.insert("cost".into(), json!(a.cost));
+    //   m.insert("fix".into(), a.fix.iter().map(|f| json!({"op": OP, "value": f.value,
+    //       "step": f.step, "action": f.action, "warning": f.warning})).collect());
     m.insert("cost".into(), Value::Null);
     m.insert("fix".into(), Value::Null);
     Value::Object(m)
