@@ -515,8 +515,10 @@ async function scenarioView() {
   h('td', {}, r.expect ?? '—'),
   h('td', { 'data-decision': r.decision }, r.decision),
   h('td', {}, r.rules.join(', '))));
+  const again = h('button', { type: 'button' }, 'Run again');
+  again.addEventListener('click', () => { scenarioCache = null; route(); });
   view.replaceChildren(
-    h('p', { 'data-summary': '' }, h('strong', {}, sc.passed + ' passed, ' + sc.failed + ' failed'),
+    h('p', { 'data-summary': '' }, again, ' ', h('strong', {}, sc.passed + ' passed, ' + sc.failed + ' failed'),
       h('span', { class: 'muted' }, '  (revision ' + sc.revision.slice(0, 12) + '; re-runs by itself when the policies change)')),
     h('ul', { class: 'error-text', hidden: !sc.errors.length }, sc.errors.map((e) => h('li', { 'data-file-error': e.file }, h('pre', {}, e.error)))),
     h('table', {}, h('thead', {}, h('tr', {}, ['', 'file', 'request', 'summary', 'expect', 'decision', 'rules'].map((t) => h('th', { scope: 'col' }, t)))),
