@@ -701,7 +701,7 @@ fn a_missing_bundle_folder_is_an_error() {
     );
 }
 
-// ---- fix plans (SPEC §10.1) -------------------------------------------------------------
+// ---- fix plans (docs/audit.md) -------------------------------------------------------------
 
 fn strs(v: &Value) -> Vec<&str> {
     v.as_array()
@@ -930,7 +930,7 @@ fn ids_that_name_files_must_be_guids() {
     );
 }
 
-// ---- the HTML report (SPEC §10.1) -----------------------------------------------------
+// ---- the HTML report (docs/audit.md) -----------------------------------------------------
 
 /// The attribute values of `attr` on every element of `tag` (a plain scan: the report's
 /// markup is generated, one element per line start or per cell).

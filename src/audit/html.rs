@@ -1,4 +1,4 @@
-//! `audit --format html`: one self-contained HTML5 document (SPEC §10.1).
+//! `audit --format html`: one self-contained HTML5 document (docs/audit.md, "The HTML report").
 //!
 //! Everything is inline (style, script, the chart as SVG) and the only links are
 //! fragments; a Content-Security-Policy forbids loading anything else. Without script

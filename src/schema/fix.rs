@@ -1,5 +1,5 @@
 //! `cost` and `fix` of an attribute: what a change to it costs, and the step that makes
-//! it, in an administrator's words (SPEC §7.1, "Costs and steps").
+//! it, in an administrator's words (docs/schema.md, "Costs and steps").
 //!
 //! ```yaml
 //! approval:

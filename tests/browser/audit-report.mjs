@@ -1,4 +1,4 @@
-// The audit's HTML report in headless Chromium (SPEC §10.1).
+// The audit's HTML report in headless Chromium (docs/audit.md).
 // Usage: node audit-report.mjs REPORT.html REPORT.jsonl SCREENSHOT.png
 // Checks: no console error or page error; every mailbox of the JSON output is in the DOM
 // with the same decisions; the filter and the "blocked only" toggle hide rows; no request
