@@ -116,7 +116,9 @@ pub(crate) fn bundle(mailboxes: usize, users: usize) -> BTreeMap<String, String>
             id(0xaa, u),
             rs.join(",")
         );
-        if (u + 1) % 5_000 == 0 {
+        // A full page links the next one, unless it is the last (an export whose last page
+        // links another is incomplete, and refused).
+        if (u + 1) % 5_000 == 0 && u + 1 < users {
             pages.push(format!(r#"{{"value":[{page}],"@odata.nextLink":"next"}}"#));
             page.clear();
         }
@@ -181,7 +183,7 @@ pub(crate) fn bundle(mailboxes: usize, users: usize) -> BTreeMap<String, String>
             p.map_or("null".to_owned(), |p| format!("\"{}\"", id(0xe5, p))),
             p.map_or("null".to_owned(), profile),
         );
-        if (m + 1) % 5_000 == 0 {
+        if (m + 1) % 5_000 == 0 && m + 1 < mailboxes {
             pages.push(format!(r#"{{"value":[{page}],"@odata.nextLink":"next"}}"#));
             page.clear();
         }
