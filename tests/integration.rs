@@ -20,6 +20,8 @@ mod scenarios;
 mod schema;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_limits;
 mod syntax;
 mod util;
 mod validate;

@@ -255,7 +255,10 @@ fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 /// rest of the line is skipped rather than stored, so memory stays bounded; the returned
 /// flag says the line was too long (and `buf` is then left as it was). Returns `None` at
 /// end of input.
-fn read_line<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+pub(crate) fn read_line<R: BufRead>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
     let start = buf.len();
     let mut too_long = false;
     let mut any = false;
@@ -324,7 +327,7 @@ fn decide_chunk(d: &mut LineDecider<'_>, chunk: &Chunk, out: &mut Vec<u8>) -> u6
 
 /// Decides a line as [`read_line`] left it: `too_long` means its bytes were skipped, so it
 /// gets the over-the-limit error record. Returns whether it was a valid request.
-fn decide_read_line(
+pub(crate) fn decide_read_line(
     d: &mut LineDecider<'_>,
     line_no: u64,
     line: &[u8],
