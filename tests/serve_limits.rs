@@ -132,6 +132,8 @@ fn the_log_file_is_created_private() {
         "--decision-log",
         log.to_str().unwrap(),
     ]);
+    // Once it answers, its signal handlers are in place.
+    assert_eq!(server.get("/health/live").status, 200);
     assert_eq!(server.terminate(), 0);
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "mode {mode:o}");
@@ -465,10 +467,10 @@ fn a_batch_past_the_timeout_stops_deciding() {
         "nothing was decided while the body streamed in"
     );
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(
-        decisions_total(&server),
-        decided,
-        "deciding went on after the timeout"
+    let later = decisions_total(&server);
+    assert!(
+        (later - decided).abs() < 0.5,
+        "deciding went on after the timeout: {decided} then {later}"
     );
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);

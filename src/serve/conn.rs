@@ -63,13 +63,10 @@ pub(crate) async fn serve(
             a = listener.accept() => a,
             () = &mut shutdown => break,
         };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(_) => {
-                // Out of descriptors or a connection reset before accept: try again soon.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
+        let Ok((stream, peer)) = accepted else {
+            // Out of descriptors or a connection reset before accept: try again soon.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             // A fresh socket's send buffer takes the short answer without waiting.

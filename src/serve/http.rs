@@ -356,16 +356,11 @@ async fn batch(
     let task_app = app.clone();
     let task_rev = revision.clone();
     let task_id = batch_id.clone();
-    let deadline = deadline.into_std();
+    let runtime = tokio::runtime::Handle::current();
+    let std_deadline = deadline.into_std();
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        let input = std::io::BufReader::with_capacity(
-            READ_BYTES,
-            ChannelReader {
-                rx: in_rx,
-                current: Bytes::new(),
-            },
-        );
+        let input = std::io::BufReader::with_capacity(READ_BYTES, ChannelReader::new(in_rx));
         let log = task_app.log.as_ref().map(|log| LogTo {
             log,
             revision: &task_rev,
@@ -373,22 +368,13 @@ async fn batch(
         });
         // Waits for room while the client reads, until the deadline.
         let mut send = |piece: Vec<u8>| {
-            let mut item = Ok(Bytes::from(piece));
-            loop {
-                match out_tx.try_send(item) {
-                    Ok(()) => return true,
-                    Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return false,
-                    Err(tokio::sync::mpsc::error::TrySendError::Full(back)) => {
-                        if Instant::now() >= deadline {
-                            return false;
-                        }
-                        item = back;
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                }
-            }
+            let item = Ok(Bytes::from(piece));
+            matches!(
+                runtime.block_on(tokio::time::timeout_at(deadline, out_tx.send(item))),
+                Ok(Ok(()))
+            )
         };
-        let stop = || Instant::now() >= deadline;
+        let stop = || Instant::now() >= std_deadline;
         let mut counts = DecisionCounts::default();
         let result = decide_stream(&snap, input, &mut send, log.as_ref(), &mut counts, &stop);
         task_app.metrics.merge(&counts);

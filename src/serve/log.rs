@@ -544,6 +544,19 @@ mod tests {
     use proptest::prelude::*;
     use std::time::Duration;
 
+    /// A sink whose writes wait while the test holds its lock.
+    struct Stall(Arc<Mutex<()>>);
+
+    impl Write for Stall {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let _held = self.0.lock();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     fn masks(m: &[&str]) -> Masks {
         let snap = super::super::snapshot::load(&crate::policy_set::Origin::Embedded).unwrap();
         let paths: Vec<String> = m.iter().map(|s| (*s).to_owned()).collect();
@@ -659,16 +672,6 @@ mod tests {
     /// A stalled sink: `close` returns by its deadline and counts what was left.
     #[test]
     fn close_returns_by_the_deadline_when_the_sink_stalls() {
-        struct Stall(Arc<Mutex<()>>);
-        impl Write for Stall {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                let _held = self.0.lock();
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let gate = Arc::new(Mutex::new(()));
         let held = gate.lock().unwrap();
         let metrics = Arc::new(Metrics::default());
@@ -694,16 +697,6 @@ mod tests {
     fn the_queue_is_bounded_in_bytes() {
         let gate = Arc::new(Mutex::new(()));
         let held = gate.lock().unwrap();
-        struct Stall(Arc<Mutex<()>>);
-        impl Write for Stall {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                let _held = self.0.lock();
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let metrics = Arc::new(Metrics::default());
         let log = DecisionLog::start(
             Box::new(Stall(gate.clone())),
@@ -727,10 +720,10 @@ mod tests {
     fn request_bytes() -> impl Strategy<Value = (Vec<u8>, String)> {
         let secret = "[A-Za-z0-9]{6,12}".prop_map(|s| format!("Zq{s}"));
         let roles = prop::sample::select(vec![
-            r#"[]"#,
+            "[]",
             r#"["Basic User"]"#,
             r#"["SECRET"]"#,
-            r#"5"#,
+            "5",
             r#""x""#,
         ]);
         let key = prop::sample::select(vec![

@@ -61,12 +61,18 @@ pub(crate) fn decide_stream<R: BufRead>(
     let invalid = actions.len();
     let mut by_action = vec![[0u64; 4]; invalid + 1];
     let mut out = Vec::with_capacity(2 * SEND_BYTES);
-    let mut long = Vec::new();
+    let mut spill = Vec::new();
     let mut line_no = 0u64;
     let result = 'lines: loop {
         let buf = match input.fill_buf() {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // The body has nothing more for now: what is decided goes out before waiting.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if !out.is_empty() && !send(std::mem::take(&mut out)) {
+                    break Err(Stopped::Gone);
+                }
+                continue;
+            }
             Err(e) => break Err(Stopped::Read(e)),
         };
         if buf.is_empty() {
@@ -88,21 +94,17 @@ pub(crate) fn decide_stream<R: BufRead>(
             if out.len() >= SEND_BYTES && !send(std::mem::take(&mut out)) {
                 break 'lines Err(Stopped::Gone);
             }
-            if line_no % CHECK_LINES == 0 && stop() {
+            if line_no.is_multiple_of(CHECK_LINES) && stop() {
                 break 'lines Err(Stopped::Cancelled);
             }
         }
         if used > 0 {
             input.consume(used);
-            // What this piece of the body gave is sent before waiting for the next.
-            if !out.is_empty() && !send(std::mem::take(&mut out)) {
-                break Err(Stopped::Gone);
-            }
             continue;
         }
         // A line that runs past the buffer (or the last one, without a newline).
-        long.clear();
-        let too_long = match read_line(&mut input, &mut long) {
+        spill.clear();
+        let too_long = match read_line(&mut input, &mut spill) {
             Ok(Some(t)) => t,
             Ok(None) => break Ok(()),
             Err(e) => break Err(Stopped::Read(e)),
@@ -110,10 +112,10 @@ pub(crate) fn decide_stream<R: BufRead>(
         line_no += 1;
         let at = out.len();
         let start = log.map(|_| Instant::now());
-        let ok = decide_read_line(&mut d, line_no, &long, too_long, &mut out);
+        let ok = decide_read_line(&mut d, line_no, &spill, too_long, &mut out);
         tally(&d, ok, &mut by_action, invalid);
         if let Some(l) = log {
-            record(l, &long, ok, line_no, &out[at..], start);
+            record(l, &spill, ok, line_no, &out[at..], start);
         }
         if stop() {
             break Err(Stopped::Cancelled);
@@ -168,25 +170,66 @@ fn record(
     });
 }
 
-/// A reader over the body's pieces as they arrive from the connection.
+/// A reader over the body's pieces as they arrive from the connection. A read takes as
+/// many waiting pieces as fit. When none is waiting, it first answers `Interrupted` (so
+/// the decider sends what it has before the wait), and waits on the next read.
 pub(crate) struct ChannelReader {
-    pub(crate) rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-    pub(crate) current: Bytes,
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+    error: Option<std::io::Error>,
+    wait: bool,
+}
+
+impl ChannelReader {
+    pub(crate) fn new(rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> Self {
+        ChannelReader {
+            rx,
+            current: Bytes::new(),
+            error: None,
+            wait: false,
+        }
+    }
 }
 
 impl std::io::Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.current = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
+        use tokio::sync::mpsc::error::TryRecvError;
+        let mut n = 0;
+        loop {
+            if !self.current.is_empty() {
+                let k = (buf.len() - n).min(self.current.len());
+                buf[n..n + k].copy_from_slice(&self.current.split_to(k));
+                n += k;
+                if n == buf.len() {
+                    return Ok(n);
+                }
+            }
+            if let Some(e) = self.error.take() {
+                if n > 0 {
+                    self.error = Some(e);
+                    return Ok(n);
+                }
+                return Err(e);
+            }
+            let next = match self.rx.try_recv() {
+                Ok(piece) => Some(piece),
+                Err(TryRecvError::Disconnected) => None,
+                Err(TryRecvError::Empty) if n > 0 => return Ok(n),
+                Err(TryRecvError::Empty) if !self.wait => {
+                    self.wait = true;
+                    return Err(std::io::ErrorKind::Interrupted.into());
+                }
+                Err(TryRecvError::Empty) => {
+                    self.wait = false;
+                    self.rx.blocking_recv()
+                }
+            };
+            match next {
+                Some(Ok(piece)) => self.current = piece,
+                Some(Err(e)) => self.error = Some(e),
+                None => return Ok(n),
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        let _ = self.current.split_to(n);
-        Ok(n)
     }
 }
 
