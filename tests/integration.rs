@@ -22,6 +22,8 @@ mod schema;
 mod serve;
 #[cfg(feature = "serve")]
 mod serve_limits;
+#[cfg(feature = "serve")]
+mod serve_reload;
 mod syntax;
 mod util;
 mod validate;

@@ -26,11 +26,17 @@ impl Server {
     /// Starts `mailgate serve --addr 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on` line.
     pub(crate) fn start(args: &[&str]) -> Server {
-        Server::start_under(&[], args)
+        Server::start_under(&[], "127.0.0.1:0", args)
     }
 
-    /// [`Server::start`] under a wrapper command (`prlimit --nofile=256 --`), if any.
-    pub(crate) fn start_under(wrapper: &[&str], args: &[&str]) -> Server {
+    /// Starts `mailgate serve --addr ADDR ARGS...`.
+    pub(crate) fn start_at(addr: &str, args: &[&str]) -> Server {
+        Server::start_under(&[], addr, args)
+    }
+
+    /// Starts `mailgate serve --addr ADDR ARGS...` under a wrapper command
+    /// (`prlimit --nofile=256 --`), if any.
+    pub(crate) fn start_under(wrapper: &[&str], addr: &str, args: &[&str]) -> Server {
         let bin = env!("CARGO_BIN_EXE_mailgate");
         let (program, pre) = match wrapper.split_first() {
             Some((w, rest)) => (*w, [rest, &[bin]].concat()),
@@ -38,7 +44,7 @@ impl Server {
         };
         let mut child = Command::new(program)
             .args(pre)
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", addr])
             .args(args)
             .current_dir(repo_path(""))
             .stdin(Stdio::null())
@@ -76,6 +82,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn get(&self, path: &str) -> Response {
         http(self.addr, "GET", path, &[], b"")
     }
@@ -88,12 +99,12 @@ impl Server {
         self.get("/v1/status").json()
     }
 
-    fn revision(&self) -> String {
+    pub(crate) fn revision(&self) -> String {
         self.status()["revision"].as_str().unwrap().to_owned()
     }
 
     /// Polls `/v1/status` until `done` holds, within the deadline.
-    fn wait_status(&self, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
+    pub(crate) fn wait_status(&self, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
         let start = Instant::now();
         loop {
             let s = self.status();
@@ -158,7 +169,7 @@ impl Response {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -251,7 +262,7 @@ pub(crate) fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 
 /// The revision as documented: SHA-256 over the schema and policy files sorted by
 /// relative path, each as path, a zero byte, 8-byte big-endian length, content.
-fn expected_revision(dir: &Path) -> String {
+pub(crate) fn expected_revision(dir: &Path) -> String {
     let mut files = Vec::new();
     collect(dir, dir, &mut files);
     files.sort();
@@ -288,14 +299,14 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
 
 /// Writes a file the way editors that save by rename do: a temporary file, then a rename
 /// over the target.
-fn save_by_rename(path: &Path, text: &str) {
+pub(crate) fn save_by_rename(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp~");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
 }
 
 /// A fresh copy of the shipped policies.
-fn policy_copy(name: &str) -> PathBuf {
+pub(crate) fn policy_copy(name: &str) -> PathBuf {
     let dir = temp_dir(name).join("policies");
     copy_dir(&repo_path("policies"), &dir);
     dir
@@ -303,12 +314,12 @@ fn policy_copy(name: &str) -> PathBuf {
 
 /// An on-premises System Administrator with the approval privilege may change the
 /// approval settings (DOMAIN: on-premises approval needs both).
-const SETTINGS_ALLOWED: &str = r#"{"action":"change_approval_settings","org":{"deployment":"onpremises","version":"9.1"},"user":{"security_roles":["System Administrator"],"privileges":["Approve Email Addresses for Users or Queues"]}}"#;
+pub(crate) const SETTINGS_ALLOWED: &str = r#"{"action":"change_approval_settings","org":{"deployment":"onpremises","version":"9.1"},"user":{"security_roles":["System Administrator"],"privileges":["Approve Email Addresses for Users or Queues"]}}"#;
 
 /// Without the privilege, no rule allows it.
 const SETTINGS_DENIED: &str = r#"{"action":"change_approval_settings","org":{"deployment":"onpremises","version":"9.1"},"user":{"security_roles":["Salesperson"]}}"#;
 
-const FREEZE: &str = "rule freeze-settings {\n  deny change_approval_settings\n  reason \"settings are frozen\"\n}\n";
+pub(crate) const FREEZE: &str = "rule freeze-settings {\n  deny change_approval_settings\n  reason \"settings are frozen\"\n}\n";
 
 fn generated_lines(n: usize) -> Vec<String> {
     let orgs = mailgate::generate::org_variants();
@@ -526,7 +537,7 @@ fn hot_reload_follows_renames_deletes_schema_edits_and_keeps_the_last_good_set()
     let metrics = server.get("/metrics").text().to_owned();
     let failures = samples(&metrics)
         .into_iter()
-        .find(|(s, _)| s == r#"mailgate_policy_reloads_total{result="failure"}"#)
+        .find(|(s, _)| s == r#"mailgate_policy_reloads_total{result="refused"}"#)
         .unwrap()
         .1;
     assert!(failures >= 1.0, "{metrics}");
@@ -775,7 +786,7 @@ fn metrics_count_what_was_served() {
     assert!(
         (value(&format!("mailgate_policy_info{{revision=\"{revision}\"}}")) - 1.0).abs() < 1e-9
     );
-    assert!(value(r#"mailgate_policy_reloads_total{result="failure"}"#).abs() < 1e-9);
+    assert!(value(r#"mailgate_policy_reloads_total{result="refused"}"#).abs() < 1e-9);
     assert!(value("mailgate_decision_log_dropped_total").abs() < 1e-9);
     // The decide histogram: cumulative buckets ending in the count.
     let prefix = r#"mailgate_http_request_duration_seconds_bucket{handler="/v1/decide",method="POST",code="200",le="#;

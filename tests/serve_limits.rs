@@ -306,6 +306,7 @@ fn a_new_client_is_served_while_1000_clients_hold_half_sent_heads() {
     let header_timeout = 2;
     let server = Server::start_under(
         &["prlimit", "--nofile=256:256", "--"],
+        "127.0.0.1:0",
         &[
             "--policies",
             "policies",
