@@ -16,6 +16,7 @@
 //! [`LineDecider`]: crate::batch::LineDecider
 
 mod conn;
+mod console;
 mod gate;
 mod http;
 mod log;
@@ -120,6 +121,8 @@ pub struct Config {
     pub max_connections: Option<usize>,
     /// Longest wait for a request head, also on an idle keep-alive connection.
     pub header_timeout: Duration,
+    /// An export bundle (`--bundle DIR`) whose audit the console shows.
+    pub bundle: Option<PathBuf>,
     /// What a policy set must pass to go live (at startup and on every reload).
     pub reload_gate: Gate,
 }
@@ -141,6 +144,7 @@ impl Config {
             log_queue_bytes: log::DEFAULT_QUEUE_BYTES,
             max_connections: None,
             header_timeout: Duration::from_secs(10),
+            bundle: None,
             reload_gate: Gate::default(),
         }
     }
@@ -281,6 +285,7 @@ impl Server {
                     .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
             )),
             max_batch_bytes: config.max_batch_bytes,
+            bundle: config.bundle.clone(),
         });
 
         // Reload triggers: the folder watch and SIGHUP feed one task.
