@@ -42,6 +42,11 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// The file the problem is in when there is no span (I/O errors).
     pub file: Option<String>,
+    /// A code for the kind of problem (the lints' `never-matches`, ...), shown as
+    /// `warning[CODE]`.
+    pub code: Option<String>,
+    /// Notes shown after the source (`= note: ...`).
+    pub notes: Vec<String>,
 }
 
 impl Diagnostic {
@@ -57,6 +62,8 @@ impl Diagnostic {
             secondary: Vec::new(),
             help: None,
             file: None,
+            code: None,
+            notes: Vec::new(),
         }
     }
 
@@ -69,6 +76,8 @@ impl Diagnostic {
             secondary: Vec::new(),
             help: None,
             file: Some(file.into()),
+            code: None,
+            notes: Vec::new(),
         }
     }
 
@@ -129,7 +138,11 @@ impl Diagnostic {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let mut group = Group::with_title(level.primary_title(self.message.as_str()));
+        let mut title = level.primary_title(self.message.as_str());
+        if let Some(code) = &self.code {
+            title = title.id(code.as_str());
+        }
+        let mut group = Group::with_title(title);
         if let Some(label) = &self.primary {
             group = group.element(snippet(sources, label, AnnotationKind::Primary));
         } else if let Some(file) = &self.file {
@@ -137,6 +150,9 @@ impl Diagnostic {
         }
         for label in &self.secondary {
             group = group.element(snippet(sources, label, AnnotationKind::Context));
+        }
+        for note in &self.notes {
+            group = group.element(Level::NOTE.message(note.as_str()));
         }
         let mut report: Vec<Group<'_>> = vec![group];
         if let Some(help) = &self.help {
