@@ -165,7 +165,7 @@ impl Analyzer<'_> {
         let mut operands: FxHashMap<(u32, u32, u32), Operand> = FxHashMap::default();
         let mut order: Vec<(u32, u32, u32)> = Vec::new();
         let mut failed = vec![false; set.schema().actions.len()];
-        for a in 0..set.schema().actions.len() {
+        for (a, failed_a) in failed.iter_mut().enumerate() {
             let Ok(action) = ActionId::try_from(a) else {
                 continue;
             };
@@ -182,7 +182,7 @@ impl Analyzer<'_> {
                 )
             });
             if let Err(e) = result {
-                failed[a] = true;
+                *failed_a = true;
                 report.not_linted.push(NotLinted {
                     action: name.clone(),
                     reason: e.to_string(),
@@ -435,6 +435,7 @@ fn lint_action(
         roots.push((Subject::Invariant(set.invariants()[*i].id.clone()), *root));
     }
     for (owner, root) in roots {
+        let owner = owner_of(set, root, &owner);
         let mut stack = vec![(root, owner)];
         while let Some((n, owner)) = stack.pop() {
             let (s, e, is_and) = match set.nodes[n as usize] {
@@ -510,69 +511,54 @@ fn owner_of(set: &CompiledSet, k: u32, owner: &Subject) -> Subject {
     }
 }
 
-/// What to delete to remove operand `i` of `kids`: from the end of the operand before it
-/// to its own end (` and X`), or, for the first, from its start to the next operand's
-/// start (`X and `). A parenthesised operand takes its parentheses with it.
+/// What to delete to remove operand `i` of `kids`: the operand (its parentheses
+/// included) with the `and`/`or` after it and the space up to the next operand, or, for
+/// the last operand of its parentheses, with the space and the `and`/`or` before it. Both
+/// stay inside the operand's own parentheses, where the parser may have flattened
+/// `a and (b and c)` into one `and`.
 fn removal_span(set: &CompiledSet, kids: &[u32], i: usize) -> Span {
-    let site = |j: usize| set.meta[kids[j] as usize].site;
-    let me = site(i);
-    let text = &set.sources().get(me.file).text;
-    let (mut start, mut end) = if i > 0 {
-        (site(i - 1).end as usize, me.end as usize)
-    } else if kids.len() > 1 {
-        (me.start as usize, site(1).start as usize)
-    } else {
-        (me.start as usize, me.end as usize)
+    let me = set.meta[kids[i] as usize].site;
+    let text = set.sources().get(me.file).text.as_bytes();
+    let (s, e) = (me.start as usize, (me.end as usize).min(text.len()));
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.';
+    let connective = |at: usize| -> Option<usize> {
+        ["and", "or"].iter().find_map(|w| {
+            let w = w.as_bytes();
+            let after = at + w.len();
+            (text.get(at..after) == Some(w) && text.get(after).is_none_or(|&c| !is_word(c)))
+                .then_some(after)
+        })
     };
-    // Balance parentheses the operand's span leaves out.
-    let bytes = text.as_bytes();
-    if i > 0 {
-        // Closing parentheses of the previous operand stay; opening ones of this operand go
-        // with their closers after it.
-        let mut depth: i64 = 0;
-        for &c in bytes.get(start..end).unwrap_or(&[]) {
-            match c {
-                b'(' => depth += 1,
-                b')' => depth -= 1,
-                _ => {}
-            }
+    // After: spaces, a connective, spaces.
+    let mut k = e;
+    while k < text.len() && text[k].is_ascii_whitespace() {
+        k += 1;
+    }
+    if let Some(after) = connective(k) {
+        let mut k = after;
+        while k < text.len() && text[k].is_ascii_whitespace() {
+            k += 1;
         }
-        while depth < 0 && start < end {
-            if bytes.get(start) == Some(&b')') {
-                depth += 1;
+        return Span::new(me.file, s, k);
+    }
+    // Before: spaces, a connective, spaces.
+    let mut k = s;
+    while k > 0 && text[k - 1].is_ascii_whitespace() {
+        k -= 1;
+    }
+    for w in ["and", "or"] {
+        if let Some(at) = k.checked_sub(w.len())
+            && connective(at).is_some()
+            && (at == 0 || !is_word(text[at - 1]))
+        {
+            let mut b = at;
+            while b > 0 && text[b - 1].is_ascii_whitespace() {
+                b -= 1;
             }
-            start += 1;
-        }
-        while depth > 0 && end < bytes.len() {
-            if bytes[end] == b')' {
-                depth -= 1;
-            } else if !bytes[end].is_ascii_whitespace() {
-                break;
-            }
-            end += 1;
-        }
-    } else {
-        // `(X) and Y`: the span of X starts after `(`; take the parentheses.
-        while start > 0 && bytes[start - 1] == b'(' {
-            let mut depth: i64 = 0;
-            for &c in bytes.get(start - 1..end).unwrap_or(&[]) {
-                match c {
-                    b'(' => depth += 1,
-                    b')' => depth -= 1,
-                    _ => {}
-                }
-            }
-            if depth <= 0 {
-                break;
-            }
-            start -= 1;
+            return Span::new(me.file, b, e);
         }
     }
-    Span {
-        file: me.file,
-        start: u32::try_from(start).unwrap_or(me.start),
-        end: u32::try_from(end).unwrap_or(me.end),
-    }
+    Span::new(me.file, s, e)
 }
 
 /// Marks every operand used by `action` as not provably redundant.
