@@ -47,6 +47,9 @@ pub struct Diagnostic {
     pub code: Option<String>,
     /// Notes shown after the source (`= note: ...`).
     pub notes: Vec<String>,
+    /// A machine-applicable fix: replace this span with this text (the editor offers it
+    /// as a quick fix; `redundant-condition` removes the operand).
+    pub fix: Option<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -64,6 +67,7 @@ impl Diagnostic {
             file: None,
             code: None,
             notes: Vec::new(),
+            fix: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl Diagnostic {
             file: Some(file.into()),
             code: None,
             notes: Vec::new(),
+            fix: None,
         }
     }
 

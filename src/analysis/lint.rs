@@ -114,6 +114,7 @@ impl Lint {
         d.code = Some(self.code.as_str().to_owned());
         d.secondary.clone_from(&self.related);
         d.notes.clone_from(&self.notes);
+        d.fix = self.removal.map(|r| (r, String::new()));
         d
     }
 }
