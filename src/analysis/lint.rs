@@ -362,8 +362,14 @@ fn lint_action(
         if b.is_false(&allowed) {
             // Name the first deny rule that alone covers it, if one does.
             let mut by = None;
+            // A rule that misses one request `cond` holds for cannot cover it: a cheap
+            // test before the diagram one.
+            let w = b.witness(cond).unwrap_or_default();
             for (d, e, _, dc) in &rules {
-                if *e == Effect::Deny && b.is_false(&b.and(cond, &b.not(dc)).map_err(&err)?) {
+                if *e == Effect::Deny
+                    && b.eval(dc, &w)
+                    && b.is_false(&b.and(cond, &b.not(dc)).map_err(&err)?)
+                {
                     by = Some(*d);
                     break;
                 }
@@ -400,8 +406,9 @@ fn lint_action(
             });
             continue;
         }
+        let w = b.witness(&allowed).unwrap_or_default();
         for (s, e, _, sc) in &rules {
-            if s == rule || *e != Effect::Allow {
+            if s == rule || *e != Effect::Allow || !b.eval(sc, &w) {
                 continue;
             }
             if b.is_false(&b.and(&allowed, &b.not(sc)).map_err(&err)?) {
@@ -469,12 +476,20 @@ fn lint_action(
                         };
                     }
                 }
-                let bad = if is_and {
-                    b.and(&b.and(&others, &m.valid).map_err(&err)?, &b.not(&dds[i]))
+                // The requests that would show X is needed, first without the schema's
+                // constraints (small diagrams): none, or one that is schema-valid, settles
+                // it; otherwise the constraints decide.
+                let loose = if is_and {
+                    b.and(&others, &b.not(&dds[i]))
                 } else {
-                    b.and(&b.and(&dds[i], &m.valid).map_err(&err)?, &b.not(&others))
+                    b.and(&dds[i], &b.not(&others))
                 }
                 .map_err(&err)?;
+                let redundant = match b.witness(&loose) {
+                    None => true,
+                    Some(w) if b.eval(&m.valid, &w) => false,
+                    Some(_) => b.is_false(&b.and(&loose, &m.valid).map_err(&err)?),
+                };
                 let site = set.meta[k as usize].site;
                 let key = (site.file.0, site.start, site.end);
                 let removal = removal_span(set, &kids, i);
@@ -488,7 +503,7 @@ fn lint_action(
                         removal,
                     }
                 });
-                entry.redundant &= b.is_false(&bad);
+                entry.redundant &= redundant;
                 if !entry.actions.iter().any(|a| a == name) {
                     entry.actions.push(name.to_owned());
                 }
