@@ -37,6 +37,7 @@
 
 mod dd;
 mod diff;
+pub mod lint;
 mod model;
 mod verify;
 mod whynot;
