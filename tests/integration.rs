@@ -15,6 +15,7 @@ mod eval;
 mod fmt;
 mod graph;
 mod hostile;
+mod lints;
 #[cfg(feature = "lsp")]
 mod lsp;
 mod props;
