@@ -1240,3 +1240,215 @@ fn a_scenario_with_many_entities_and_unknown_keys_loads_in_linear_time() {
     let p = d.write("big.yaml", text.as_bytes());
     scenario_fails(&p, &["`mailbox` has no attribute `junk39999`", "big.yaml:"]);
 }
+
+// ---- hostile folders (issue 19) ------------------------------------------------------
+
+/// The shipped policy files (not the scenarios), name and bytes.
+fn shipped_files() -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(shipped_policies())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A Kubernetes `ConfigMap` volume holding the shipped policy files, laid out as kubelet
+/// does: the files in `..2026_12_05_13_00_00.000000001/`, `..data` linking to it, and one
+/// link per key (`approval.policy -> ..data/approval.policy`).
+fn configmap_volume() -> TempDir {
+    let d = TempDir::new("configmap");
+    let stamp = "..2026_12_05_13_00_00.000000001";
+    std::fs::create_dir(d.path().join(stamp)).unwrap();
+    for (name, bytes) in shipped_files() {
+        std::fs::write(d.path().join(stamp).join(&name), bytes).unwrap();
+        std::os::unix::fs::symlink(format!("..data/{name}"), d.path().join(&name)).unwrap();
+    }
+    std::os::unix::fs::symlink(stamp, d.path().join("..data")).unwrap();
+    d
+}
+
+/// `ok: N policy files, ...` for the shipped set, counted from the folder.
+fn shipped_policy_count() -> usize {
+    shipped_files()
+        .iter()
+        .filter(|(n, _)| n.ends_with(".policy"))
+        .count()
+}
+
+#[test]
+fn a_kubernetes_configmap_volume_loads_each_file_once_in_check() {
+    let d = configmap_volume();
+    let shipped = mailgate(
+        &["check", "--policies", shipped_policies().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(shipped.code, 0, "{}", shipped.stderr);
+    let r = mailgate(&["check", "--policies", d.path().to_str().unwrap()], None);
+    assert_eq!(r.code, 0, "stderr:\n{}", tail(&r.stderr));
+    assert!(
+        r.stdout
+            .starts_with(&format!("ok: {} policy files,", shipped_policy_count())),
+        "{}",
+        r.stdout
+    );
+    // The same set as the shipped folder: same rules, same actions.
+    assert_eq!(r.stdout, shipped.stdout);
+}
+
+#[test]
+fn a_kubernetes_configmap_volume_loads_in_serve() {
+    use std::io::{BufRead, BufReader};
+    let d = configmap_volume();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailgate"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--policies"])
+        .arg(d.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.starts_with("listening on ") {
+                let _ = tx.send(Ok(seen.clone()));
+            }
+        }
+        let _ = tx.send(Err(seen));
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    match got {
+        Ok(Ok(seen)) => assert!(!seen.contains("error"), "{seen}"),
+        Ok(Err(seen)) => panic!("serve did not start ({status}):\n{}", tail(&seen)),
+        Err(e) => panic!("serve did not start within 60 s: {e}"),
+    }
+}
+
+#[test]
+fn a_link_to_outside_the_policy_folder_is_refused_and_not_read() {
+    let outside = TempDir::new("outside");
+    let secret = outside.write(
+        "secret.policy",
+        b"# SECRET-TOKEN-1234\nrule leaked { allow approve_mailbox }\n",
+    );
+    let d = TempDir::policy_set("link-out", &[]);
+    std::os::unix::fs::symlink(&secret, d.path().join("env.policy")).unwrap();
+    let r = check_fails(d.path(), &["links outside the policy folder", "env.policy"]);
+    assert!(!r.stderr.contains("SECRET-TOKEN"), "{}", r.stderr);
+    // The same for a link to a file that is not a policy at all.
+    let d2 = TempDir::policy_set("link-environ", &[]);
+    std::os::unix::fs::symlink("/proc/self/environ", d2.path().join("env.policy")).unwrap();
+    check_fails(
+        d2.path(),
+        &["links outside the policy folder", "env.policy"],
+    );
+}
+
+#[test]
+fn a_link_to_dev_zero_is_refused_without_reading() {
+    let d = TempDir::policy_set("dev-zero", &[]);
+    std::os::unix::fs::symlink("/dev/zero", d.path().join("zero.policy")).unwrap();
+    check_fails(
+        d.path(),
+        &["zero.policy", "links outside the policy folder"],
+    );
+}
+
+#[test]
+fn a_fifo_in_the_policy_folder_is_an_error_not_a_hang() {
+    let d = TempDir::policy_set("fifo", &[]);
+    let fifo = d.path().join("pipe.policy");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        assert!(std::env::var("CI").is_err(), "mkfifo is needed under CI");
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    check_fails(d.path(), &["pipe.policy", "is a FIFO"]);
+    // Named on the command line too (`fmt`), it is refused the same way.
+    let r = mailgate(&["fmt", "--check", fifo.to_str().unwrap()], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is a FIFO"), "{}", r.stderr);
+}
+
+#[test]
+fn a_device_named_on_the_command_line_is_refused() {
+    let r = mailgate(&["fmt", "--check", "/dev/zero"], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is a device"), "{}", r.stderr);
+}
+
+#[test]
+fn a_file_linked_twice_inside_the_folder_is_read_once() {
+    let d = TempDir::policy_set(
+        "linked-twice",
+        &[("a.policy", b"rule r { allow approve_mailbox }\n")],
+    );
+    std::os::unix::fs::symlink("a.policy", d.path().join("b.policy")).unwrap();
+    check_ok(d.path(), "ok: 1 policy files, 1 rules");
+}
+
+#[test]
+fn hidden_entries_are_skipped_in_every_walk() {
+    let d = TempDir::policy_set(
+        "hidden",
+        &[("a.policy", b"rule r { allow approve_mailbox }\n")],
+    );
+    std::fs::create_dir(d.path().join(".git")).unwrap();
+    d.write(".git/x.policy", b"rule r { allow approve_mailbox }\n");
+    d.write(".swap.policy", b"not a policy at all\n");
+    check_ok(d.path(), "ok: 1 policy files, 1 rules");
+    let r = mailgate(&["fmt", "--check", d.path().to_str().unwrap()], None);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(!all.contains(".swap") && !all.contains(".git"), "{all}");
+}
+
+#[test]
+fn a_scenario_folder_link_to_outside_is_refused() {
+    let outside = TempDir::new("outside-scenario");
+    let secret = outside.write("s.yaml", b"SECRET-SCENARIO: 1\n");
+    let d = TempDir::new("scenario-link");
+    std::os::unix::fs::symlink(&secret, d.path().join("s.yaml")).unwrap();
+    let r = mailgate(
+        &[
+            "test",
+            "--policies",
+            shipped_policies().to_str().unwrap(),
+            d.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("links outside the scenario folder"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("SECRET"), "{}", r.stderr);
+}
+
+#[test]
+fn load_order_is_by_path_component() {
+    // `a/b.policy` and `a.policy` sort differently as strings ('.' < '/') and as paths;
+    // every loader (folder, built-in set, language server) uses the path order. The
+    // language server's side is `lsp::workspace::tests::loads_in_the_folder_order`.
+    use mailgate::files::load_order;
+    let mut names = ["policies/a.policy", "policies/a/b.policy"];
+    names.sort_by(|a, b| load_order(a, b));
+    assert_eq!(names, ["policies/a/b.policy", "policies/a.policy"]);
+}

@@ -43,18 +43,15 @@ pub(crate) fn scenario_files(paths: &[PathBuf], origin: &Origin) -> Vec<RawFile>
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found = Vec::new();
             // A policy folder's own `schema.yaml` and `dataverse-mapping.yaml` are not
             // scenarios.
-            policy_set::walk(p, &mut found, &|f| {
+            out.extend(policy_set::walk(p, "scenario folder", &|f| {
                 f.extension()
                     .and_then(|e| e.to_str())
                     .is_some_and(|e| e == "yaml" || e == "yml")
                     && f.file_name()
                         .is_some_and(|n| n != "schema.yaml" && n != "dataverse-mapping.yaml")
-            });
-            found.sort();
-            out.extend(found.iter().map(|f| policy_set::read_raw(f)));
+            }));
         } else {
             out.push(policy_set::read_raw(p));
         }
