@@ -1452,3 +1452,60 @@ fn load_order_is_by_path_component() {
     names.sort_by(|a, b| load_order(a, b));
     assert_eq!(names, ["policies/a/b.policy", "policies/a.policy"]);
 }
+
+#[test]
+fn a_lone_carriage_return_is_an_error_at_its_line_and_column() {
+    // Terminals and editors show a rule on the second line; the parser saw a comment.
+    let d = TempDir::policy_set(
+        "lone-cr",
+        &[("cr.policy", b"# note\rrule r { allow approve_mailbox }\n")],
+    );
+    check_fails(
+        d.path(),
+        &[
+            "a carriage return without a line feed (U+000D)",
+            "cr.policy:1:7",
+        ],
+    );
+}
+
+#[test]
+fn trojan_source_characters_are_errors_with_line_and_column() {
+    for (c, what) in [
+        ('\u{2028}', "a line separator"),
+        ('\u{2029}', "a paragraph separator"),
+        ('\u{200B}', "a zero-width character"),
+        ('\u{2060}', "a zero-width character"),
+        ('\u{FEFF}', "a zero-width character"),
+        ('\u{202E}', "control character U+202E"),
+        ('\u{2067}', "control character U+2067"),
+    ] {
+        let text = format!("rule r {{ allow approve_mailbox }}\n# é{c}\n");
+        let d = TempDir::policy_set("trojan", &[("t.policy", text.as_bytes())]);
+        check_fails(d.path(), &[what, "t.policy:2:4"]);
+    }
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_policy_is_skipped() {
+    let d = TempDir::policy_set(
+        "bom",
+        &[(
+            "bom.policy",
+            "\u{FEFF}rule r { allow approve_mailbox }\n".as_bytes(),
+        )],
+    );
+    check_ok(d.path(), "ok: 1 policy files, 1 rules");
+}
+
+#[test]
+fn a_bad_first_token_names_what_was_expected() {
+    let d = TempDir::policy_set("first-token", &[("f.policy", b"foo bar\n")]);
+    check_fails(
+        d.path(),
+        &[
+            "expected `let`, `rule` or `invariant`, found `foo`",
+            "f.policy:1:1",
+        ],
+    );
+}
