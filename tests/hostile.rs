@@ -1509,3 +1509,92 @@ fn a_bad_first_token_names_what_was_expected() {
         ],
     );
 }
+
+/// `mailgate check` on a set whose schema is the shipped one with `from` replaced by `to`,
+/// expected to fail with a schema error naming `needle` at `schema.yaml:LINE:COLUMN`.
+fn schema_edit_fails(from: &str, to: &str, needles: &[&str]) {
+    assert!(SCHEMA.contains(from), "{from}");
+    let schema = SCHEMA.replacen(from, to, 1);
+    let d = TempDir::new("schema-name");
+    d.write("schema.yaml", schema.as_bytes());
+    let r = check_fails(d.path(), needles);
+    // The position is the name's own line and column.
+    let offset = schema.find(to).unwrap() + to.find(needles[0].trim_matches('`')).unwrap_or(0);
+    let line = schema[..offset].matches('\n').count() + 1;
+    let column = schema[..offset]
+        .rsplit('\n')
+        .next()
+        .unwrap()
+        .chars()
+        .count()
+        + 1;
+    assert!(
+        r.stderr.contains(&format!("schema.yaml:{line}:{column}")),
+        "want schema.yaml:{line}:{column}:\n{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn schema_names_policies_cannot_write_are_schema_errors() {
+    schema_edit_fails(
+        "  sync_incoming_email:",
+        "  sync-email:",
+        &[
+            "`sync-email`",
+            "action `sync-email` cannot be written in a policy",
+        ],
+    );
+    schema_edit_fails(
+        "  reject_mailbox:",
+        "  deny:",
+        &[
+            "`deny`",
+            "action `deny` cannot be written in a policy",
+            "keyword",
+        ],
+    );
+    schema_edit_fails(
+        "      profile_active:",
+        "      is-active:",
+        &[
+            "`is-active`",
+            "attribute `is-active` cannot be written in a policy",
+        ],
+    );
+    schema_edit_fails(
+        "  owner_kind: [",
+        "  owner kind: [",
+        &[
+            "`owner kind`",
+            "enum `owner kind` cannot be written in a policy",
+        ],
+    );
+    schema_edit_fails(
+        "{ slots: { mailbox: mailbox } }",
+        "{ slots: { when: mailbox } }",
+        &[
+            "`when`",
+            "slot or parameter `when` cannot be written in a policy",
+        ],
+    );
+    schema_edit_fails(
+        "[user, queue, forward]",
+        "[user, queue, \"for\\u200Bward\"]",
+        &["\"for", "enum member", "cannot be written in a policy"],
+    );
+}
+
+#[test]
+fn slot_names_that_are_scenario_keys_are_schema_errors() {
+    for key in ["action", "expect"] {
+        schema_edit_fails(
+            "{ slots: { mailbox: mailbox } }",
+            &format!("{{ slots: {{ {key}: mailbox }} }}"),
+            &[
+                &format!("`{key}`"),
+                &format!("slot or parameter name `{key}` is reserved"),
+            ],
+        );
+    }
+}
