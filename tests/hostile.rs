@@ -1598,3 +1598,78 @@ fn slot_names_that_are_scenario_keys_are_schema_errors() {
         );
     }
 }
+
+/// A policy set with one rule that lists `approve_mailbox` `n` times (n - 1 errors, all
+/// on one line).
+fn repeated_actions(n: usize) -> TempDir {
+    let text = format!(
+        "rule r {{ allow {} }}\n",
+        vec!["approve_mailbox"; n].join(", ")
+    );
+    TempDir::policy_set("repeated", &[("r.policy", text.as_bytes())])
+}
+
+/// The fastest of three runs of `check` on `dir`, in seconds.
+fn check_seconds(dir: &Path) -> f64 {
+    (0..3)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let r = mailgate(&["check", "--policies", dir.to_str().unwrap()], None);
+            assert_eq!(r.code, 1);
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[test]
+fn many_errors_on_one_long_line_cost_linear_time() {
+    // Each error used to render its whole line: n errors on a line of n names was
+    // quadratic (over 10 minutes at 100,000). The same input at n and at 4n must take at
+    // most 8 times as long.
+    let small = repeated_actions(25_000);
+    let large = repeated_actions(100_000);
+    let (t1, t4) = (check_seconds(small.path()), check_seconds(large.path()));
+    assert!(t4 <= 8.0 * t1.max(0.05), "n: {t1:.3} s, 4n: {t4:.3} s");
+}
+
+#[test]
+fn check_prints_a_hundred_errors_then_counts_the_rest() {
+    let d = repeated_actions(1_000);
+    let r = check_fails(d.path(), &["… and 899 more errors", "has 999 errors"]);
+    assert_eq!(r.stderr.matches("is listed twice").count(), 100);
+    // The location of an error far along the line is its real column.
+    let column = "rule r { allow ".len() + 50 * "approve_mailbox, ".len() + 1;
+    assert!(
+        r.stderr.contains(&format!("r.policy:1:{column}\n")),
+        "{}",
+        tail(&r.stderr)
+    );
+    let r = mailgate(
+        &[
+            "check",
+            "--max-errors",
+            "3",
+            "--policies",
+            d.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(r.stderr.matches("is listed twice").count(), 3);
+    assert!(
+        r.stderr.contains("… and 996 more errors"),
+        "{}",
+        tail(&r.stderr)
+    );
+    // JSON output keeps every error.
+    let r = mailgate(
+        &[
+            "check",
+            "--format",
+            "json",
+            "--policies",
+            d.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(r.stdout.matches("is listed twice").count(), 999);
+}
