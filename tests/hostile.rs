@@ -1673,3 +1673,51 @@ fn check_prints_a_hundred_errors_then_counts_the_rest() {
     );
     assert_eq!(r.stdout.matches("is listed twice").count(), 999);
 }
+
+/// One LSP message with its `Content-Length` header.
+fn lsp_frame(out: &mut Vec<u8>, msg: &serde_json::Value) {
+    let body = msg.to_string();
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+}
+
+#[test]
+fn the_language_server_survives_a_uri_with_130000_components() {
+    // Found by: issue 19 (canonical() recursed once per component and overflowed the stack).
+    let uri = format!("file:///{}x.policy", "a/".repeat(130_000));
+    let mid = format!("file:///tmp/{}x.policy", "a/".repeat(1_500));
+    let mut input = Vec::new();
+    lsp_frame(
+        &mut input,
+        &serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {}, "rootUri": uri } }),
+    );
+    lsp_frame(
+        &mut input,
+        &serde_json::json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
+    );
+    for u in [&uri, &mid] {
+        let doc = serde_json::json!({ "uri": u });
+        lsp_frame(
+            &mut input,
+            &serde_json::json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": { "textDocument": { "uri": u, "languageId": "mailgate", "version": 1, "text": "rule r { allow approve_mailbox }\n" } } }),
+        );
+        lsp_frame(
+            &mut input,
+            &serde_json::json!({ "jsonrpc": "2.0", "id": 2, "method": "textDocument/hover", "params": { "textDocument": doc, "position": { "line": 0, "character": 16 } } }),
+        );
+        lsp_frame(
+            &mut input,
+            &serde_json::json!({ "jsonrpc": "2.0", "method": "textDocument/didClose", "params": { "textDocument": doc } }),
+        );
+    }
+    lsp_frame(
+        &mut input,
+        &serde_json::json!({ "jsonrpc": "2.0", "id": 3, "method": "shutdown" }),
+    );
+    lsp_frame(
+        &mut input,
+        &serde_json::json!({ "jsonrpc": "2.0", "method": "exit" }),
+    );
+    let r = mailgate(&["lsp"], Some(&input));
+    assert_eq!(r.code, 0, "stderr:\n{}", tail(&r.stderr));
+    assert!(r.stdout.contains("\"id\":3"), "no answer to shutdown");
+}

@@ -10,10 +10,10 @@
 //!   file of the set gets its list (an empty one once it is clean), `schema.yaml` included.
 //!   Secondary labels become related information; a did-you-mean becomes a quick fix.
 //! - **Hover, definition, completion** read the tokens around the cursor (see
-//!   [`features`]), so they work while the text is being typed and does not parse.
+//!   `features`), so they work while the text is being typed and does not parse.
 //! - **Formatting** is `mailgate fmt`'s: one edit that replaces the whole document.
 //! - **Positions** are converted between byte offsets and the client's UTF-16 (or UTF-8,
-//!   when offered) columns by [`text::LineIndex`].
+//!   when offered) columns by `text::LineIndex`.
 //!
 //! Nothing but protocol messages is written to standard output.
 

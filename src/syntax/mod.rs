@@ -1,4 +1,4 @@
-//! Policy text → [`ast::PolicyFile`]. The only module that knows about pest.
+//! Policy text → [`crate::ast::PolicyFile`]. The only module that knows about pest.
 //!
 //! Parsing is pest's and therefore stops at the first error in a piece of text. To report
 //! more than one syntax error per file, a file that fails is cut into items (at lines that
