@@ -83,7 +83,8 @@ fn check_member(name: &str, span: Span) -> Result<(), SchemaError> {
 const SCENARIO_KEYS: [&str; 2] = ["action", "expect"];
 
 /// Most members of an enum (members are 16-bit indexes). Enums used in `set<...>` are
-/// limited further, to [`EnumSet::CAPACITY`], since sets are bit sets.
+/// limited further, to `EnumSet::CAPACITY` (128) members, since sets are bit sets of that
+/// size (checked in `parse_type`).
 const MAX_ENUM_VALUES: usize = u16::MAX as usize;
 
 /// Most enums, entity types (with the context) or actions: their ids are 16-bit.
