@@ -8,7 +8,7 @@
 //! - Within an action, rules whose condition requires an enum attribute to equal a value
 //!   (`mailbox.server == "exchange_online"`, or `in [...]`) are indexed by that attribute,
 //!   so a request only visits the rules that can match it.
-//! - Conditions become a flat arena of [`Node`]s.
+//! - Conditions become a flat arena of `Node`s.
 
 use crate::ast::{CmpOp, Effect};
 use crate::schema::{ActionId, Schema, Type};
