@@ -9,6 +9,12 @@
 //!   (`mailbox.server == "exchange_online"`, or `in [...]`) are indexed by that attribute,
 //!   so a request only visits the rules that can match it.
 //! - Conditions become a flat arena of [`Node`]s.
+//! - An action's rules made of enum, set and bool tests are also held in normal form over
+//!   a bitset of the tests they share, so a decision evaluates each test once (`bits`).
+
+mod bits;
+
+pub(crate) use bits::BitList;
 
 use crate::ast::{CmpOp, Effect};
 use crate::schema::{ActionId, Schema, Type};
@@ -146,6 +152,8 @@ pub(crate) struct RuleList {
     /// Positions `0..rules.len()`.
     pub(crate) all: Vec<u32>,
     pub(crate) index: Option<EnumIndex>,
+    /// The rules in normal form over a bitset of shared tests (see [`bits`]).
+    pub(crate) bits: Option<BitList>,
 }
 
 /// Rules bucketed by the value of one enum attribute.
@@ -383,6 +391,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
         for list in [deny, allow] {
             list.all = (0..u32::try_from(list.rules.len()).unwrap_or(u32::MAX)).collect();
             list.index = c.build_index(list, &layout.types);
+            list.bits = BitList::build(&c.nodes, &c.kids, &c.consts, &list.rules);
         }
     }
     CompiledSet {
