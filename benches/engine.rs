@@ -1,4 +1,4 @@
-//! Criterion benchmarks for the performance targets in the README ("Performance"):
+//! Criterion benchmarks for the performance targets in docs/performance.md:
 //! (a) one in-process decision on the shipped set, per action;
 //! (b) `eval --batch` throughput, end to end (JSON in, JSON out), 1 and 2 threads, beside
 //!     the parse-only floor (`serde_json` checking each line's syntax) on the same lines,

@@ -1,7 +1,7 @@
 //! Resource limits: every input that could grow without bound has one.
 //!
 //! Exceeding a limit is an ordinary error that names the limit; nothing is truncated and
-//! nothing overflows the stack. The README lists these defaults.
+//! nothing overflows the stack. docs/robustness.md lists these defaults.
 
 /// Largest policy, schema or scenario file, in bytes.
 pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;

@@ -2,7 +2,7 @@
 //! draw reaches the engine's decision and first determining rule for every shipped
 //! scenario request and thousands of generated ones; the output stays within Mermaid's
 //! default limits; snapshots of `approve_mailbox` in both formats are reviewed; the
-//! README's diagram is the binary's output.
+//! docs/analysis.md's diagram is the binary's output.
 
 use crate::util::{self, mailgate};
 use mailgate::compile::CompiledSet;
@@ -195,16 +195,16 @@ fn an_unknown_action_gets_a_did_you_mean_and_exit_1() {
 #[test]
 fn the_readme_shows_the_current_approve_mailbox_graph() {
     let out = mailgate(&["graph", "approve_mailbox"]).run();
-    let readme = util::read("README.md");
+    let readme = util::read("docs/analysis.md");
     let start = readme
         .find("```mermaid\n")
-        .expect("README has a ```mermaid block")
+        .expect("docs/analysis.md has a ```mermaid block")
         + "```mermaid\n".len();
     let len = readme[start..].find("```").unwrap();
     assert_eq!(
         &readme[start..start + len],
         out.stdout,
-        "regenerate the README block with `mailgate graph approve_mailbox`"
+        "regenerate the docs/analysis.md block with `mailgate graph approve_mailbox`"
     );
 }
 

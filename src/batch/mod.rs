@@ -1,4 +1,4 @@
-//! `eval --batch`: JSON Lines in, JSON Lines out (README "eval --batch").
+//! `eval --batch`: JSON Lines in, JSON Lines out (docs/cli.md, "eval --batch").
 //!
 //! Each input line is one self-contained request: `action`, the context object (`org`),
 //! each slot as an inline object of attributes and each parameter as a value. Each line

@@ -1,6 +1,6 @@
 //! Deciding: a [`Request`] against a [`CompiledSet`] → [`Decision`].
 //!
-//! Semantics (README "Decisions"): default deny; any matching `deny` rule wins; an `allow` rule whose
+//! Semantics (docs/language.md, "Decisions"): default deny; any matching `deny` rule wins; an `allow` rule whose
 //! condition cannot be evaluated (a value is missing) does not match, and a `deny` rule
 //! that cannot be evaluated does match, with the error in the decision. Logic is
 //! three-valued in the Kleene sense: `false and <error>` is `false` and `true or <error>`

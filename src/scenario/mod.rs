@@ -1,4 +1,4 @@
-//! Scenarios: YAML files of entities and requests with expected decisions (README "Scenarios").
+//! Scenarios: YAML files of entities and requests with expected decisions (docs/scenarios.md).
 //!
 //! Loading is strict and schema-driven: the top-level keys are `description`, the
 //! context's name, each entity type's `plural`, and `requests`; every attribute is checked
