@@ -1,5 +1,5 @@
 //! Runs `eval --batch` over generated lines once, single-threaded (for profiling):
-//! `batch_once [N] [decide|floor] [short|long]`. `floor` only checks each line's JSON
+//! `batch_once [N] [decide|floor] [short|long] [THREADS]`. `floor` only checks each line's JSON
 //! syntax with `serde_json` (`IgnoredAny`), the parse-only floor of the benchmarks;
 //! `long` uses export-like lines of about 550 bytes (`generate::export_like`).
 #![allow(
@@ -13,6 +13,7 @@ fn main() {
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let floor = args.get(2).is_some_and(|s| s == "floor");
     let long = args.get(3).is_some_and(|s| s == "long");
+    let threads: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let set = if long {
         let schema = std::fs::read_to_string(dir.join("schema.yaml")).unwrap();
@@ -57,7 +58,7 @@ fn main() {
         let bad = floor_run(input.as_bytes());
         assert_eq!(bad, 0);
     } else {
-        let stats = mailgate::batch::run(&set, input.as_bytes(), std::io::sink(), 1).unwrap();
+        let stats = mailgate::batch::run(&set, input.as_bytes(), std::io::sink(), threads).unwrap();
         assert_eq!(stats.bad, 0);
     }
     let el = t.elapsed();

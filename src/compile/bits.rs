@@ -6,7 +6,7 @@
 //! each value again per rule. Here, instead, every distinct leaf test of a list's rules
 //! (an [`Atom`]: an enum's value, a set's member, a bool, an enum in a list) is evaluated
 //! once per request into two words of bits, which hold and which could not be evaluated;
-//! each rule whose condition is `and`, `or`, `not` and constants over atoms is held in
+//! each rule (its condition is `and`, `or`, `not` and constants over atoms) is held in
 //! disjunctive normal form, a few `(must hold, must not hold)` pairs of masks, and
 //! decided with a handful of word operations.
 //!
@@ -17,7 +17,13 @@
 //! condition by construction. A property test compares the two over random policies and
 //! requests.
 
+#![allow(
+    clippy::inline_always,
+    reason = "the per-decision helpers must be inlined into the decision loop (measured with callgrind)"
+)]
+
 use super::{CRule, CompiledSet, Node, Opnd};
+use crate::ast::Effect;
 use crate::value::Value;
 
 /// Most atoms a list may have (one bit of a word each).
@@ -35,15 +41,16 @@ pub(crate) enum Atom {
     HasMember { value_at: u32, member: u16 },
     /// The bool value at `value_at` is true.
     Bool { value_at: u32 },
-    /// The enum value at `value_at` is one of `members`.
-    InMask { value_at: u32, members: u128 },
+    /// The enum value at `value_at` is one of the members of mask `mask` of
+    /// [`ActionBits::masks`].
+    InMask { value_at: u32, mask: u32 },
 }
 
 impl Atom {
     /// The test's result, or `None` where it cannot be evaluated (exactly where
     /// [`CompiledSet::leaf`] gives an error).
     #[inline(always)]
-    fn test(self, values: &[Value]) -> Option<bool> {
+    fn test(self, values: &[Value], masks: &[u128]) -> Option<bool> {
         match self {
             Atom::EnumIs { value_at, member } => match values.get(value_at as usize) {
                 Some(Value::Enum(v)) => Some(*v == member),
@@ -57,8 +64,11 @@ impl Atom {
                 Some(Value::Bool(b)) => Some(*b),
                 _ => None,
             },
-            Atom::InMask { value_at, members } => match values.get(value_at as usize) {
-                Some(Value::Enum(v)) => Some(*v < 128 && members & (1u128 << *v) != 0),
+            Atom::InMask { value_at, mask } => match values.get(value_at as usize) {
+                Some(Value::Enum(v)) => {
+                    let members = masks.get(mask as usize).copied().unwrap_or(0);
+                    Some(*v < 128 && members & (1u128 << *v) != 0)
+                }
                 _ => None,
             },
         }
@@ -74,6 +84,13 @@ pub(crate) struct Term {
 
 impl Term {
     const TRUE: Term = Term { pos: 0, neg: 0 };
+    /// A term that never holds (an atom that must both hold and not hold).
+    const FALSE: Term = Term { pos: 1, neg: 1 };
+
+    #[inline(always)]
+    fn holds(self, holds: u64) -> bool {
+        self.pos & !holds == 0 && self.neg & holds == 0
+    }
 
     /// Both terms at once, or `None` if they contradict each other.
     fn and(self, other: Term) -> Option<Term> {
@@ -85,22 +102,30 @@ impl Term {
     }
 }
 
-/// A rule in normal form: the atoms it reads and its terms.
+/// A rule in normal form: the atoms it reads and its terms (the first one inline, as
+/// most rules have only one).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BitRule {
     /// Every atom the rule reads: if any could not be evaluated, the rule is walked.
     uses: u64,
-    /// Its terms, a range of [`BitList::terms`]; none means the rule never holds.
+    /// Its first term ([`Term::FALSE`] if it has none: the rule never holds).
+    first: Term,
+    /// Its other terms, a range of [`ActionBits::terms`].
     start: u32,
     end: u32,
 }
 
-/// A rule list's atoms and the normal forms of its rules.
+/// An action's atoms, shared by its `deny` and `allow` rules, and the normal forms of
+/// its rules.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct BitList {
+pub(crate) struct ActionBits {
     atoms: Vec<Atom>,
-    /// Per rule position: its normal form, or `None` if it is walked.
-    rules: Vec<Option<BitRule>>,
+    /// The member masks of the `in [...]` atoms.
+    masks: Vec<u128>,
+    /// Per `deny` rule position: its normal form, or `None` if it is walked.
+    deny: Vec<Option<BitRule>>,
+    /// The same for the `allow` rules.
+    allow: Vec<Option<BitRule>>,
     terms: Vec<Term>,
 }
 
@@ -111,44 +136,66 @@ pub(crate) struct AtomBits {
     errors: u64,
 }
 
-impl BitList {
-    /// Compiles `rules` (whose conditions live in `set`'s arena). Returns `None` when no
-    /// rule has a normal form (nothing to gain).
+impl ActionBits {
+    /// Compiles an action's `deny` and `allow` rules (whose conditions live in the arena
+    /// `nodes`, `kids`, `consts`). Returns `None` when no rule has a normal form.
     pub(crate) fn build(
         nodes: &[Node],
         kids: &[u32],
         consts: &[Value],
-        rules: &[CRule],
-    ) -> Option<BitList> {
-        // Past this many rules, atoms run out and an index does better.
-        if rules.len() > MAX_ATOMS {
-            return None;
-        }
-        let mut list = BitList::default();
+        deny: &[CRule],
+        allow: &[CRule],
+    ) -> Option<ActionBits> {
+        let mut bits = ActionBits::default();
         let cx = Cx {
             nodes,
             kids,
             consts,
         };
-        for r in rules {
-            let mut atoms = list.atoms.clone();
-            let mut uses = 0u64;
-            let form = match r.root {
-                None => Some(vec![Term::TRUE]),
-                Some(root) => cx.dnf(root, false, &mut atoms, &mut uses),
-            };
-            match form {
-                Some(terms) if atoms.len() <= MAX_ATOMS => {
-                    let start = u32::try_from(list.terms.len()).unwrap_or(u32::MAX);
-                    list.terms.extend(terms);
-                    let end = u32::try_from(list.terms.len()).unwrap_or(u32::MAX);
-                    list.atoms = atoms;
-                    list.rules.push(Some(BitRule { uses, start, end }));
+        for (rules, effect) in [(deny, Effect::Deny), (allow, Effect::Allow)] {
+            let mut forms = Vec::with_capacity(rules.len());
+            // Past this many rules atoms run out, and an index does better.
+            if rules.len() <= MAX_ATOMS {
+                for r in rules {
+                    forms.push(bits.form(&cx, r));
                 }
-                _ => list.rules.push(None),
+            }
+            match effect {
+                Effect::Deny => bits.deny = forms,
+                Effect::Allow => bits.allow = forms,
             }
         }
-        list.rules.iter().any(Option::is_some).then_some(list)
+        bits.deny
+            .iter()
+            .chain(&bits.allow)
+            .any(Option::is_some)
+            .then_some(bits)
+    }
+
+    /// The normal form of rule `r`, adding its atoms, or `None` if it has none.
+    fn form(&mut self, cx: &Cx<'_>, r: &CRule) -> Option<BitRule> {
+        let mut atoms = self.atoms.clone();
+        let mut masks = self.masks.clone();
+        let mut uses = 0u64;
+        let terms = match r.root {
+            None => vec![Term::TRUE],
+            Some(root) => cx.dnf(root, false, &mut atoms, &mut masks, &mut uses)?,
+        };
+        if atoms.len() > MAX_ATOMS {
+            return None;
+        }
+        self.atoms = atoms;
+        self.masks = masks;
+        let first = terms.first().copied().unwrap_or(Term::FALSE);
+        let start = u32::try_from(self.terms.len()).ok()?;
+        self.terms.extend(terms.iter().skip(1));
+        let end = u32::try_from(self.terms.len()).ok()?;
+        Some(BitRule {
+            uses,
+            first,
+            start,
+            end,
+        })
     }
 
     /// Evaluates every atom once.
@@ -157,7 +204,7 @@ impl BitList {
         let mut holds = 0u64;
         let mut errors = 0u64;
         for (i, a) in self.atoms.iter().enumerate() {
-            match a.test(values) {
+            match a.test(values, &self.masks) {
                 Some(b) => holds |= u64::from(b) << i,
                 None => errors |= 1 << i,
             }
@@ -165,20 +212,26 @@ impl BitList {
         AtomBits { holds, errors }
     }
 
-    /// Whether the rule at `pos` holds, or `None` if it must be walked (it has no normal
-    /// form, or an atom it reads could not be evaluated).
-    #[inline]
-    pub(crate) fn decide(&self, pos: u32, bits: AtomBits) -> Option<bool> {
-        let r = (*self.rules.get(pos as usize)?)?;
+    /// Whether the `effect` rule at `pos` holds, or `None` if it must be walked (it has
+    /// no normal form, or an atom it reads could not be evaluated).
+    #[inline(always)]
+    pub(crate) fn decide(&self, effect: Effect, pos: u32, bits: AtomBits) -> Option<bool> {
+        let forms = match effect {
+            Effect::Deny => &self.deny,
+            Effect::Allow => &self.allow,
+        };
+        let r = (*forms.get(pos as usize)?)?;
         if r.uses & bits.errors != 0 {
             return None;
         }
-        let terms = self.terms.get(r.start as usize..r.end as usize)?;
-        Some(
-            terms
-                .iter()
-                .any(|t| t.pos & !bits.holds == 0 && t.neg & bits.holds == 0),
-        )
+        if r.first.holds(bits.holds) {
+            return Some(true);
+        }
+        if r.start == r.end {
+            return Some(false);
+        }
+        let more = self.terms.get(r.start as usize..r.end as usize)?;
+        Some(more.iter().any(|t| t.holds(bits.holds)))
     }
 }
 
@@ -192,7 +245,7 @@ struct Cx<'a> {
 impl Cx<'_> {
     /// The atom of a leaf node, and whether it holds when the node does (`false` for
     /// `!=`), or `None` if the node is no atom.
-    fn atom(&self, node: Node) -> Option<(Atom, bool)> {
+    fn atom(&self, node: Node, masks: &mut Vec<u128>) -> Option<(Atom, bool)> {
         Some(match node {
             Node::EnumIs {
                 value_at,
@@ -202,13 +255,22 @@ impl Cx<'_> {
             Node::HasMember { value_at, member } => (Atom::HasMember { value_at, member }, true),
             Node::Bool(Opnd::Value(value_at)) => (Atom::Bool { value_at }, true),
             Node::InMask { value_at, members } => match self.consts.get(members as usize)? {
-                Value::Set(s) => (
-                    Atom::InMask {
-                        value_at,
-                        members: s.0,
-                    },
-                    true,
-                ),
+                Value::Set(s) => {
+                    let mask = match masks.iter().position(|m| *m == s.0) {
+                        Some(i) => i,
+                        None => {
+                            masks.push(s.0);
+                            masks.len() - 1
+                        }
+                    };
+                    (
+                        Atom::InMask {
+                            value_at,
+                            mask: u32::try_from(mask).ok()?,
+                        },
+                        true,
+                    )
+                }
                 _ => return None,
             },
             _ => return None,
@@ -223,16 +285,17 @@ impl Cx<'_> {
         n: u32,
         negate: bool,
         atoms: &mut Vec<Atom>,
+        masks: &mut Vec<u128>,
         uses: &mut u64,
     ) -> Option<Vec<Term>> {
         let node = *self.nodes.get(n as usize)?;
         match node {
-            Node::Const(b) => Some(if b != negate {
-                vec![Term::TRUE]
-            } else {
+            Node::Const(b) => Some(if b == negate {
                 Vec::new()
+            } else {
+                vec![Term::TRUE]
             }),
-            Node::Not(k) => self.dnf(k, !negate, atoms, uses),
+            Node::Not(k) => self.dnf(k, !negate, atoms, masks, uses),
             Node::And(s, e) | Node::Or(s, e) => {
                 let kids = self.kids.get(s as usize..e as usize)?;
                 // Under a negation, `and` is an `or` of the negated kids and vice versa.
@@ -240,7 +303,7 @@ impl Cx<'_> {
                 if conjunction {
                     let mut acc = vec![Term::TRUE];
                     for &k in kids {
-                        let form = self.dnf(k, negate, atoms, uses)?;
+                        let form = self.dnf(k, negate, atoms, masks, uses)?;
                         let mut next = Vec::new();
                         for a in &acc {
                             for b in &form {
@@ -260,7 +323,7 @@ impl Cx<'_> {
                 } else {
                     let mut acc: Vec<Term> = Vec::new();
                     for &k in kids {
-                        for t in self.dnf(k, negate, atoms, uses)? {
+                        for t in self.dnf(k, negate, atoms, masks, uses)? {
                             if !acc.contains(&t) {
                                 acc.push(t);
                             }
@@ -273,7 +336,7 @@ impl Cx<'_> {
                 }
             }
             leaf => {
-                let (atom, holds) = self.atom(leaf)?;
+                let (atom, holds) = self.atom(leaf, masks)?;
                 let i = match atoms.iter().position(|a| *a == atom) {
                     Some(i) => i,
                     None => {
@@ -286,10 +349,10 @@ impl Cx<'_> {
                 }
                 let bit = 1u64 << i;
                 *uses |= bit;
-                Some(vec![if holds != negate {
-                    Term { pos: bit, neg: 0 }
-                } else {
+                Some(vec![if holds == negate {
                     Term { pos: 0, neg: bit }
+                } else {
+                    Term { pos: bit, neg: 0 }
                 }])
             }
         }
@@ -301,13 +364,11 @@ impl CompiledSet {
     /// benchmarks: `(deny, allow)`).
     #[doc(hidden)]
     pub fn bitset_rules(&self, action: crate::schema::ActionId) -> (usize, usize) {
-        let count = |b: &Option<BitList>| {
-            b.as_ref()
-                .map_or(0, |b| b.rules.iter().filter(|r| r.is_some()).count())
-        };
+        let count = |forms: &[Option<BitRule>]| forms.iter().filter(|r| r.is_some()).count();
         self.plans
             .get(usize::from(action))
-            .map_or((0, 0), |p| (count(&p.deny.bits), count(&p.allow.bits)))
+            .and_then(|p| p.bits.as_ref())
+            .map_or((0, 0), |b| (count(&b.deny), count(&b.allow)))
     }
 }
 

@@ -14,7 +14,7 @@
 
 mod bits;
 
-pub(crate) use bits::BitList;
+pub(crate) use bits::{ActionBits, AtomBits};
 
 use crate::ast::{CmpOp, Effect};
 use crate::schema::{ActionId, Schema, Type};
@@ -152,8 +152,6 @@ pub(crate) struct RuleList {
     /// Positions `0..rules.len()`.
     pub(crate) all: Vec<u32>,
     pub(crate) index: Option<EnumIndex>,
-    /// The rules in normal form over a bitset of shared tests (see [`bits`]).
-    pub(crate) bits: Option<BitList>,
 }
 
 /// Rules bucketed by the value of one enum attribute.
@@ -191,6 +189,8 @@ pub(crate) struct ActionPlan {
     pub(crate) layout: Layout,
     pub(crate) deny: RuleList,
     pub(crate) allow: RuleList,
+    /// The rules in normal form over a bitset of shared tests (see [`bits`]).
+    pub(crate) bits: Option<ActionBits>,
 }
 
 /// A policy set compiled for deciding.
@@ -334,6 +334,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
             layout,
             deny: RuleList::default(),
             allow: RuleList::default(),
+            bits: None,
         })
         .collect();
     let mut rules = Vec::with_capacity(set.rules().len());
@@ -387,12 +388,13 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
             layout,
             deny,
             allow,
+            bits,
         } = plan;
-        for list in [deny, allow] {
+        for list in [&mut *deny, &mut *allow] {
             list.all = (0..u32::try_from(list.rules.len()).unwrap_or(u32::MAX)).collect();
             list.index = c.build_index(list, &layout.types);
-            list.bits = BitList::build(&c.nodes, &c.kids, &c.consts, &list.rules);
         }
+        *bits = ActionBits::build(&c.nodes, &c.kids, &c.consts, &deny.rules, &allow.rules);
     }
     CompiledSet {
         id: NEXT_SET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
