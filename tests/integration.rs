@@ -6,6 +6,8 @@ mod analysis;
 mod audit;
 mod batch;
 mod cli;
+#[cfg(feature = "serve")]
+mod console;
 mod coverage;
 mod diff;
 mod domain;
@@ -20,6 +22,8 @@ mod scenarios;
 mod schema;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_reload;
 mod syntax;
 mod util;
 mod validate;
