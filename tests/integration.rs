@@ -8,6 +8,7 @@ mod batch;
 mod cli;
 mod coverage;
 mod diff;
+mod docs;
 mod domain;
 mod eval;
 mod fmt;
