@@ -57,6 +57,8 @@ fn markdown_files() -> Vec<PathBuf> {
 /// One code block: the line of its opening fence (1-based), its info string and its lines.
 struct Block<'a> {
     line: usize,
+    /// The fence is indented (in a list item, say): trycmd does not see it.
+    indented: bool,
     info: &'a str,
     above: Option<&'a str>,
     body: Vec<&'a str>,
@@ -68,7 +70,7 @@ fn blocks(text: &str) -> Vec<Block<'_>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        let line = lines[i];
+        let line = lines[i].trim_start();
         let ticks = line.chars().take_while(|&c| c == '`').count();
         if ticks < 3 {
             i += 1;
@@ -77,12 +79,13 @@ fn blocks(text: &str) -> Vec<Block<'_>> {
         let fence = &line[..ticks];
         let mut block = Block {
             line: i + 1,
+            indented: line.len() != lines[i].len(),
             info: line[ticks..].trim(),
             above: i.checked_sub(1).map(|j| lines[j]),
             body: Vec::new(),
         };
         i += 1;
-        while i < lines.len() && !lines[i].starts_with(fence) {
+        while i < lines.len() && !lines[i].trim_start().starts_with(fence) {
             block.body.push(lines[i]);
             i += 1;
         }
@@ -112,13 +115,19 @@ fn shell_block_problems(text: &str) -> Vec<String> {
                 block.line
             ));
         } else if lang == "console" || lang == "trycmd" {
-            if ignored && !marked {
+            if block.indented && !(ignored && marked) {
+                problems.push(format!(
+                    "{}: an indented ```{lang} block is not run (trycmd reads only fences at the \
+                     start of a line): move it out of the list or quote",
+                    block.line
+                ));
+            } else if ignored && !marked {
                 problems.push(format!(
                     "{}: ```{} is not executed, so it needs `{MARKER} REASON -->` on the line above",
                     block.line, block.info
                 ));
             }
-            if !ignored {
+            if !ignored && !block.indented {
                 problems.extend(console_problems(&block));
             }
         } else {
@@ -187,7 +196,8 @@ fn the_shell_block_check_finds_unmarked_and_bare_blocks() {
                 <!-- not executed:  -->\n```bash\nls\n```\n\
                 ```text\nplain output\n```\n\
                 ```console\n$ RUST_LOG=x mailgate check\n```\n\
-                ```console\n$ mailgate check\nok\n$ mailgate test\n? failed\nfailed\n\n```\n";
+                ```console\n$ mailgate check\nok\n$ mailgate test\n? failed\nfailed\n\n```\n\
+                - item\n\n  ```console\n  $ mailgate check\n\n  ```\n";
     let problems = shell_block_problems(text);
     let lines: Vec<&str> = problems
         .iter()
@@ -195,12 +205,12 @@ fn the_shell_block_check_finds_unmarked_and_bare_blocks() {
         .collect();
     // 2: unmarked sh; 9: text with a prompt; 13: bare fence; 19: `echo` in console; 17: its
     // output (`ok`) without the closing blank line; 21: console,ignore unmarked; 25: marker
-    // without a reason; 35: output without the blank line. Not: the marked sh (6), the plain
+    // without a reason; 35: output without the blank line; 44: an indented console block. Not: the marked sh (6), the plain
     // text block, the console block with an env assignment before `mailgate`, a command with
     // no output, a command with `? failed` and a blank line after its output.
     assert_eq!(
         lines,
-        ["2", "9", "13", "19", "17", "21", "25", "35"],
+        ["2", "9", "13", "19", "17", "21", "25", "35", "44"],
         "{problems:#?}"
     );
 }
