@@ -21,6 +21,8 @@ mod scenarios;
 mod schema;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_reload;
 mod syntax;
 mod util;
 mod validate;

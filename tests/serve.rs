@@ -13,21 +13,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Longest any single wait may take (the machine may be busy building).
-const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A running `mailgate serve`.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts `mailgate serve --addr 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on` line.
-    fn start(args: &[&str]) -> Server {
+    pub(crate) fn start(args: &[&str]) -> Server {
+        Server::start_at("127.0.0.1:0", args)
+    }
+
+    /// Starts `mailgate serve --addr ADDR ARGS...`.
+    pub(crate) fn start_at(addr: &str, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailgate"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", addr])
             .args(args)
             .current_dir(repo_path(""))
             .stdin(Stdio::null())
@@ -65,24 +70,29 @@ impl Server {
         }
     }
 
-    fn get(&self, path: &str) -> Response {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Response {
         http(self.addr, "GET", path, &[], b"")
     }
 
-    fn post(&self, path: &str, body: &[u8]) -> Response {
+    pub(crate) fn post(&self, path: &str, body: &[u8]) -> Response {
         http(self.addr, "POST", path, &[], body)
     }
 
-    fn status(&self) -> serde_json::Value {
+    pub(crate) fn status(&self) -> serde_json::Value {
         self.get("/v1/status").json()
     }
 
-    fn revision(&self) -> String {
+    pub(crate) fn revision(&self) -> String {
         self.status()["revision"].as_str().unwrap().to_owned()
     }
 
     /// Polls `/v1/status` until `done` holds, within the deadline.
-    fn wait_status(&self, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
+    pub(crate) fn wait_status(&self, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
         let start = Instant::now();
         loop {
             let s = self.status();
@@ -99,7 +109,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns the exit code, within the deadline.
-    fn terminate(mut self) -> i32 {
+    pub(crate) fn terminate(mut self) -> i32 {
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -131,23 +141,23 @@ impl Drop for Server {
 
 /// An HTTP response.
 #[derive(Debug)]
-struct Response {
-    status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
 impl Response {
-    fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         std::str::from_utf8(&self.body).unwrap()
     }
 
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -156,7 +166,7 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`).
-fn http(
+pub(crate) fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -206,7 +216,7 @@ fn http(
 
 /// The revision as documented: SHA-256 over the schema and policy files sorted by
 /// relative path, each as path, a zero byte, 8-byte big-endian length, content.
-fn expected_revision(dir: &Path) -> String {
+pub(crate) fn expected_revision(dir: &Path) -> String {
     let mut files = Vec::new();
     collect(dir, dir, &mut files);
     files.sort();
@@ -243,14 +253,14 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
 
 /// Writes a file the way editors that save by rename do: a temporary file, then a rename
 /// over the target.
-fn save_by_rename(path: &Path, text: &str) {
+pub(crate) fn save_by_rename(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp~");
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, path).unwrap();
 }
 
 /// A fresh copy of the shipped policies.
-fn policy_copy(name: &str) -> PathBuf {
+pub(crate) fn policy_copy(name: &str) -> PathBuf {
     let dir = temp_dir(name).join("policies");
     copy_dir(&repo_path("policies"), &dir);
     dir
@@ -258,12 +268,12 @@ fn policy_copy(name: &str) -> PathBuf {
 
 /// An on-premises System Administrator with the approval privilege may change the
 /// approval settings (DOMAIN: on-premises approval needs both).
-const SETTINGS_ALLOWED: &str = r#"{"action":"change_approval_settings","org":{"deployment":"onpremises","version":"9.1"},"user":{"security_roles":["System Administrator"],"privileges":["Approve Email Addresses for Users or Queues"]}}"#;
+pub(crate) const SETTINGS_ALLOWED: &str = r#"{"action":"change_approval_settings","org":{"deployment":"onpremises","version":"9.1"},"user":{"security_roles":["System Administrator"],"privileges":["Approve Email Addresses for Users or Queues"]}}"#;
 
 /// Without the privilege, no rule allows it.
 const SETTINGS_DENIED: &str = r#"{"action":"change_approval_settings","org":{"deployment":"onpremises","version":"9.1"},"user":{"security_roles":["Salesperson"]}}"#;
 
-const FREEZE: &str = "rule freeze-settings {\n  deny change_approval_settings\n  reason \"settings are frozen\"\n}\n";
+pub(crate) const FREEZE: &str = "rule freeze-settings {\n  deny change_approval_settings\n  reason \"settings are frozen\"\n}\n";
 
 fn generated_lines(n: usize) -> Vec<String> {
     let orgs = mailgate::generate::org_variants();
@@ -481,7 +491,7 @@ fn hot_reload_follows_renames_deletes_schema_edits_and_keeps_the_last_good_set()
     let metrics = server.get("/metrics").text().to_owned();
     let failures = samples(&metrics)
         .into_iter()
-        .find(|(s, _)| s == r#"mailgate_policy_reloads_total{result="failure"}"#)
+        .find(|(s, _)| s == r#"mailgate_policy_reloads_total{result="refused"}"#)
         .unwrap()
         .1;
     assert!(failures >= 1.0, "{metrics}");
@@ -668,7 +678,7 @@ fn log_masks_erase_input_paths() {
 }
 
 /// Parses the Prometheus text format: every sample line is `name{labels} value`.
-fn samples(text: &str) -> Vec<(String, f64)> {
+pub(crate) fn samples(text: &str) -> Vec<(String, f64)> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
@@ -726,7 +736,7 @@ fn metrics_count_what_was_served() {
     assert!(
         (value(&format!("mailgate_policy_info{{revision=\"{revision}\"}}")) - 1.0).abs() < 1e-9
     );
-    assert!(value(r#"mailgate_policy_reloads_total{result="failure"}"#).abs() < 1e-9);
+    assert!(value(r#"mailgate_policy_reloads_total{result="refused"}"#).abs() < 1e-9);
     assert!(value("mailgate_decision_log_dropped_total").abs() < 1e-9);
     // The decide histogram: cumulative buckets ending in the count.
     let prefix = r#"mailgate_http_request_duration_seconds_bucket{handler="/v1/decide",method="POST",code="200",le="#;

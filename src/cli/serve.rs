@@ -1,7 +1,7 @@
 //! `mailgate serve`: the decision service ([`crate::serve`]).
 
 use super::{Exit, PolicyArgs};
-use crate::serve::{self, Config, LogTarget, ServeError, Server};
+use crate::serve::{self, Config, Gate, LogTarget, ServeError, Server};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,8 +33,22 @@ pub struct ServeArgs {
     /// Most requests handled at once; more wait their turn within the timeout.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     max_concurrency: usize,
+    /// What a policy set must pass to go live, at startup and on every reload: it always
+    /// loads, reads the same twice one debounce apart and keeps every invariant;
+    /// `scenarios` also needs every scenario of the folder's `scenarios/` to pass.
+    #[arg(long, value_enum, value_name = "GATE", default_value_t = ReloadGate::Invariants)]
+    reload_gate: ReloadGate,
     #[command(flatten)]
     policies: PolicyArgs,
+}
+
+/// `--reload-gate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReloadGate {
+    /// Load, stability, every invariant.
+    Invariants,
+    /// As `invariants`, and every scenario passes.
+    Scenarios,
 }
 
 /// Runs `serve`.
@@ -55,6 +69,10 @@ pub(crate) fn run(args: &ServeArgs) -> Exit {
     config.max_batch_bytes = args.max_batch_bytes;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.max_concurrency = args.max_concurrency;
+    config.reload_gate = match args.reload_gate {
+        ReloadGate::Invariants => Gate::Invariants,
+        ReloadGate::Scenarios => Gate::Scenarios,
+    };
     let server = match Server::bind(config) {
         Ok(s) => s,
         Err(ServeError::Load(failure)) => {
@@ -62,6 +80,18 @@ pub(crate) fn run(args: &ServeArgs) -> Exit {
             let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
             errln!(
                 "error: the policy set has {n} error{}; not serving",
+                if n == 1 { "" } else { "s" }
+            );
+            return Exit::Failure;
+        }
+        Err(ServeError::Refused(refusal)) => {
+            for d in &refusal.diagnostics {
+                errln!("error: {}", d.trim_end());
+            }
+            let n = refusal.diagnostics.len();
+            errln!(
+                "error: the policy set fails the reload gate ({}: {n} problem{}); not serving",
+                refusal.reason.as_str(),
                 if n == 1 { "" } else { "s" }
             );
             return Exit::Failure;

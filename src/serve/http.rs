@@ -1,5 +1,6 @@
-//! The HTTP API: routes, handlers, and one middleware for authentication, concurrency,
-//! timeouts and latency metrics.
+//! The HTTP API: routes, handlers, one middleware for concurrency, timeouts and latency
+//! metrics, and one outermost layer for authentication, so every route needs the token
+//! unless it is one of the two health probes.
 
 use super::log::{DecisionLog, Event};
 use super::metrics::{DecisionCounts, Metrics, Outcome};
@@ -30,6 +31,9 @@ pub(crate) const MAX_DECIDE_BYTES: usize = MAX_BATCH_LINE_BYTES;
 pub(crate) struct LastReload {
     pub(crate) at: String,
     pub(crate) ok: bool,
+    /// Why a reload was refused (`load_failed`, `unstable`, `invariant_failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<&'static str>,
     pub(crate) trigger: &'static str,
     pub(crate) revision: String,
     pub(crate) diagnostics: Vec<String>,
@@ -43,6 +47,10 @@ pub(crate) struct App {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) log: Option<DecisionLog>,
     pub(crate) token: Option<String>,
+    /// Whether the policy folder is watched now (`None`: nothing to watch).
+    pub(crate) watching: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// What a reloaded set must pass.
+    pub(crate) gate: super::Gate,
     pub(crate) reload_lock: tokio::sync::Mutex<()>,
     pub(crate) last_reload: std::sync::Mutex<LastReload>,
     pub(crate) limit: tokio::sync::Semaphore,
@@ -78,6 +86,11 @@ pub(crate) fn router(app: Arc<App>, max_batch_bytes: usize) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        // Outermost: every route above, and the fallback, needs the token.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            authenticate,
+        ))
         .with_state(app)
 }
 
@@ -117,33 +130,73 @@ fn method_label(m: &axum::http::Method) -> &'static str {
     }
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
+/// Compares two secrets in constant time (`subtle`). Both are hashed first, so the time
+/// does not depend on their lengths either.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::Digest as _;
+    use subtle::ConstantTimeEq as _;
+    sha2::Sha256::digest(a)
+        .ct_eq(&sha2::Sha256::digest(b))
+        .into()
 }
 
-/// Authentication (health probes are open), the concurrency limit, the timeout, and the
-/// latency histogram.
+/// The token of an `Authorization: Bearer TOKEN` header; the scheme is matched
+/// case-insensitively (RFC 9110, section 11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether `ip` is loopback, also when written as an IPv4-mapped IPv6 address
+/// (`::ffff:127.0.0.1`, as a dual-stack listener sees an IPv4 client).
+pub(crate) fn is_loopback(ip: std::net::IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// The paths open without the token.
+fn is_probe(path: &str) -> bool {
+    path == "/health/live" || path == "/health/ready"
+}
+
+/// Authentication, the outermost layer: with `--token`, every request but the two health
+/// probes needs `Authorization: Bearer TOKEN`. Routes get it by being in the router.
+async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let Some(token) = &app.token else {
+        return next.run(req).await;
+    };
+    if is_probe(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer);
+    if given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
+        return next.run(req).await;
+    }
+    let start = Instant::now();
+    let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    app.metrics.request(
+        handler_label(req.uri().path()),
+        method_label(req.method()),
+        r.status().as_u16(),
+        start.elapsed(),
+    );
+    r
+}
+
+/// The concurrency limit, the timeout, and the latency histogram.
 async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let handler = handler_label(req.uri().path());
     let method = method_label(req.method());
-    let response = 'answer: {
-        if let Some(token) = &app.token
-            && !handler.starts_with("/health/")
-        {
-            let given = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if !given.is_some_and(|g| same_secret(g.trim().as_bytes(), token.as_bytes())) {
-                let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                break 'answer r;
-            }
-        }
+    let response = {
         let work = async {
             let Ok(_permit) = app.limit.acquire().await else {
                 return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
@@ -514,6 +567,10 @@ pub(crate) fn status_json(app: &App) -> serde_json::Value {
             Origin::Embedded => "built-in".to_owned(),
         },
         "last_reload": last,
+        "watching": app
+            .watching
+            .as_ref()
+            .is_some_and(|w| w.load(std::sync::atomic::Ordering::Relaxed)),
     })
 }
 
@@ -526,7 +583,7 @@ async fn reload(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if !peer.ip().is_loopback() {
+    if !is_loopback(peer.ip()) {
         return error(
             StatusCode::FORBIDDEN,
             "reload is only accepted from the loopback interface",
@@ -586,6 +643,28 @@ mod tests {
         assert!(!same_secret(b"abc", b"abd"));
         assert!(!same_secret(b"abc", b"abcd"));
         assert!(!same_secret(b"", b"a"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer t"), Some("t"));
+        assert_eq!(bearer("bearer t"), Some("t"));
+        assert_eq!(bearer("BEARER  t "), Some("t"));
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Basic t"), None);
+        assert_eq!(bearer("Bearert"), None);
+    }
+
+    #[test]
+    fn ipv4_mapped_loopback_is_loopback() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(is_loopback(ip("127.0.0.1")));
+        assert!(is_loopback(ip("::1")));
+        assert!(is_loopback(ip("::ffff:127.0.0.1")));
+        assert!(is_loopback(ip("::ffff:127.1.2.3")));
+        assert!(!is_loopback(ip("::ffff:10.0.0.1")));
+        assert!(!is_loopback(ip("10.0.0.1")));
     }
 
     #[test]

@@ -213,7 +213,7 @@ impl Metrics {
             "# HELP mailgate_policy_reloads_total Policy reloads, by result.\n\
              # TYPE mailgate_policy_reloads_total counter\n\
              mailgate_policy_reloads_total{{result=\"success\"}} {}\n\
-             mailgate_policy_reloads_total{{result=\"failure\"}} {}\n\
+             mailgate_policy_reloads_total{{result=\"refused\"}} {}\n\
              # HELP mailgate_policy_last_reload_success_timestamp_seconds When the active policy set was last (re)loaded.\n\
              # TYPE mailgate_policy_last_reload_success_timestamp_seconds gauge\n\
              mailgate_policy_last_reload_success_timestamp_seconds {}\n\

@@ -5,19 +5,24 @@
 //!
 //! - **One snapshot per request.** The active [`Snapshot`] sits in an `ArcSwap`; a request
 //!   takes it once and parses, decides and logs with it, so no request ever sees two sets.
-//! - **Reloads** come from a debounced, recursive watch of the policy folder, SIGHUP and
-//!   `POST /v1/reload` (loopback only). They run one at a time; a set that loads cleanly
-//!   is swapped in whole, one with errors is refused and the last good set keeps deciding.
+//! - **Reloads** come from a debounced, recursive watch of the policy folder (which
+//!   survives the folder being replaced, see [`watch`]), SIGHUP and `POST /v1/reload`
+//!   (loopback only). They run one at a time, and every one passes the [`gate`]: a set goes
+//!   live whole only if it loads, reads the same twice one debounce apart and keeps every
+//!   invariant; otherwise it is refused and the last good set keeps deciding.
 //! - **The decision log** is written by a thread of its own behind a bounded channel; a
 //!   decision never waits for it (events that do not fit are dropped and counted).
 //!
 //! [`LineDecider`]: crate::batch::LineDecider
 
+mod gate;
 mod http;
 mod log;
 mod metrics;
 mod snapshot;
+mod watch;
 
+pub use gate::{Gate, Reason, Refusal};
 pub use snapshot::{Snapshot, load, revision};
 
 use crate::diagnostics::render_all;
@@ -38,6 +43,10 @@ pub enum ServeError {
     /// The policy set did not load (render its diagnostics with [`render_failure`]).
     #[error("the policy set has errors")]
     Load(Box<crate::policy_set::LoadFailure>),
+    /// The policy set loaded but did not pass the gate (an invariant or, under
+    /// `--reload-gate scenarios`, a scenario fails).
+    #[error("the policy set did not pass the gate ({})", .0.reason.as_str())]
+    Refused(Refusal),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -99,6 +108,8 @@ pub struct Config {
     pub max_concurrency: usize,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
+    /// What a policy set must pass to go live (at startup and on every reload).
+    pub reload_gate: Gate,
 }
 
 impl Config {
@@ -115,6 +126,7 @@ impl Config {
             timeout: Duration::from_secs(30),
             max_concurrency: 1024,
             drain: Duration::from_secs(10),
+            reload_gate: Gate::default(),
         }
     }
 }
@@ -134,7 +146,7 @@ pub struct Server {
     listener: std::net::TcpListener,
     config: Config,
     initial: Snapshot,
-    watcher: Option<notify::RecommendedWatcher>,
+    watch: Option<watch::Watch>,
     triggers: (
         tokio::sync::mpsc::Sender<&'static str>,
         tokio::sync::mpsc::Receiver<&'static str>,
@@ -143,14 +155,16 @@ pub struct Server {
 
 impl Server {
     /// Starts watching the policy folder, loads the policy set (so a change made after
-    /// this call returns is never missed) and binds the address.
+    /// this call returns is never missed), checks it with the gate (every invariant, and
+    /// the scenarios under [`Gate::Scenarios`]) and binds the address.
     pub fn bind(config: Config) -> Result<Server, ServeError> {
         let (tx, rx) = tokio::sync::mpsc::channel::<&'static str>(1);
-        let watcher = match &config.origin {
-            Origin::Dir(dir) if dir.is_dir() => Some(watch(dir, tx.clone())?),
+        let watch = match &config.origin {
+            Origin::Dir(dir) if dir.is_dir() => Some(watch::Watch::start(dir, tx.clone())?),
             _ => None,
         };
         let initial = load(&config.origin).map_err(|f| ServeError::Load(Box::new(f)))?;
+        gate::check(&config.origin, &initial, config.reload_gate).map_err(ServeError::Refused)?;
         let listener =
             std::net::TcpListener::bind(config.addr).map_err(|source| ServeError::Bind {
                 addr: config.addr,
@@ -161,7 +175,7 @@ impl Server {
             listener,
             config,
             initial,
-            watcher,
+            watch,
             triggers: (tx, rx),
         })
     }
@@ -192,7 +206,7 @@ impl Server {
             listener,
             config,
             initial,
-            watcher: _watcher,
+            watch,
             triggers: (tx, mut rx),
         } = self;
         let metrics = Arc::new(Metrics::default());
@@ -226,6 +240,7 @@ impl Server {
         let last = LastReload {
             at: now_rfc3339(),
             ok: true,
+            reason: None,
             trigger: "startup",
             revision: initial.revision.to_string(),
             diagnostics: initial.warnings.clone(),
@@ -236,6 +251,8 @@ impl Server {
             metrics,
             log,
             token: config.token.clone(),
+            watching: watch.as_ref().map(watch::Watch::watching_flag),
+            gate: config.reload_gate,
             reload_lock: tokio::sync::Mutex::new(()),
             last_reload: std::sync::Mutex::new(last),
             limit: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
@@ -256,6 +273,20 @@ impl Server {
                 }
             });
         }
+        let watch = watch.map(Arc::new);
+        if let Some(watch) = &watch {
+            // While the folder is gone, look for it now and then (its parent's events
+            // normally say when it is back).
+            let (watch, tx) = (watch.clone(), tx.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(watch::LOOK_AGAIN).await;
+                    if watch.lost_and_found() {
+                        let _ = tx.try_send("watch");
+                    }
+                }
+            });
+        }
         drop(tx);
         {
             let app = app.clone();
@@ -263,6 +294,9 @@ impl Server {
                 while let Some(trigger) = rx.recv().await {
                     if trigger == "watch" {
                         settle(&mut rx).await;
+                    }
+                    if let Some(watch) = &watch {
+                        watch.rearm_if_needed();
                     }
                     reload(&app, trigger).await;
                 }
@@ -338,47 +372,6 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 /// Longest a stream of changes can postpone a reload.
 const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 
-/// Whether a file event can change the policy set. Reading a file (the reload itself
-/// opens every file) must not trigger another reload.
-fn changes_files(kind: notify::EventKind) -> bool {
-    use notify::event::{AccessKind, AccessMode, EventKind};
-    match kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write))
-        | EventKind::Any
-        | EventKind::Create(_)
-        | EventKind::Modify(_)
-        | EventKind::Remove(_)
-        | EventKind::Other => true,
-        EventKind::Access(_) => false,
-    }
-}
-
-/// Watches `dir` recursively (a folder, not single files, so editors that save by
-/// writing a temporary file and renaming it over the original are seen, and so are
-/// deleted and new files). Every change asks for a reload; the reload task debounces.
-fn watch(
-    dir: &std::path::Path,
-    tx: tokio::sync::mpsc::Sender<&'static str>,
-) -> Result<notify::RecommendedWatcher, ServeError> {
-    use notify::Watcher as _;
-    let err = |e: &notify::Error| ServeError::Watch {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // On a watcher error, reload anyway: the folder may have changed unseen.
-        if event.map_or(true, |e| changes_files(e.kind)) {
-            // A full channel means a reload is already pending; it will see this change.
-            let _ = tx.try_send("watch");
-        }
-    })
-    .map_err(|e| err(&e))?;
-    watcher
-        .watch(dir, notify::RecursiveMode::Recursive)
-        .map_err(|e| err(&e))?;
-    Ok(watcher)
-}
-
 /// Waits until the folder has been quiet for [`DEBOUNCE`] (at most [`DEBOUNCE_MAX`]), so
 /// an editor's write-then-rename or a `git checkout` becomes one reload.
 async fn settle(rx: &mut tokio::sync::mpsc::Receiver<&'static str>) {
@@ -390,24 +383,13 @@ async fn settle(rx: &mut tokio::sync::mpsc::Receiver<&'static str>) {
     }
 }
 
-/// Loads the policy set again and swaps it in if it loaded cleanly. One reload runs at a
-/// time; the outcome is kept for `/v1/status`.
+/// Loads the policy set again and swaps it in if it passes the gate: it loads, its
+/// revision is the same when read again one [`DEBOUNCE`] later, and it passes
+/// [`gate::check`]. One reload runs at a time; the outcome is kept for `/v1/status`.
 async fn reload(app: &Arc<App>, trigger: &'static str) -> LastReload {
     let _one_at_a_time = app.reload_lock.lock().await;
-    let origin = app.origin.clone();
-    let loaded = tokio::task::spawn_blocking(move || match load(&origin) {
-        Ok(s) => Ok(s),
-        Err(f) => Err(f
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.render(&f.sources))
-            .collect::<Vec<_>>()),
-    })
-    .await
-    .unwrap_or_else(|_| Err(vec!["error: the reload task failed".to_owned()]));
     let current = app.active.load_full().revision.clone();
-    let last = match loaded {
+    let last = match candidate(app).await {
         Ok(snap) => {
             app.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
             app.metrics
@@ -416,6 +398,7 @@ async fn reload(app: &Arc<App>, trigger: &'static str) -> LastReload {
             let last = LastReload {
                 at: now_rfc3339(),
                 ok: true,
+                reason: None,
                 trigger,
                 revision: snap.revision.to_string(),
                 diagnostics: snap.warnings.clone(),
@@ -432,20 +415,19 @@ async fn reload(app: &Arc<App>, trigger: &'static str) -> LastReload {
             }
             last
         }
-        Err(diagnostics) => {
+        Err(refusal) => {
             app.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
             note(&format!(
-                "{}\nmailgate: policy reload ({trigger}) refused: {} error{}; still serving revision {current}",
-                diagnostics.join("\n\n").trim_end(),
-                diagnostics.len(),
-                if diagnostics.len() == 1 { "" } else { "s" }
+                "mailgate: policy reload ({trigger}) refused ({}; see /v1/status); still serving revision {current}",
+                refusal.summary()
             ));
             LastReload {
                 at: now_rfc3339(),
                 ok: false,
+                reason: Some(refusal.reason.as_str()),
                 trigger,
                 revision: current.to_string(),
-                diagnostics,
+                diagnostics: refusal.diagnostics,
             }
         }
     };
@@ -453,6 +435,56 @@ async fn reload(app: &Arc<App>, trigger: &'static str) -> LastReload {
         *l = last.clone();
     }
     last
+}
+
+/// Reads the policy set and puts it through the gate.
+async fn candidate(app: &Arc<App>) -> Result<Snapshot, Refusal> {
+    let origin = app.origin.clone();
+    let snap = tokio::task::spawn_blocking(move || {
+        load(&origin).map_err(|f| Refusal {
+            reason: Reason::LoadFailed,
+            diagnostics: f
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.render(&f.sources))
+                .collect(),
+        })
+    })
+    .await
+    .unwrap_or_else(|_| Err(failed_task()))?;
+    // A writer still at work (`scp`, `rsync --inplace`, a multi-file copy) shows as files
+    // that change between two reads one debounce apart.
+    if let Origin::Dir(_) = &app.origin {
+        tokio::time::sleep(DEBOUNCE).await;
+        let origin = app.origin.clone();
+        let again = tokio::task::spawn_blocking(move || snapshot::current_revision(&origin))
+            .await
+            .ok()
+            .flatten();
+        if again.as_deref() != Some(&*snap.revision) {
+            return Err(Refusal {
+                reason: Reason::Unstable,
+                diagnostics: vec![format!(
+                    "the policy files changed while they were read: revision {} and, {} ms later, {}",
+                    snap.revision,
+                    DEBOUNCE.as_millis(),
+                    again.as_deref().unwrap_or("unreadable")
+                )],
+            });
+        }
+    }
+    let (origin, gate) = (app.origin.clone(), app.gate);
+    tokio::task::spawn_blocking(move || gate::check(&origin, &snap, gate).map(|()| snap))
+        .await
+        .unwrap_or_else(|_| Err(failed_task()))
+}
+
+fn failed_task() -> Refusal {
+    Refusal {
+        reason: Reason::LoadFailed,
+        diagnostics: vec!["error: the reload task failed".to_owned()],
+    }
 }
 
 /// Renders a failed load for the terminal (used at startup).

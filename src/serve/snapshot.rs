@@ -59,6 +59,27 @@ fn relative(origin: &Origin, name: &str) -> String {
     rel.trim_start_matches(['/', '\\']).replace('\\', "/")
 }
 
+/// The revision of files as read.
+fn revision_of(origin: &Origin, schema: &RawFile, policies: &[RawFile]) -> String {
+    let names: Vec<String> = std::iter::once(schema)
+        .chain(policies)
+        .map(|f: &RawFile| relative(origin, &f.name))
+        .collect();
+    revision(
+        std::iter::once(schema)
+            .chain(policies)
+            .zip(&names)
+            .map(|(f, n)| (n.as_str(), f.bytes.as_deref().unwrap_or_default())),
+    )
+}
+
+/// The revision of the files at `origin` now, without loading them (`None` when they
+/// cannot be listed).
+pub(crate) fn current_revision(origin: &Origin) -> Option<String> {
+    let (schema, policies) = policy_set::policy_files(origin).ok()?;
+    Some(revision_of(origin, &schema, &policies))
+}
+
 /// Reads, hashes and loads the policy set at `origin`. The revision covers exactly the
 /// bytes that were compiled.
 pub fn load(origin: &Origin) -> Result<Snapshot, LoadFailure> {
@@ -66,16 +87,7 @@ pub fn load(origin: &Origin) -> Result<Snapshot, LoadFailure> {
         sources: crate::source::SourceMap::new(),
         diagnostics: vec![*d],
     })?;
-    let names: Vec<String> = std::iter::once(&schema)
-        .chain(&policies)
-        .map(|f: &RawFile| relative(origin, &f.name))
-        .collect();
-    let revision = revision(
-        std::iter::once(&schema)
-            .chain(&policies)
-            .zip(&names)
-            .map(|(f, n)| (n.as_str(), f.bytes.as_deref().unwrap_or_default())),
-    );
+    let revision = revision_of(origin, &schema, &policies);
     let loaded = policy_set::load_files(schema, policies)?;
     let warnings = loaded
         .warnings
