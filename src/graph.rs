@@ -621,6 +621,100 @@ impl Graph {
     }
 }
 
+#[cfg(feature = "serve")]
+impl Graph {
+    /// An SVG picture of the graph, laid out by `layout-rs` (no Graphviz needed), for the
+    /// console. The root `svg` carries `data-graph="ACTION"`; each node's shape sits in a
+    /// `g` with `data-node` and, for a rule's nodes, `data-rule="ID"`, and each outcome's
+    /// label starts with its rule id, so every rule id of the action appears as text.
+    pub fn to_svg(&self, set: &CompiledSet) -> String {
+        use layout::backends::svg::SVGWriter;
+        use layout::core::base::Orientation;
+        use layout::core::color::Color;
+        use layout::core::geometry::{Point, get_size_for_str};
+        use layout::core::style::StyleAttr;
+        use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
+        use layout::topo::layout::VisualGraph;
+
+        const FONT: usize = 14;
+        let mut vg = VisualGraph::new(Orientation::TopToBottom);
+        let mut handles = Vec::with_capacity(self.nodes.len());
+        for (n, node) in self.nodes.iter().enumerate() {
+            // `let` definitions stand apart from the flow (the DOT and Mermaid pictures
+            // list them); laid out side by side they would only widen the picture.
+            if matches!(node, GraphNode::Let { .. }) {
+                handles.push(None);
+                continue;
+            }
+            let label = self.label(set, n).join("\n");
+            let (fill, rule, kind) = match node {
+                GraphNode::Start => (0xe8e8_f0ff, None, "start"),
+                GraphNode::Condition { rule, .. } => (0xfff8_e0ff, Some(*rule), "condition"),
+                GraphNode::Outcome(Outcome::Allow { rule }) => (0xd8f0_d8ff, Some(*rule), "allow"),
+                GraphNode::Outcome(Outcome::Deny { rule }) => (0xf8dc_dcff, Some(*rule), "deny"),
+                GraphNode::Outcome(Outcome::DefaultDeny) => (0xf8dc_dcff, None, "default-deny"),
+                GraphNode::Let { .. } => (0xf0f0_f0ff, None, "let"),
+            };
+            let mut props = format!("data-node=\"{n}\" data-kind=\"{kind}\"");
+            if let Some(r) = rule {
+                let _ = write!(props, " data-rule=\"{}\"", xml_escape(&set.rule(r).id));
+            }
+            let look = StyleAttr::new(Color::new(0x4040_40ff), 1, Some(Color::new(fill)), 6, FONT);
+            let size = get_size_for_str(&label, FONT);
+            let size = Point::new(size.x * 0.62 + 20.0, size.y + 16.0);
+            let shape = ShapeKind::new_box(&label);
+            handles.push(Some(vg.add_node(Element::create_with_properties(
+                shape,
+                look,
+                Orientation::TopToBottom,
+                size,
+                props,
+            ))));
+        }
+        for e in &self.edges {
+            let text = match e.kind {
+                EdgeKind::Start => "",
+                EdgeKind::True => "true",
+                EdgeKind::False => "false",
+            };
+            if let (Some(Some(from)), Some(Some(to))) = (handles.get(e.from), handles.get(e.to)) {
+                vg.add_edge(Arrow::simple(text), *from, *to);
+            }
+        }
+        let mut svg = SVGWriter::new();
+        vg.do_it(false, false, false, &mut svg);
+        let out = svg.finalize();
+        // Inline in HTML: no XML declaration, and the root names its action.
+        let out = out.find("<svg").map_or(out.as_str(), |i| &out[i..]);
+        out.replacen(
+            "<svg ",
+            &format!(
+                "<svg data-graph=\"{}\" role=\"img\" aria-label=\"decision flow of {}\" ",
+                xml_escape(&self.action_name),
+                xml_escape(&self.action_name)
+            ),
+            1,
+        )
+    }
+}
+
+/// Escapes text for an XML attribute or element.
+#[cfg(feature = "serve")]
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The children of a compiled condition node.
 fn children(set: &CompiledSet, n: u32) -> Vec<u32> {
     match set.nodes[n as usize] {

@@ -6,6 +6,8 @@ mod analysis;
 mod audit;
 mod batch;
 mod cli;
+#[cfg(feature = "serve")]
+mod console;
 mod coverage;
 mod diff;
 mod docs;

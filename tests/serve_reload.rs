@@ -445,16 +445,23 @@ fn status_of(server: &Server, method: &str, path: &str, auth: Option<&str>) -> u
     http(server.addr, method, path, &headers, b"").status
 }
 
-/// With `--token`, everything but the two health probes needs the token (unknown paths,
-/// the console's `/` and `/v1/schema` included); the scheme is case-insensitive.
+/// With `--token`, everything but the two health probes and the console's page and
+/// assets needs the token (unknown paths and the console's data, `/v1/schema`, included);
+/// the scheme is case-insensitive. The page holds no data: it asks for the token, which a
+/// browser cannot send when it opens a page.
 #[test]
 fn the_token_guards_every_endpoint_but_the_probes() {
     let server = Server::start(&["--policies", "policies", "--token", "s3cret"]);
     assert_eq!(status_of(&server, "GET", "/health/live", None), 200);
     assert_eq!(status_of(&server, "GET", "/health/ready", None), 200);
+    for path in ["/", "/console.js", "/console.css"] {
+        assert_eq!(status_of(&server, "GET", path, None), 200, "{path}");
+    }
     for (method, path) in [
-        ("GET", "/"),
         ("GET", "/v1/schema"),
+        ("GET", "/v1/scenarios"),
+        ("GET", "/v1/graph/approve_mailbox.svg"),
+        ("GET", "/v1/audit"),
         ("GET", "/v1/status"),
         ("GET", "/metrics"),
         ("POST", "/v1/decide"),

@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Most requests handled at once; more wait their turn within the timeout.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     max_concurrency: usize,
+    /// A Dataverse export bundle (as for `mailgate audit`) whose audit the console shows.
+    #[arg(long, value_name = "DIR")]
+    bundle: Option<PathBuf>,
     /// What a policy set must pass to go live, at startup and on every reload: it always
     /// loads, reads the same twice one debounce apart and keeps every invariant;
     /// `scenarios` also needs every scenario of the folder's `scenarios/` to pass.
@@ -69,6 +72,7 @@ pub(crate) fn run(args: &ServeArgs) -> Exit {
     config.max_batch_bytes = args.max_batch_bytes;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.max_concurrency = args.max_concurrency;
+    config.bundle.clone_from(&args.bundle);
     config.reload_gate = match args.reload_gate {
         ReloadGate::Invariants => Gate::Invariants,
         ReloadGate::Scenarios => Gate::Scenarios,

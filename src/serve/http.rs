@@ -57,6 +57,8 @@ pub(crate) struct App {
     pub(crate) timeout: Duration,
     /// Threads that decide the lines of one large batch (the runtime's worker count).
     pub(crate) batch_threads: usize,
+    /// `--bundle DIR`: the export the console's audit view reads.
+    pub(crate) bundle: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -84,6 +86,7 @@ pub(crate) fn router(app: Arc<App>, max_batch_bytes: usize) -> Router {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
+        .merge(super::console::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         // Outermost: every route above, and the fallback, needs the token.
@@ -117,7 +120,7 @@ fn handler_label(path: &str) -> &'static str {
         "/health/live" => "/health/live",
         "/health/ready" => "/health/ready",
         "/metrics" => "/metrics",
-        _ => "other",
+        p => super::console::handler_label(p).unwrap_or("other"),
     }
 }
 
@@ -167,7 +170,9 @@ async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next) -> 
     let Some(token) = &app.token else {
         return next.run(req).await;
     };
-    if is_probe(req.uri().path()) {
+    // The probes, and the console's page and assets (no data; a browser cannot send a
+    // bearer header when it opens a page, so the page asks for the token instead).
+    if is_probe(req.uri().path()) || super::console::is_public(req.uri().path()) {
         return next.run(req).await;
     }
     let given = req

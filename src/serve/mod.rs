@@ -15,6 +15,7 @@
 //!
 //! [`LineDecider`]: crate::batch::LineDecider
 
+mod console;
 mod gate;
 mod http;
 mod log;
@@ -108,6 +109,8 @@ pub struct Config {
     pub max_concurrency: usize,
     /// How long shutdown waits for requests in flight.
     pub drain: Duration,
+    /// An export bundle (`--bundle DIR`) whose audit the console shows.
+    pub bundle: Option<PathBuf>,
     /// What a policy set must pass to go live (at startup and on every reload).
     pub reload_gate: Gate,
 }
@@ -126,6 +129,7 @@ impl Config {
             timeout: Duration::from_secs(30),
             max_concurrency: 1024,
             drain: Duration::from_secs(10),
+            bundle: None,
             reload_gate: Gate::default(),
         }
     }
@@ -260,6 +264,7 @@ impl Server {
             batch_threads: config.threads.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             }),
+            bundle: config.bundle.clone(),
         });
 
         // Reload triggers: the folder watch and SIGHUP feed one task.
