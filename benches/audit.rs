@@ -231,6 +231,15 @@ fn audit_100k(c: &mut Criterion) {
             assert_eq!(summary.mailboxes, MAILBOXES);
         });
     });
+    // The HTML report: plans with who for every denial, every row and detail in one file.
+    g.bench_function("100k_mailboxes_20k_users_html", |b| {
+        b.iter(|| {
+            let bundle = audit::import_bundle(&files, &origin, &set, &opts).unwrap();
+            let mut sink = std::io::sink();
+            let summary = audit::write_report(&set, &bundle, Format::Html, &mut sink).unwrap();
+            assert_eq!(summary.mailboxes, MAILBOXES);
+        });
+    });
     g.finish();
 }
 

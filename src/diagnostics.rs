@@ -42,6 +42,14 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// The file the problem is in when there is no span (I/O errors).
     pub file: Option<String>,
+    /// A code for the kind of problem (the lints' `never-matches`, ...), shown as
+    /// `warning[CODE]`.
+    pub code: Option<String>,
+    /// Notes shown after the source (`= note: ...`).
+    pub notes: Vec<String>,
+    /// A machine-applicable fix: replace this span with this text (the editor offers it
+    /// as a quick fix; `redundant-condition` removes the operand).
+    pub fix: Option<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -57,6 +65,9 @@ impl Diagnostic {
             secondary: Vec::new(),
             help: None,
             file: None,
+            code: None,
+            notes: Vec::new(),
+            fix: None,
         }
     }
 
@@ -69,6 +80,9 @@ impl Diagnostic {
             secondary: Vec::new(),
             help: None,
             file: Some(file.into()),
+            code: None,
+            notes: Vec::new(),
+            fix: None,
         }
     }
 
@@ -129,7 +143,11 @@ impl Diagnostic {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let mut group = Group::with_title(level.primary_title(self.message.as_str()));
+        let mut title = level.primary_title(self.message.as_str());
+        if let Some(code) = &self.code {
+            title = title.id(code.as_str());
+        }
+        let mut group = Group::with_title(title);
         if let Some(label) = &self.primary {
             group = group.element(snippet(sources, label, AnnotationKind::Primary));
         } else if let Some(file) = &self.file {
@@ -137,6 +155,9 @@ impl Diagnostic {
         }
         for label in &self.secondary {
             group = group.element(snippet(sources, label, AnnotationKind::Context));
+        }
+        for note in &self.notes {
+            group = group.element(Level::NOTE.message(note.as_str()));
         }
         let mut report: Vec<Group<'_>> = vec![group];
         if let Some(help) = &self.help {

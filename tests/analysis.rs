@@ -208,9 +208,10 @@ fn a_failed_test_and_a_pending_address_need_two_changes() {
     assert!(cf.complete);
     assert_eq!(
         describe(&cf),
+        // Approving costs 1, the org-wide switch 10: approving comes first.
         [
-            r#"set org.process_emails_only_for_approved_queues to false and set mailbox.incoming to "success""#,
             r#"set mailbox.approval to "approved" and set mailbox.incoming to "success""#,
+            r#"set org.process_emails_only_for_approved_queues to false and set mailbox.incoming to "success""#,
         ]
     );
     // Holding the org setting leaves one way.
@@ -351,7 +352,7 @@ proptest! {
         let cf = ANALYZER.counterfactuals(&r, &all_options(8)).unwrap();
         let mut sizes = Vec::new();
         for o in &cf.options {
-            sizes.push(o.changes.len());
+            sizes.push((o.cost, o.changes.len()));
             let n = o.changes.len();
             for mask in 1u32..(1 << n) {
                 let mut x = r.clone();
@@ -369,8 +370,8 @@ proptest! {
                 }
             }
         }
-        // Smallest first.
-        prop_assert!(sizes.windows(2).all(|w| w[0] <= w[1]));
+        // Cheapest first, then smallest.
+        prop_assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{:?}", sizes);
     }
 }
 
@@ -606,6 +607,126 @@ fn ints_strings_versions_and_a_three_way_equality_match_brute_force() {
     }
 }
 
+/// The small schema with costs: the org's lock and a user's name cost 10, each role 3,
+/// the level 2.
+fn weighted_schema() -> String {
+    SMALL_SCHEMA
+        .replace("name: { type: string }", "name: { type: string, cost: 10 }")
+        .replace(
+            r#"roles: { type: "set<role>", default: [] }"#,
+            r#"roles: { type: "set<role>", default: [], cost: 3 }"#,
+        )
+        .replace(
+            "level: { type: int, default: 0 }",
+            "level: { type: int, default: 0, cost: 2 }",
+        )
+        .replace(
+            "locked: { type: bool, default: false }",
+            r#"locked: { type: bool, default: false, cost: 10, fix: { false: { step: "Unlock the org", warning: "everyone may edit" } } }"#,
+        )
+}
+
+#[test]
+fn weighted_options_come_cheapest_first_and_match_brute_force() {
+    let schema = weighted_schema();
+    let loaded = util::load_ok(&schema, &[("small.policy", SMALL_POLICY)]);
+    let set = &loaded.set;
+    let weight = |u: &Unit| -> u64 {
+        match u.0.as_str() {
+            "user.roles" => 3,
+            "user.level" => 2,
+            "org.locked" | "user.name" => 10,
+            _ => 1,
+        }
+    };
+    let texts = ["", "mallory", "p", "q", "s"];
+    let pools = |set: &CompiledSet, r: &mut Request| {
+        vec![
+            ("user.name", strings(set, r, &texts)),
+            ("doc.owner", strings(set, r, &texts)),
+            ("doc.editor", strings(set, r, &texts)),
+            ("user.level", ints(&[0, 3, 5, 10, 11])),
+            ("org.app", versions(&["1.0", "1.5", "2.0", "2.1", "3"])),
+            ("user.roles", sets(3)),
+            ("doc.tier", enums(2)),
+            ("org.locked", bools()),
+        ]
+    };
+    let cases = [
+        ("p", "q", "s", 0, "2.1", "[]", "pro", true),
+        ("s", "s", "", 5, "1.0", r#"["viewer"]"#, "free", true),
+        ("", "", "", 3, "2.0", r#"["admin"]"#, "free", true),
+        ("q", "p", "q", 10, "1.5", r#"["viewer"]"#, "pro", false),
+        ("p", "q", "", 0, "2.1", "[]", "free", false),
+    ];
+    let mut saw_cheaper_but_larger = false;
+    for (name, owner, editor, level, app, roles, tier, locked) in cases {
+        let line = format!(
+            r#"{{"action":"edit","org":{{"app":"{app}","locked":{locked}}},"user":{{"name":"{name}","level":{level},"roles":{roles}}},"doc":{{"owner":"{owner}","editor":"{editor}","tier":"{tier}"}}}}"#
+        );
+        let mut r = req(set, &line);
+        let pools = pools(set, &mut r);
+        let expected = brute_force(set, &r, &pools);
+        let cf = set.counterfactuals(&r, &all_options(10_000)).unwrap();
+        assert!(cf.complete);
+        assert_eq!(option_units(&cf), expected, "request {line}");
+        // Each option's cost is the sum of its units' weights, and the list is ordered
+        // by (cost, size): exactly the brute force's options sorted that way.
+        let got: Vec<(u64, usize)> = cf
+            .options
+            .iter()
+            .map(|o| (o.cost, o.changes.len()))
+            .collect();
+        let mut want: Vec<(u64, usize)> = expected
+            .iter()
+            .map(|s| (s.iter().map(weight).sum(), s.len()))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got, want, "request {line}");
+        for w in got.windows(2) {
+            if w[0].0 < w[1].0 && w[0].1 > w[1].1 {
+                saw_cheaper_but_larger = true;
+            }
+        }
+        // A cap keeps the cheapest.
+        let capped = set.counterfactuals(&r, &all_options(2)).unwrap();
+        let n = want.len().min(2);
+        assert_eq!(
+            capped
+                .options
+                .iter()
+                .map(|o| (o.cost, o.changes.len()))
+                .collect::<Vec<_>>(),
+            want[..n].to_vec()
+        );
+        assert_eq!(capped.complete, want.len() <= 2);
+        // Steps: the lock's fix text and warning, others generated.
+        for o in &cf.options {
+            let covered: usize = o.steps.iter().map(|s| s.changes.len()).sum();
+            assert_eq!(covered, o.changes.len());
+            for s in &o.steps {
+                for &i in &s.changes {
+                    let c = &o.changes[i];
+                    if c.path == "org.locked" {
+                        assert_eq!(s.text, "Unlock the org");
+                        assert_eq!(s.warning.as_deref(), Some("everyone may edit"));
+                        assert!(
+                            o.describe()
+                                .ends_with("(not recommended: everyone may edit)")
+                        );
+                    } else {
+                        assert_eq!(s.text, c.describe());
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        saw_cheaper_but_larger,
+        "some case should put a cheaper option with more changes before a costly one"
+    );
+}
+
 #[test]
 fn comparing_two_int_paths_is_reported_not_guessed() {
     let loaded = load(&Origin::Dir(util::repo_path("tests/fixtures/other-domain")))
@@ -636,7 +757,7 @@ fn eval_why_not_text_and_json() {
     out.code(0);
     assert!(
         out.stdout.contains(
-            "  would be allowed with any one of:\n    - add \"Global Administrator\" to user.directory_roles"
+            "  would be allowed with any one of:\n    - Assign the user the Global Administrator role in the Microsoft 365 admin center (Roles > Role assignments) [add \"Global Administrator\" to user.directory_roles]"
         ),
         "{}",
         out.stdout
@@ -659,7 +780,7 @@ fn eval_why_not_text_and_json() {
     // Without --why-not a text denial shows its first option on one line; JSON has none.
     let out = mailgate(&["eval", files[0]]).run();
     assert!(
-        out.stdout.contains("  would be allowed with: add \"Global Administrator\" to user.directory_roles (then allowed by approve-exchange-online) (--why-not lists every option)\n"),
+        out.stdout.contains("  would be allowed with: Assign the user the Global Administrator role in the Microsoft 365 admin center (Roles > Role assignments) [add \"Global Administrator\" to user.directory_roles] (then allowed by approve-exchange-online) (--why-not lists every option)\n"),
         "{}",
         out.stdout
     );
@@ -690,8 +811,9 @@ fn eval_batch_why_not_with_hold_and_a_cap() {
     );
     assert_eq!(records[0]["counterfactuals"], records[1]["counterfactuals"]);
     assert!(records[2].get("counterfactuals").is_none());
+    // Approving (cost 1) comes before the org-wide switch (cost 10).
     assert_eq!(
-        records[0]["counterfactuals"]["options"][1]["changes"][0],
+        records[0]["counterfactuals"]["options"][0]["changes"][0],
         serde_json::json!({"path": "mailbox.approval", "op": "set", "value": "approved"})
     );
 

@@ -28,6 +28,20 @@ fn edited(name: &str, file: &str, edit: impl FnOnce(String) -> String) -> PathBu
     dir
 }
 
+/// How many mailboxes the fixture's mailboxes.json holds (every page), read from the file.
+fn fixture_mailboxes() -> usize {
+    let text = std::fs::read_to_string(util::repo_path(BUNDLE).join("mailboxes.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let pages = match v {
+        Value::Array(pages) => pages,
+        page => vec![page],
+    };
+    pages
+        .iter()
+        .map(|p| p["value"].as_array().unwrap().len())
+        .sum()
+}
+
 fn audit_json(dir: &Path) -> Vec<Value> {
     let out = mailgate(&["audit", "--format", "json"]).arg(dir).run();
     out.code(0);
@@ -180,8 +194,14 @@ fn decisions_follow_the_domain() {
     );
     assert!(mailbox(&r, "Alex Wilber")["sync"]["sync_incoming_email"]["counterfactuals"].is_null());
     let summary = r.last().unwrap();
-    assert_eq!(summary["mailboxes"], 12);
-    assert_eq!(summary["blocked"]["sync_incoming_email"], 7);
+    let n = fixture_mailboxes();
+    assert_eq!(summary["mailboxes"], n);
+    let blocked = r[..n]
+        .iter()
+        .filter(|m| m["sync"]["sync_incoming_email"]["decision"] == "deny")
+        .count();
+    assert!(blocked > 0);
+    assert_eq!(summary["blocked"]["sync_incoming_email"], blocked);
 }
 
 /// Every decision of the audit equals `eval --batch` on the batch line the importer
@@ -309,7 +329,8 @@ fn a_single_page_and_a_paged_file_read_alike() {
     });
     let a = audit_json(&dir);
     let b = audit_json(&util::repo_path(BUNDLE));
-    assert_eq!(a[..12], b[..12]);
+    let n = fixture_mailboxes();
+    assert_eq!(a[..n], b[..n]);
 }
 
 #[test]
@@ -678,4 +699,383 @@ fn a_missing_bundle_folder_is_an_error() {
         "{}",
         out.stderr
     );
+}
+
+// ---- fix plans (docs/audit.md) -------------------------------------------------------------
+
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect()
+}
+
+/// Sam's and Dana's addresses are not approved: the first plan is to approve the address
+/// (done by `approve_mailbox`, so it names the mailbox's approvers), and switching the
+/// org-wide approval off comes last, with its warning.
+#[test]
+fn plans_lead_with_the_admins_steps_and_name_who_can_do_them() {
+    let r = audit_json(&util::repo_path(BUNDLE));
+    for name in ["Sam Rivera", "Dana Whitley"] {
+        let m = mailbox(&r, name);
+        let approvers = strs(&m["approvers"]);
+        assert!(!approvers.is_empty(), "{name}");
+        let d = &m["sync"]["sync_incoming_email"];
+        assert_eq!(d["decision"], "deny");
+        let plans = d["plans"].as_array().unwrap();
+        let first = &plans[0];
+        assert!(
+            first["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s.get("warning").is_none())
+        );
+        let approve = &first["steps"][0];
+        assert_eq!(approve["action"], "approve_mailbox", "{name}: {first}");
+        assert!(approve["text"].as_str().unwrap().starts_with("Approve"));
+        assert_eq!(strs(&approve["who"]), approvers, "{name}");
+        // Every change of the plan is covered by exactly one step.
+        let mut covered: Vec<u64> = first["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_u64().unwrap())
+            })
+            .collect();
+        covered.sort_unstable();
+        let n = first["changes"].as_array().unwrap().len() as u64;
+        assert_eq!(covered, (0..n).collect::<Vec<_>>());
+        // Warned plans come after every plan without a warning, and the org switch is one.
+        let warned: Vec<bool> = plans
+            .iter()
+            .map(|p| {
+                p["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s.get("warning").is_some())
+            })
+            .collect();
+        assert!(
+            warned.windows(2).all(|w| !w[0] || w[1]),
+            "{name}: {warned:?}"
+        );
+        let last = plans.last().unwrap();
+        assert!(
+            last["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["path"] == "org.process_emails_only_for_approved_users"),
+            "{name}: {last}"
+        );
+        assert!(last["cost"].as_u64().unwrap() >= 10);
+        // The counterfactuals (eval's shape) carry costs and steps too, cheapest first.
+        let costs: Vec<u64> = d["counterfactuals"]["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["cost"].as_u64().unwrap())
+            .collect();
+        assert!(costs.windows(2).all(|w| w[0] <= w[1]), "{costs:?}");
+    }
+    // The text report: numbered steps with who, then the org switch, not recommended.
+    let out = mailgate(&["audit", BUNDLE]).run();
+    out.code(0);
+    for (name, email) in [
+        ("Sam Rivera", "sam@contoso.com"),
+        ("Dana Whitley", "dana@contoso.com"),
+    ] {
+        let start = out.stdout.find(&format!("{name} <{email}>")).unwrap();
+        let block = &out.stdout[start..];
+        let block = &block[..block.find("\n\n").unwrap()];
+        let m = mailbox(&r, name);
+        let who = strs(&m["approvers"]).join(", ");
+        let fix = block
+            .find("    to fix:\n      1. Approve the mailbox's email address")
+            .unwrap_or_else(|| panic!("{block}"));
+        assert!(block.contains(&format!("(can do it: {who})")), "{block}");
+        let not = block
+            .find("    not recommended: Turn off 'Process emails only for approved users'")
+            .unwrap_or_else(|| panic!("{block}"));
+        assert!(fix < not);
+        assert!(
+            block.contains("Microsoft recommends keeping approval on"),
+            "{block}"
+        );
+        assert!(!block.contains("smallest fix"), "{block}");
+    }
+    // CSV: the first plan's steps in a `fix` column.
+    let out = mailgate(&["audit", "--format", "csv", BUNDLE]).run();
+    out.code(0);
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    let fix = headers.iter().position(|h| h == "fix").unwrap();
+    let name = headers.iter().position(|h| h == "mailbox").unwrap();
+    let sam = rdr
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[name] == "Sam Rivera")
+        .unwrap();
+    assert!(
+        sam[fix].starts_with("Approve the mailbox's email address"),
+        "{}",
+        &sam[fix]
+    );
+    assert!(sam[fix].contains(" / Run Test & Enable"), "{}", &sam[fix]);
+}
+
+#[test]
+fn csv_cells_cannot_be_formulas() {
+    let dir = edited("formula", "mailboxes.json", |t| {
+        t.replacen("\"Sam Rivera\"", "\"=HYPERLINK(\\\"http://x\\\")\"", 1)
+            .replacen("\"Support\"", "\"@SUM(1)\"", 1)
+    });
+    let out = mailgate(&["audit", "--format", "csv"]).arg(&dir).run();
+    out.code(0);
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_bytes());
+    let names: Vec<String> = rdr.records().map(|r| r.unwrap()[0].to_owned()).collect();
+    assert!(
+        names.contains(&"'=HYPERLINK(\"http://x\")".to_owned()),
+        "{names:?}"
+    );
+    assert!(names.contains(&"'@SUM(1)".to_owned()), "{names:?}");
+    for n in &names {
+        assert!(!n.starts_with(['=', '+', '-', '@', '\t', '\r']), "{n}");
+    }
+}
+
+#[test]
+fn the_text_report_escapes_control_characters() {
+    let dir = edited("escape", "mailboxes.json", |t| {
+        t.replacen("\"Sam Rivera\"", "\"Sam \\u001b[31mRivera\\u0007\"", 1)
+    });
+    let out = mailgate(&["audit"]).arg(&dir).run();
+    out.code(0);
+    assert!(!out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'));
+    assert!(
+        out.stdout
+            .contains("Sam \\x1b[31mRivera\\x07 <sam@contoso.com>"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_incomplete_paged_export_is_an_error() {
+    // The last page still links a next one.
+    fails(
+        "next-link",
+        "mailboxes.json",
+        |t| {
+            let mut pages: Vec<Value> = serde_json::from_str(&t).unwrap();
+            let last = pages.last_mut().unwrap();
+            last["@odata.nextLink"] = Value::String(
+                "https://contoso.crm.dynamics.com/api/data/v9.2/mailboxes?$skiptoken=x".into(),
+            );
+            serde_json::to_string_pretty(&pages).unwrap()
+        },
+        &[
+            "mailboxes.json:",
+            "the export of mailboxes is incomplete: a next page is linked but missing",
+        ],
+    );
+    // A single response with a next link is one page of several.
+    fails(
+        "next-link-single",
+        "systemusers.json",
+        |t| {
+            let mut v: Value = serde_json::from_str(&t).unwrap();
+            let page = match &mut v {
+                Value::Array(p) => p.last_mut().unwrap(),
+                page => page,
+            };
+            page["@odata.nextLink"] = Value::String("https://x/next".into());
+            serde_json::to_string_pretty(&v).unwrap()
+        },
+        &["the export of systemusers is incomplete"],
+    );
+}
+
+#[test]
+fn ids_that_name_files_must_be_guids() {
+    let text = std::fs::read_to_string(util::repo_path(BUNDLE).join("systemusers.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let first = match &v {
+        Value::Array(p) => p[0]["value"][0]["systemuserid"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        page => page["value"][0]["systemuserid"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
+    fails(
+        "traversal",
+        "systemusers.json",
+        |t| t.replace(&first, "../../../etc/passwd"),
+        &[
+            "systemusers.json:",
+            "`systemuserid` must be a GUID",
+            "../../../etc/passwd",
+        ],
+    );
+}
+
+// ---- the HTML report (docs/audit.md) -----------------------------------------------------
+
+/// The attribute values of `attr` on every element of `tag` (a plain scan: the report's
+/// markup is generated, one element per line start or per cell).
+fn attr_values<'a>(html: &'a str, tag: &str, attr: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let open = format!("<{tag} ");
+    for (i, _) in html.match_indices(&open) {
+        let end = html[i..].find('>').unwrap() + i;
+        let head = &html[i..end];
+        let key = format!("{attr}=\"");
+        if let Some(k) = head.find(&key) {
+            let v = &head[k + key.len()..];
+            out.push(&v[..v.find('"').unwrap()]);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_html_report_is_self_contained_and_carries_the_decisions() {
+    let out = mailgate(&["audit", "--format", "html", BUNDLE]).run();
+    out.code(0);
+    let html = &out.stdout;
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    // Nothing leaves the file: no src, only fragment links, no CSS url().
+    assert!(!html.contains(" src="), "an src attribute");
+    assert!(!html.contains("url("), "a CSS url()");
+    for (i, _) in html.match_indices("href=\"") {
+        assert!(html[i + 6..].starts_with('#'), "{}", &html[i..i + 60]);
+    }
+    assert!(html.contains("<input type=\"search\" data-filter"));
+    assert!(html.contains("<input type=\"checkbox\" data-blocked-only>"));
+    assert!(html.contains("<svg "));
+    // Every mailbox of the JSON output has its row, with its decisions.
+    let records = audit_json(&util::repo_path(BUNDLE));
+    let n = fixture_mailboxes();
+    let ids = attr_values(html, "tr", "data-mailbox-id");
+    assert_eq!(ids.len(), n);
+    for rec in &records[..n] {
+        let id = rec["id"].as_str().unwrap();
+        let start = html.find(&format!("<tr data-mailbox-id=\"{id}\"")).unwrap();
+        let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+        let blocked = SYNC_ACTIONS
+            .iter()
+            .any(|a| rec["sync"][a]["decision"] == "deny");
+        assert!(
+            row.contains(&format!("data-blocked=\"{blocked}\"")),
+            "{row}"
+        );
+        for a in SYNC_ACTIONS {
+            let d = rec["sync"][a]["decision"].as_str().unwrap();
+            assert!(
+                row.contains(&format!("data-action=\"{a}\" data-decision=\"{d}\"")),
+                "{id} {a}: {row}"
+            );
+        }
+    }
+    // Plan steps are numbered list items; approving names its action.
+    assert!(
+        html.contains("<li data-step=\"1\" data-action=\"approve_mailbox\">Approve the mailbox")
+    );
+    // Every user has a row.
+    let users: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r.get("user").and_then(Value::as_str))
+        .collect();
+    assert!(!users.is_empty());
+    let rows = attr_values(html, "tr", "data-user");
+    assert_eq!(rows, users);
+}
+
+#[test]
+fn the_html_report_escapes_what_the_export_says() {
+    let dir = edited("html-escape", "mailboxes.json", |t| {
+        t.replacen("\"Sam Rivera\"", "\"<script>alert(1)</script>\"", 1)
+    });
+    let out = mailgate(&["audit", "--format", "html"]).arg(&dir).run();
+    out.code(0);
+    assert!(!out.stdout.contains("<script>alert(1)"));
+    assert!(out.stdout.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+/// The report in a real browser (headless Chromium): no console errors, the filter and
+/// the "blocked only" toggle hide rows, and every mailbox of the JSON output is in the
+/// DOM with the same decisions. Saves docs/img/audit-report.png.
+#[test]
+fn the_html_report_works_in_a_browser() {
+    let Some(node) = browser_ready("audit report") else {
+        return;
+    };
+    let html = mailgate(&["audit", "--format", "html", BUNDLE]).run();
+    html.code(0);
+    let dir = util::temp_dir("audit-html");
+    let page = dir.join("report.html");
+    std::fs::write(&page, &html.stdout).unwrap();
+    let json = dir.join("report.jsonl");
+    let out = mailgate(&["audit", "--format", "json", BUNDLE]).run();
+    out.code(0);
+    std::fs::write(&json, &out.stdout).unwrap();
+    let shot = util::repo_path("docs/img/audit-report.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let status = std::process::Command::new(node)
+        .arg(util::repo_path("tests/browser/audit-report.mjs"))
+        .arg(&page)
+        .arg(&json)
+        .arg(&shot)
+        .status()
+        .unwrap();
+    assert!(status.success(), "tests/browser/audit-report.mjs failed");
+}
+
+/// `node`, once Chromium is there and `tests/browser` has its packages (`npm ci` when
+/// `node_modules` is missing); `None` (with a printed reason) when something is missing,
+/// except under `CI=true`, where that fails the test.
+fn browser_ready(what: &str) -> Option<&'static str> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let skip = |why: String| {
+        assert!(!ci, "{what}: {why} (CI=true: the browser test must run)");
+        eprintln!("skipping the {what} browser test: {why}");
+    };
+    let chromium =
+        std::env::var("MAILGATE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        skip(format!("no Chromium at {chromium}"));
+        return None;
+    }
+    let node_ok = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok {
+        skip("no `node` on PATH".to_owned());
+        return None;
+    }
+    let dir = util::repo_path("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let ok = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            skip("`npm ci` in tests/browser failed".to_owned());
+            return None;
+        }
+    }
+    Some("node")
 }

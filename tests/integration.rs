@@ -16,6 +16,7 @@ mod eval;
 mod fmt;
 mod graph;
 mod hostile;
+mod lints;
 #[cfg(feature = "lsp")]
 mod lsp;
 mod props;

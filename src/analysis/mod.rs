@@ -37,6 +37,7 @@
 
 mod dd;
 mod diff;
+pub mod lint;
 mod model;
 mod verify;
 mod whynot;
@@ -50,7 +51,7 @@ use std::sync::OnceLock;
 
 pub use diff::{ActionDiff, DiffOptions, FlipClass, SideDecision, Verdict, diff, replay};
 pub use verify::{InvariantOutcome, ShownDecision, batch_line};
-pub use whynot::{Change, ChangeOp, Counterfactuals, WhyNotOption};
+pub use whynot::{Change, ChangeOp, Counterfactuals, Step, WhyNotOption};
 
 /// Errors of the analysis layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,10 +9,15 @@
 //!
 //! holds exactly the sets of units whose change can flip the decision (`Target` is the
 //! allowed or the denied requests). Its subset-minimal members are the options. They come
-//! out smallest first: a least-cost path through `F` (cost 1 per changed unit), preferring
-//! earlier units on ties, is a smallest member not yet found, and is minimal once every
-//! superset of the options already found is removed from `F`. When `F` becomes empty, the
-//! list is complete.
+//! out cheapest first: a least-cost path through `F`, preferring earlier units on ties, is
+//! a cheapest member not yet found, and is minimal once every superset of the options
+//! already found is removed from `F` (every weight is positive, so a proper subset would
+//! be cheaper). A changed unit weighs `cost × (units + 1) + 1`, where `cost` is its
+//! attribute's `cost` in the schema: the total orders by cost first and by size second,
+//! exactly. When `F` becomes empty, the list is complete.
+//!
+//! Each option also reads as steps: the schema's `fix` text for each change, or a
+//! generated `set PATH to VALUE` where it has none.
 
 use super::AnalysisError;
 use super::dd::Backend as _;
@@ -62,6 +67,24 @@ impl Change {
     }
 }
 
+/// One step of an option, in an administrator's words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// What to do: the schema's `fix` text, or a generated `set PATH to VALUE`.
+    pub text: String,
+    /// The option's changes this step makes (indexes into its `changes`).
+    pub changes: Vec<usize>,
+    /// The action of the schema that performs the step, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Why the step is not recommended, if it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// Who may perform `action` (filled in by `audit`, which knows the users).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub who: Option<Vec<String>>,
+}
+
 /// One way to flip a decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WhyNotOption {
@@ -71,18 +94,50 @@ pub struct WhyNotOption {
     pub decision: &'static str,
     /// The rules determining that decision.
     pub rules: Vec<String>,
+    /// The total cost of the changes (each its attribute's `cost`).
+    pub cost: u64,
+    /// The changes as steps, in the order of the changes.
+    pub steps: Vec<Step>,
 }
 
 impl WhyNotOption {
-    /// The option on one line: `add "X" to user.directory_roles (then allowed by rule-id)`.
+    /// The option on one line: the steps, each with its changes in brackets (a generated
+    /// step is its change, shown once), then the decision, and a warning if a step has one:
+    /// `Assign the role [add "X" to user.directory_roles] (then allowed by rule-id)`.
     pub fn describe(&self) -> String {
-        let changes: Vec<String> = self.changes.iter().map(Change::describe).collect();
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let changes: Vec<String> = s
+                    .changes
+                    .iter()
+                    .filter_map(|&i| self.changes.get(i).map(Change::describe))
+                    .collect();
+                let changes = changes.join(" and ");
+                // A generated step is its changes: no need to say them twice.
+                if changes == s.text {
+                    changes
+                } else {
+                    format!("{} [{changes}]", s.text)
+                }
+            })
+            .collect();
         let then = match (self.decision, self.rules.is_empty()) {
             ("allow", _) => format!("allowed by {}", self.rules.join(", ")),
             (_, true) => "denied: no rule allows it".to_owned(),
             _ => format!("denied by {}", self.rules.join(", ")),
         };
-        format!("{} (then {then})", changes.join(" and "))
+        let mut line = format!("{} (then {then})", steps.join("; "));
+        if let Some(w) = self.warning() {
+            line.push_str(&format!(" (not recommended: {w})"));
+        }
+        line
+    }
+
+    /// The first warning of its steps, if any.
+    pub fn warning(&self) -> Option<&str> {
+        self.steps.iter().find_map(|s| s.warning.as_deref())
     }
 }
 
@@ -91,7 +146,7 @@ impl WhyNotOption {
 pub struct Counterfactuals {
     /// Whether `options` holds every minimal option (false only when the cap cut it).
     pub complete: bool,
-    /// The options, smallest first, then in schema order.
+    /// The options, cheapest first, then smallest, then in schema order.
     pub options: Vec<WhyNotOption>,
     /// The decision the options lead to (`allow` for a denied request).
     #[serde(skip)]
@@ -143,6 +198,23 @@ struct Unit {
     attr: usize,
     member: Option<usize>,
     changed: u16,
+}
+
+/// The schema attribute of each value of an action's layout (the context's attributes,
+/// then each slot's); `None` past them (parameters).
+fn attr_defs(set: &CompiledSet, action: crate::schema::ActionId) -> Vec<&crate::schema::AttrDef> {
+    let schema = set.schema();
+    let def = schema.action(action);
+    schema
+        .context()
+        .attrs
+        .iter()
+        .chain(
+            def.slots
+                .iter()
+                .flat_map(|s| schema.entity(s.entity).attrs.iter()),
+        )
+        .collect()
 }
 
 fn units(m: &ActionModel) -> Vec<Unit> {
@@ -265,7 +337,18 @@ pub(super) fn counterfactuals(
     for u in &all_units {
         is_unit[usize::from(u.changed)] = true;
     }
-    let unit_cost = |v: u16, x: bool| u32::from(x && is_unit[usize::from(v)]);
+    // Weights: cost × (units + 1) + 1, so that the total orders by cost, then by size.
+    let defs = attr_defs(set, m.action);
+    let cost_of = |u: &Unit| -> u32 {
+        defs.get(m.attrs[u.attr].index as usize)
+            .map_or(1, |d| d.cost)
+    };
+    let scale = u32::try_from(all_units.len() + 1).unwrap_or(u32::MAX);
+    let mut weight = vec![0u32; nvars];
+    for u in &all_units {
+        weight[usize::from(u.changed)] = cost_of(u).saturating_mul(scale).saturating_add(1);
+    }
+    let unit_cost = |v: u16, x: bool| if x { weight[usize::from(v)] } else { 0 };
     let mut options = Vec::new();
     let complete = loop {
         if b.is_false(&f) {
@@ -288,16 +371,10 @@ pub(super) fn counterfactuals(
                 target_effect.as_str()
             )));
         }
-        options.push(witness(
-            set,
-            m,
-            r,
-            &enc,
-            &reach,
-            &all_units,
-            &chosen,
-            target_effect,
-        )?);
+        let mut option = witness(set, m, r, &enc, &reach, &all_units, &chosen, target_effect)?;
+        option.cost = chosen.iter().map(|u| u64::from(cost_of(u))).sum();
+        option.steps = steps(&defs, &layout.paths, &option.changes);
+        options.push(option);
         // Remove every superset of this option.
         let mut cube = b.constant(true);
         for u in &chosen {
@@ -310,6 +387,43 @@ pub(super) fn counterfactuals(
         options,
         target: target_effect,
     })
+}
+
+/// The steps of an option: each change's `fix` entry, or a generated one; changes with
+/// the same step share it.
+fn steps(defs: &[&crate::schema::AttrDef], paths: &[String], changes: &[Change]) -> Vec<Step> {
+    let mut out: Vec<Step> = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        let op = match c.op {
+            ChangeOp::Add => crate::schema::FixOp::Add,
+            ChangeOp::Remove => crate::schema::FixOp::Remove,
+            ChangeOp::Set => crate::schema::FixOp::Set,
+        };
+        let fix = paths
+            .iter()
+            .position(|p| *p == c.path)
+            .and_then(|k| defs.get(k))
+            .and_then(|d| d.fix_for(op, &c.value));
+        let (text, action, warning) = match fix {
+            Some(f) => (f.step.clone(), f.action.clone(), f.warning.clone()),
+            None => (c.describe(), None, None),
+        };
+        if let Some(s) = out
+            .iter_mut()
+            .find(|s| s.text == text && s.action == action && s.warning == warning)
+        {
+            s.changes.push(i);
+        } else {
+            out.push(Step {
+                text,
+                changes: vec![i],
+                action,
+                warning,
+                who: None,
+            });
+        }
+    }
+    out
 }
 
 /// A concrete request for option `chosen`, decided again by the evaluator.
@@ -461,6 +575,8 @@ fn witness(
         changes,
         decision: d.effect.as_str(),
         rules: d.rules.iter().map(|&i| set.rule(i).id.clone()).collect(),
+        cost: 0,
+        steps: Vec::new(),
     })
 }
 

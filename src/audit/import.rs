@@ -383,7 +383,7 @@ fn read_users(
     let mut approval = FxHashMap::default();
     let mut matched_principals = FxHashSet::default();
     for row in ufile.rows()? {
-        let id = ufile.required_string(&row, "systemuserid")?;
+        let id = ufile.guid(&row, "systemuserid")?;
         let key = id.to_lowercase();
         let upn = ufile
             .string(ufile.column(&row, "domainname")?, "domainname")?

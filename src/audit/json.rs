@@ -180,6 +180,7 @@ impl BundleFile {
             vec![raw]
         };
         let mut rows = Vec::new();
+        let mut last_link = None;
         for page in pages {
             let page = self.row(page, "a page")?;
             let Some(value) = page.get("value") else {
@@ -191,8 +192,45 @@ impl BundleFile {
             for r in self.list(value, "`value`")? {
                 rows.push(self.row(r, "each row of `value`")?);
             }
+            last_link = page.get("@odata.nextLink");
+        }
+        // The last page still links a next one: pages are missing, and every count made
+        // from this file would be silently wrong.
+        if let Some(link) = last_link {
+            let what = std::path::Path::new(&self.name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().replace('-', " "))
+                .unwrap_or_default();
+            return Err(self.error(
+                link,
+                format!(
+                    "the export of {what} is incomplete: a next page is linked but missing (follow `@odata.nextLink` until a page has none)"
+                ),
+            ));
         }
         Ok(rows)
+    }
+
+    /// The value of `column` in `row` if it is a GUID, else an error at it: values that
+    /// name files of the bundle (`privileges/<systemuserid>.json`) must never be a path.
+    pub(crate) fn guid(&self, row: &Row<'_>, column: &str) -> Result<String, AuditError> {
+        let id = self.required_string(row, column)?;
+        let is_guid = id.len() == 36
+            && id.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            });
+        if is_guid {
+            return Ok(id);
+        }
+        let at = row.get(column).unwrap_or(row.raw);
+        Err(self.error(
+            at,
+            format!(
+                "`{column}` must be a GUID (like 6f1c3a9e-0000-0000-0000-000000000001), found {}",
+                serde_json::to_string(&id).unwrap_or_default()
+            ),
+        ))
     }
 
     /// `raw` as a JSON object.

@@ -14,6 +14,7 @@
 //! ([`mapping`], `policies/dataverse-mapping.yaml`).
 
 mod error;
+mod html;
 pub mod import;
 mod json;
 pub mod mapping;
@@ -75,6 +76,9 @@ pub struct AuditDecision {
     /// For a denial: the subset-minimal changes that would allow it, or why they could
     /// not be computed. `None` for an allow.
     pub counterfactuals: Option<WhyNotResult>,
+    /// For a denial: the options as plans (cheapest first, those with a warning last),
+    /// each step with an action naming who may perform it. Filled by the report.
+    pub plans: Option<Vec<crate::analysis::WhyNotOption>>,
 }
 
 /// Decides the audit's requests; caches approval decisions by class of user and mailbox.
@@ -106,8 +110,11 @@ struct Approvals {
     by_upn: FxHashMap<String, Vec<u32>>,
     /// Mailbox classes: (attributes, email if a policy string) → id.
     mailbox_classes: FxHashMap<(String, Option<String>), u32>,
-    /// (user class, mailbox class, UPN equals email) → allowed.
-    cache: FxHashMap<(u32, u32, bool), bool>,
+    /// Per action: (user class, mailbox class, UPN equals email) → allowed.
+    cache: FxHashMap<String, FxHashMap<(u32, u32, bool), bool>>,
+    /// Per action of a user alone (`change_approval_settings`, `assign_role`): the users
+    /// allowed it, in export order.
+    user_actions: FxHashMap<String, Option<Vec<u32>>>,
 }
 
 impl<'a> Auditor<'a> {
@@ -219,6 +226,7 @@ impl<'a> Auditor<'a> {
             report,
             hint,
             counterfactuals,
+            plans: None,
         })
     }
 
@@ -259,6 +267,54 @@ impl<'a> Auditor<'a> {
     /// with the same roles, directory roles and privileges decide alike, except where the
     /// UPN is a policy string or equals the mailbox's email (decided separately).
     pub fn approvers(&mut self, m: &Mailbox) -> Result<Vec<u32>, AuditError> {
+        self.users_allowed(m, "approve_mailbox")
+    }
+
+    /// The users allowed `action` on `m` (indices into the bundle's users, in export
+    /// order), for a fix step that names it: an action with a `user` and a `mailbox` slot
+    /// is decided per class as for [`Auditor::approvers`]; `change_approval_settings`
+    /// and `assign_role` (of Delegated Mailbox Approver) per user. `None` for an action
+    /// of another shape: the export cannot say who.
+    pub fn who(&mut self, m: &Mailbox, action: &str) -> Result<Option<Vec<u32>>, AuditError> {
+        let schema = self.set.schema();
+        let Some(id) = schema.action_id(action) else {
+            return Ok(None);
+        };
+        let def = schema.action(id);
+        let names: Vec<&str> = def.slots.iter().map(|s| s.name.as_str()).collect();
+        if names == ["user", "mailbox"] && def.params.is_empty() {
+            return self.users_allowed(m, action).map(Some);
+        }
+        if let Some(found) = self.approvals.user_actions.get(action) {
+            return Ok(found.clone());
+        }
+        let which = match action {
+            "change_approval_settings" => Some(0),
+            "assign_role" => Some(1),
+            _ => None,
+        };
+        let found = match which {
+            None => None,
+            Some(k) => {
+                let mut out = Vec::new();
+                for (i, u) in self.bundle.users.iter().enumerate() {
+                    let line = &self.user_lines(u)[k];
+                    let (_, d) = self.decide_line(line, &format!("user {}", u.id))?;
+                    if d.effect == crate::ast::Effect::Allow {
+                        out.push(u32::try_from(i).unwrap_or(u32::MAX));
+                    }
+                }
+                Some(out)
+            }
+        };
+        self.approvals
+            .user_actions
+            .insert(action.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// The users allowed `action` (slots `user` and `mailbox`) on `m`.
+    fn users_allowed(&mut self, m: &Mailbox, action: &str) -> Result<Vec<u32>, AuditError> {
         let m_canon = self
             .set
             .policy_string(&m.email_key)
@@ -280,7 +336,15 @@ impl<'a> Auditor<'a> {
             let cu = u32::try_from(c).unwrap_or(u32::MAX);
             let u_canon = self.approvals.classes[c].1.clone();
             let eq = u_canon.is_some() && u_canon == m_canon;
-            if self.allowed(cu, mc, eq, m, u_canon.as_deref(), m_canon.as_deref())? {
+            if self.allowed(
+                action,
+                cu,
+                mc,
+                eq,
+                m,
+                u_canon.as_deref(),
+                m_canon.as_deref(),
+            )? {
                 for &u in &self.approvals.members[c] {
                     if u_canon.is_some() || !self_users.contains(&u) {
                         out.push(u);
@@ -295,7 +359,7 @@ impl<'a> Auditor<'a> {
                 if self.approvals.classes[cu as usize].1.is_some() {
                     continue;
                 }
-                if self.allowed(cu, mc, true, m, None, None)? {
+                if self.allowed(action, cu, mc, true, m, None, None)? {
                     out.push(u);
                 }
             }
@@ -322,10 +386,15 @@ impl<'a> Auditor<'a> {
         )
     }
 
-    /// Whether user class `cu` may approve a mailbox of class `mc`, deciding a
+    /// Whether user class `cu` may take `action` on a mailbox of class `mc`, deciding a
     /// representative request once.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the class key and the strings that realise it"
+    )]
     fn allowed(
         &mut self,
+        action: &str,
         cu: u32,
         mc: u32,
         eq: bool,
@@ -333,7 +402,12 @@ impl<'a> Auditor<'a> {
         u_canon: Option<&str>,
         m_canon: Option<&str>,
     ) -> Result<bool, AuditError> {
-        if let Some(&a) = self.approvals.cache.get(&(cu, mc, eq)) {
+        if let Some(&a) = self
+            .approvals
+            .cache
+            .get(action)
+            .and_then(|c| c.get(&(cu, mc, eq)))
+        {
             return Ok(a);
         }
         let rep = &self.bundle.users[self.approvals.classes[cu as usize].0];
@@ -352,10 +426,14 @@ impl<'a> Auditor<'a> {
                 s
             }
         };
-        let line = approve_line(&self.bundle.org, &rep.attrs, &upn, m, &email);
-        let (_, d) = self.decide_line(&line, &format!("approve_mailbox on mailbox {}", m.id))?;
+        let line = action_line(action, &self.bundle.org, &rep.attrs, &upn, m, &email);
+        let (_, d) = self.decide_line(&line, &format!("{action} on mailbox {}", m.id))?;
         let a = d.effect == crate::ast::Effect::Allow;
-        self.approvals.cache.insert((cu, mc, eq), a);
+        self.approvals
+            .cache
+            .entry(action.to_owned())
+            .or_default()
+            .insert((cu, mc, eq), a);
         Ok(a)
     }
 }
@@ -377,8 +455,19 @@ fn mailbox_object(m: &Mailbox, email: &str) -> String {
 }
 
 fn approve_line(org: &str, user_attrs: &str, upn: &str, m: &Mailbox, email: &str) -> String {
+    action_line("approve_mailbox", org, user_attrs, upn, m, email)
+}
+
+fn action_line(
+    action: &str,
+    org: &str,
+    user_attrs: &str,
+    upn: &str,
+    m: &Mailbox,
+    email: &str,
+) -> String {
     format!(
-        "{{\"action\":\"approve_mailbox\",\"org\":{org},\"user\":{{{user_attrs},\"upn\":{}}},\"mailbox\":{}}}",
+        "{{\"action\":\"{action}\",\"org\":{org},\"user\":{{{user_attrs},\"upn\":{}}},\"mailbox\":{}}}",
         serde_json::to_string(upn).unwrap_or_default(),
         mailbox_object(m, email)
     )

@@ -19,6 +19,8 @@ pub enum Format {
     Json,
     /// One CSV row per mailbox.
     Csv,
+    /// One self-contained HTML document.
+    Html,
 }
 
 /// Counts of an audit.
@@ -52,6 +54,9 @@ struct SyncRecord<'a> {
     reasons: &'a [String],
     /// For a denial, the subset-minimal changes that allow it; `null` for an allow.
     counterfactuals: Option<&'a crate::analysis::WhyNotResult>,
+    /// For a denial, the options as plans with who can do each step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plans: Option<&'a [crate::analysis::WhyNotOption]>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     errors: &'a [String],
 }
@@ -102,16 +107,16 @@ struct UserRecord<'a> {
 }
 
 /// One decided mailbox.
-struct Decided {
-    index: usize,
-    sync: Vec<AuditDecision>,
-    approvers: Vec<u32>,
+pub(super) struct Decided {
+    pub(super) index: usize,
+    pub(super) sync: Vec<AuditDecision>,
+    pub(super) approvers: Vec<u32>,
     /// When nobody may approve: the reasons a rule gives (text report only).
-    nobody: Option<String>,
+    pub(super) nobody: Option<String>,
 }
 
 impl Decided {
-    fn blocked(&self) -> bool {
+    pub(super) fn blocked(&self) -> bool {
         self.sync.iter().any(|d| d.report.decision == "deny")
     }
 }
@@ -124,7 +129,7 @@ fn io(e: &std::io::Error) -> AuditError {
 }
 
 /// The reasons a denial counts under: its deny reasons, or "no rule allows ACTION".
-fn reasons_of(d: &AuditDecision, action: &str) -> Vec<String> {
+pub(super) fn reasons_of(d: &AuditDecision, action: &str) -> Vec<String> {
     if d.report.decision != "deny" {
         return Vec::new();
     }
@@ -171,14 +176,16 @@ pub fn write_report<W: Write>(
             "reasons",
             "approvers",
             "warnings",
+            "fix",
         ];
         out.write_all(&csv_line(&header)?).map_err(|e| io(&e))?;
     }
     let mut held = Vec::new();
     let mut line = Vec::new();
     for (index, m) in bundle.mailboxes.iter().enumerate() {
-        let sync = auditor.sync(m, format == Format::Text)?;
+        let mut sync = auditor.sync(m, format == Format::Text)?;
         let approvers = auditor.approvers(m)?;
+        add_plans(&mut auditor, bundle, m, &mut sync)?;
         for &u in &approvers {
             can_approve[u as usize] += 1;
         }
@@ -196,7 +203,7 @@ pub fn write_report<W: Write>(
         for r in &mailbox_reasons {
             *summary.by_reason.entry(r.clone()).or_default() += 1;
         }
-        let nobody = if format == Format::Text && approvers.is_empty() {
+        let nobody = if matches!(format, Format::Text | Format::Html) && approvers.is_empty() {
             auditor.why_nobody(m)?
         } else {
             None
@@ -223,7 +230,7 @@ pub fn write_report<W: Write>(
                 let row = csv_row(bundle, m, &decided, &mailbox_reasons)?;
                 out.write_all(&row).map_err(|e| io(&e))?;
             }
-            Format::Text => held.push(decided),
+            Format::Text | Format::Html => held.push(decided),
         }
     }
     if format == Format::Csv {
@@ -262,11 +269,116 @@ pub fn write_report<W: Write>(
         }
         Format::Text => {
             let text = text_report(bundle, &held, &users, &can_approve, &summary);
-            out.write_all(text.as_bytes()).map_err(|e| io(&e))?;
+            out.write_all(escape_controls(&text).as_bytes())
+                .map_err(|e| io(&e))?;
+        }
+        Format::Html => {
+            let html = super::html::report(bundle, &held, &users, &can_approve, &summary);
+            out.write_all(html.as_bytes()).map_err(|e| io(&e))?;
         }
         Format::Csv => {}
     }
     Ok(summary)
+}
+
+/// The name a report shows for user `u`: its UPN, or its id when it has none.
+pub(super) fn user_name(bundle: &Bundle, u: u32) -> &str {
+    bundle.users.get(u as usize).map_or("", |u| {
+        if u.upn.is_empty() {
+            u.id.as_str()
+        } else {
+            u.upn.as_str()
+        }
+    })
+}
+
+/// Turns each denial's options into plans: those without a warning first (each group
+/// still cheapest first), and each step with an action naming who may perform it.
+fn add_plans(
+    auditor: &mut Auditor<'_>,
+    bundle: &Bundle,
+    m: &Mailbox,
+    sync: &mut [AuditDecision],
+) -> Result<(), AuditError> {
+    let mut who: Vec<(String, Option<Vec<String>>)> = Vec::new();
+    for d in sync.iter_mut() {
+        if d.report.decision != "deny" {
+            continue;
+        }
+        let mut plans = match &d.counterfactuals {
+            Some(crate::analysis::WhyNotResult::Found(c)) => c.options.clone(),
+            _ => Vec::new(),
+        };
+        plans.sort_by_key(|o| o.warning().is_some());
+        for p in &mut plans {
+            for step in &mut p.steps {
+                let Some(action) = &step.action else { continue };
+                let found = match who.iter().find(|(a, _)| a == action) {
+                    Some((_, w)) => w.clone(),
+                    None => {
+                        let w = auditor.who(m, action)?.map(|users| {
+                            users
+                                .iter()
+                                .map(|&u| user_name(bundle, u).to_owned())
+                                .collect::<Vec<_>>()
+                        });
+                        who.push((action.clone(), w.clone()));
+                        w
+                    }
+                };
+                step.who = found;
+            }
+        }
+        d.plans = Some(plans);
+    }
+    Ok(())
+}
+
+/// A step for people: its text, and who can do it where it has an action.
+pub(super) fn step_line(step: &crate::analysis::Step) -> String {
+    match &step.who {
+        Some(w) if w.is_empty() => format!("{} (can do it: nobody in this export)", step.text),
+        Some(w) => format!("{} (can do it: {})", step.text, w.join(", ")),
+        None => step.text.clone(),
+    }
+}
+
+/// Control characters (other than line ends) as `\x1b`, `\u{85}`: a name from an export
+/// cannot move the cursor or recolour the terminal that shows the report.
+pub(super) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            let n = u32::from(c);
+            if n < 0x80 {
+                out.push_str(&format!("\\x{n:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{n:x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The first plan's steps of each blocked workload, each once, joined by ` / ` (CSV).
+fn fix_column(d: &Decided) -> String {
+    let mut steps: Vec<String> = Vec::new();
+    for s in &d.sync {
+        if let Some(p) = s.plans.as_ref().and_then(|p| p.first()) {
+            for step in &p.steps {
+                let line = step_line(step);
+                if !steps.contains(&line) {
+                    steps.push(line);
+                }
+            }
+        }
+    }
+    steps.join(" / ")
 }
 
 fn server_record(m: &Mailbox) -> Option<ServerRecord<'_>> {
@@ -286,6 +398,7 @@ fn sync_record(s: &AuditDecision) -> SyncRecord<'_> {
         rules: &s.report.rules,
         reasons: &s.report.reasons,
         counterfactuals: s.counterfactuals.as_ref(),
+        plans: s.plans.as_deref(),
         errors: &s.report.errors,
     }
 }
@@ -311,14 +424,27 @@ fn mailbox_record<'a>(bundle: &'a Bundle, m: &'a Mailbox, d: &'a Decided) -> Mai
     }
 }
 
-/// One CSV record (quoted as needed by the csv crate), with its line end.
+/// One CSV record (quoted as needed by the csv crate), with its line end. A cell that a
+/// spreadsheet would read as a formula (it begins with `=`, `+`, `-`, `@`, tab or CR)
+/// gets a leading `'`, as OWASP advises.
 fn csv_line(fields: &[&str]) -> Result<Vec<u8>, AuditError> {
     let err = |e: String| AuditError::File {
         file: "<output>".to_owned(),
         message: e,
     };
+    let fields: Vec<std::borrow::Cow<'_, str>> = fields
+        .iter()
+        .map(|f| {
+            if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                std::borrow::Cow::Owned(format!("'{f}"))
+            } else {
+                std::borrow::Cow::Borrowed(*f)
+            }
+        })
+        .collect();
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    w.write_record(fields).map_err(|e| err(e.to_string()))?;
+    w.write_record(fields.iter().map(|f| f.as_bytes()))
+        .map_err(|e| err(e.to_string()))?;
     w.into_inner().map_err(|e| err(e.to_string()))
 }
 
@@ -356,16 +482,17 @@ fn csv_row(
         &reasons.join("; "),
         &approvers.join("; "),
         &m.warnings.join("; "),
+        &fix_column(d),
     ])
 }
 
-const WORKLOADS: [&str; 3] = [
+pub(super) const WORKLOADS: [&str; 3] = [
     "incoming email",
     "outgoing email",
     "appointments, contacts and tasks",
 ];
 
-fn describe(m: &Mailbox) -> String {
+pub(super) fn describe(m: &Mailbox) -> String {
     let kind = match m.owner_kind.as_deref() {
         Some("user") => "user mailbox".to_owned(),
         Some("queue") => "queue mailbox".to_owned(),
@@ -383,6 +510,38 @@ fn describe(m: &Mailbox) -> String {
         ),
     };
     format!("{} <{}>, {kind}, {server}", m.name, m.email)
+}
+
+/// `to fix:` and the first plan's steps, numbered; then `not recommended:` and the first
+/// plan with a warning.
+fn write_plans(out: &mut String, plans: &[crate::analysis::WhyNotOption]) {
+    use std::fmt::Write as _;
+    match plans.first() {
+        None => {
+            let _ = writeln!(
+                out,
+                "    to fix: nothing (no change to what may change would allow it)"
+            );
+        }
+        Some(p) if p.warning().is_some() => {
+            let _ = writeln!(out, "    to fix: no plan without a warning");
+        }
+        Some(p) => {
+            let _ = writeln!(out, "    to fix:");
+            for (i, step) in p.steps.iter().enumerate() {
+                let _ = writeln!(out, "      {}. {}", i + 1, step_line(step));
+            }
+        }
+    }
+    if let Some(p) = plans.iter().find(|p| p.warning().is_some()) {
+        let steps: Vec<String> = p.steps.iter().map(step_line).collect();
+        let _ = writeln!(
+            out,
+            "    not recommended: {} ({})",
+            steps.join("; then "),
+            p.warning().unwrap_or_default()
+        );
+    }
 }
 
 fn text_report(
@@ -441,9 +600,9 @@ fn text_report(
                 s.report.reasons.join("; ")
             };
             let _ = writeln!(out, "  {}: blocked: {why}", WORKLOADS[i]);
-            match &s.counterfactuals {
-                Some(crate::analysis::WhyNotResult::Found(c)) => {
-                    let _ = writeln!(out, "    smallest fix: {}", c.first_line());
+            match (&s.counterfactuals, &s.plans) {
+                (Some(crate::analysis::WhyNotResult::Found(_)), Some(plans)) => {
+                    write_plans(&mut out, plans);
                 }
                 _ => {
                     if let Some(h) = &s.hint {

@@ -24,6 +24,8 @@ pub(crate) enum AuditFormat {
     Json,
     /// One CSV row per mailbox.
     Csv,
+    /// One self-contained HTML report (no external asset).
+    Html,
 }
 
 /// Arguments of `audit`.
@@ -84,6 +86,7 @@ pub(crate) fn run(args: &AuditArgs) -> Exit {
         AuditFormat::Text => Format::Text,
         AuditFormat::Json => Format::Json,
         AuditFormat::Csv => Format::Csv,
+        AuditFormat::Html => Format::Html,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -79,6 +79,8 @@ pub(crate) enum Node {
 pub(crate) struct NodeMeta {
     pub(crate) span: Span,
     pub(crate) let_name: Option<String>,
+    /// Where the node is written in its parent (a `let`'s use site for its root).
+    pub(crate) site: Span,
 }
 
 /// What a decision says about a rule.
@@ -421,6 +423,7 @@ impl Compiler {
         self.meta.push(NodeMeta {
             span: e.span,
             let_name: e.let_name.clone(),
+            site: e.site,
         });
         idx(self.nodes.len() - 1)
     }

@@ -564,6 +564,10 @@ impl Server {
             message.push_str("\nhelp: ");
             message.push_str(help);
         }
+        for note in &d.notes {
+            message.push_str("\nnote: ");
+            message.push_str(note);
+        }
         let related: Vec<lt::DiagnosticRelatedInformation> = d
             .secondary
             .iter()
@@ -606,7 +610,15 @@ impl Server {
             source: Some("mailgate".to_owned()),
             message,
             related_information: (!related.is_empty()).then_some(related),
-            data: fix.map(|f| json!({ "replacement": f })),
+            code: d.code.clone().map(lt::NumberOrString::String),
+            data: match &d.fix {
+                // A fix with its own range (a lint's): the edit to make.
+                Some((span, text)) => Some(json!({
+                    "edit": { "range": self.range(a, *span, indexes), "newText": text },
+                    "title": if text.is_empty() { "Remove the redundant condition" } else { "Apply the fix" },
+                })),
+                None => fix.map(|f| json!({ "replacement": f })),
+            },
             ..Default::default()
         }
     }
@@ -738,6 +750,30 @@ impl Server {
 fn code_action(p: &lt::CodeActionParams) -> Value {
     let mut actions = Vec::new();
     for d in &p.context.diagnostics {
+        if let Some(data) = &d.data
+            && let Some(edit) = data.get("edit")
+            && let Ok(edit) = serde_json::from_value::<lt::TextEdit>(edit.clone())
+        {
+            let title = data
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or("Apply the fix")
+                .to_owned();
+            #[allow(clippy::mutable_key_type, reason = "lsp-types keys edits by Uri")]
+            let changes = HashMap::from([(p.text_document.uri.clone(), vec![edit])]);
+            actions.push(lt::CodeActionOrCommand::CodeAction(lt::CodeAction {
+                title,
+                kind: Some(lt::CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![d.clone()]),
+                edit: Some(lt::WorkspaceEdit {
+                    changes: Some(changes),
+                    ..Default::default()
+                }),
+                is_preferred: Some(true),
+                ..Default::default()
+            }));
+            continue;
+        }
         let Some(replacement) = d
             .data
             .as_ref()

@@ -54,7 +54,18 @@ impl Analysis {
                 }
                 policy_raws.sort_by(|a, b| a.name.cmp(&b.name));
                 match policy_set::load_files(schema_raw, policy_raws) {
-                    Ok(loaded) => (loaded.warnings, loaded.set.sources().clone()),
+                    Ok(loaded) => {
+                        // The lints, as `check` reports them.
+                        let mut diags = loaded.warnings;
+                        let report = crate::analysis::lint::lint(&loaded.set, &loaded.validated);
+                        diags.extend(
+                            report
+                                .lints
+                                .iter()
+                                .map(crate::analysis::lint::Lint::to_diagnostic),
+                        );
+                        (diags, loaded.set.sources().clone())
+                    }
                     Err(failure) => (failure.diagnostics, failure.sources),
                 }
             }

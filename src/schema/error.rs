@@ -112,6 +112,36 @@ pub enum SchemaError {
         /// Where.
         span: Span,
     },
+    /// A `cost` that is not a positive integer.
+    #[error("invalid `cost`: expected a positive integer, found {found}")]
+    BadCost {
+        /// What was given.
+        found: String,
+        /// Where.
+        span: Span,
+    },
+    /// A `fix` key that is no value (or no member, or not `add`/`remove`) of the attribute.
+    #[error("invalid `fix` key `{found}`: expected {expected}")]
+    BadFixKey {
+        /// The key given.
+        found: String,
+        /// What it may be.
+        expected: String,
+        /// A close name.
+        help: Option<String>,
+        /// Where.
+        span: Span,
+    },
+    /// A fix step names an action the schema does not declare.
+    #[error("unknown action `{name}` in a fix step")]
+    UnknownAction {
+        /// The name.
+        name: String,
+        /// A close name.
+        help: Option<String>,
+        /// Where.
+        span: Span,
+    },
     /// An enum with too many members for a bit set.
     #[error("enum `{name}` has {count} values, more than the limit of {limit}")]
     EnumTooLarge {
@@ -143,7 +173,9 @@ impl SchemaError {
             SchemaError::Yaml(e) => Diagnostic::error(e.to_string(), e.span, ""),
             SchemaError::Shape(e) => e.to_diagnostic(),
             SchemaError::UnknownType { help, span, .. }
-            | SchemaError::UnknownEntity { help, span, .. } => {
+            | SchemaError::UnknownEntity { help, span, .. }
+            | SchemaError::BadFixKey { help, span, .. }
+            | SchemaError::UnknownAction { help, span, .. } => {
                 Diagnostic::error(self.to_string(), *span, "").with_help_opt(help.clone())
             }
             SchemaError::Reserved { why, span, .. } => {
@@ -153,6 +185,7 @@ impl SchemaError {
                 Diagnostic::error(self.to_string(), *span, "").with_help_opt(error.help())
             }
             SchemaError::Duplicate { span, .. }
+            | SchemaError::BadCost { span, .. }
             | SchemaError::EnumTooLarge { span, .. }
             | SchemaError::TooMany { span, .. } => Diagnostic::error(self.to_string(), *span, ""),
         }

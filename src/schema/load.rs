@@ -126,6 +126,7 @@ pub fn load(file: FileId, source: &SourceFile) -> Result<Schema, Vec<SchemaError
             e.2 += 1;
         }
     }
+    super::fix::check_actions(&schema, &mut errors);
     if errors.is_empty() {
         Ok(schema)
     } else {
@@ -265,19 +266,24 @@ impl Loader<'_> {
                 errors.push(dup("attribute", name, key.span(self.file)));
                 continue;
             }
-            let mut f =
-                match Fields::new(self.file, body, "a map with `type`, `default` and `fixed`") {
-                    Ok(f) => f,
-                    Err(e) => {
-                        errors.push(e.into());
-                        continue;
-                    }
-                };
+            let mut f = match Fields::new(
+                self.file,
+                body,
+                "a map with `type`, `default`, `fixed`, `cost` and `fix`",
+            ) {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(e.into());
+                    continue;
+                }
+            };
             let ty_node = f.require("type", &format!(" for attribute `{name}`"));
             let default_node = f.take("default");
             let fixed_node = f.take("fixed");
+            let cost = super::fix::load_cost(self.file, f.take("cost"), errors);
+            let fix_node = f.take("fix");
             errors.extend(
-                f.finish(&["type", "default", "fixed"])
+                f.finish(&["type", "default", "fixed", "cost", "fix"])
                     .into_iter()
                     .map(Into::into),
             );
@@ -318,11 +324,16 @@ impl Loader<'_> {
                     }
                 },
             };
+            let fix = fix_node.map_or_else(Vec::new, |n| {
+                super::fix::load_fix(self.file, self.source, schema, ty, n, errors)
+            });
             attrs.push(AttrDef {
                 name: name.to_owned(),
                 ty,
                 default,
                 fixed,
+                cost,
+                fix,
             });
         }
         attrs

@@ -6,9 +6,11 @@
 //! edit, never a code change.
 
 mod error;
+mod fix;
 mod load;
 
 pub use error::{SchemaError, ValueError};
+pub use fix::{FixEntry, FixOp};
 pub use load::load;
 
 use crate::diagnostics::did_you_mean;
@@ -71,6 +73,18 @@ pub struct AttrDef {
     /// `fixed: true`: what-would-change-the-decision answers never change it (an
     /// administrator cannot change it to fix a request, e.g. the org's version).
     pub fixed: bool,
+    /// What one change to it costs (`cost: N`, default 1); for a set, each member added
+    /// or removed costs this much.
+    pub cost: u32,
+    /// The steps that make its changes, in an administrator's words (`fix:`).
+    pub fix: Vec<FixEntry>,
+}
+
+impl AttrDef {
+    /// The fix entry for a change (`value` as the change shows it), if the schema has one.
+    pub fn fix_for(&self, op: FixOp, value: &serde_json::Value) -> Option<&FixEntry> {
+        self.fix.iter().find(|f| f.op == op && f.value == *value)
+    }
 }
 
 /// An entity type (or the context).

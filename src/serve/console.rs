@@ -14,7 +14,7 @@ use super::snapshot::Snapshot;
 use crate::ast::Effect;
 use crate::compile::CompiledSet;
 use crate::policy_set::Origin;
-use crate::schema::{AttrDef, EntityDef, Schema, Type};
+use crate::schema::{AttrDef, EntityDef, FixOp, Schema, Type};
 use crate::value::Const;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -194,14 +194,24 @@ fn attr_json(schema: &Schema, a: &AttrDef) -> Value {
     );
     m.insert("required".into(), Value::Bool(a.default.is_none()));
     m.insert("fixed".into(), Value::Bool(a.fixed));
-    // `cost` and `fix` (what changing the attribute costs, and how an administrator does
-    // it): null until the schema types carry them. Once `AttrDef` has `cost: u32` and
-    // `fix: Vec<FixEntry>`, these two lines become
-    //   m.insert("cost".into(), json!(a.cost));
-    //   m.insert("fix".into(), a.fix.iter().map(|f| json!({"op": OP, "value": f.value,
-    //       "step": f.step, "action": f.action, "warning": f.warning})).collect());
-    m.insert("cost".into(), Value::Null);
-    m.insert("fix".into(), Value::Null);
+    // What changing the attribute costs, and how an administrator does it (one entry per
+    // value set, or member added or removed), so the console can show steps and costs.
+    m.insert("cost".into(), json!(a.cost));
+    m.insert(
+        "fix".into(),
+        a.fix
+            .iter()
+            .map(|f| {
+                let op = match f.op {
+                    FixOp::Set => "set",
+                    FixOp::Add => "add",
+                    FixOp::Remove => "remove",
+                };
+                json!({"op": op, "value": f.value, "step": f.step, "action": f.action,
+                       "warning": f.warning})
+            })
+            .collect(),
+    );
     Value::Object(m)
 }
 
@@ -410,6 +420,50 @@ mod tests {
             .unwrap();
         assert_eq!(assign["params"][0]["name"], "role");
         assert_eq!(assign["params"][0]["kind"], "enum");
+    }
+
+    #[test]
+    fn schema_json_carries_costs_and_fix_steps() {
+        let snap = super::super::snapshot::load(&Origin::Embedded).unwrap();
+        let v = schema_json(snap.set.schema());
+        let attr = |entity: &Value, name: &str| {
+            entity["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        let mailbox = v["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "mailbox")
+            .unwrap()
+            .clone();
+        let approval = attr(&mailbox, "approval");
+        assert_eq!(approval["cost"], 1);
+        let approve = approval["fix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["value"] == "approved")
+            .unwrap()
+            .clone();
+        assert_eq!(approve["op"], "set");
+        assert_eq!(approve["action"], "approve_mailbox");
+        assert!(approve["warning"].is_null());
+        let switch = attr(&v["context"], "process_emails_only_for_approved_users");
+        assert_eq!(switch["cost"], 10);
+        let off = switch["fix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["value"] == false)
+            .unwrap()
+            .clone();
+        assert!(off["warning"].as_str().unwrap().contains("every mailbox"));
     }
 
     #[test]

@@ -1,0 +1,375 @@
+//! `audit --format html`: one self-contained HTML5 document (docs/audit.md, "The HTML report").
+//!
+//! Everything is inline (style, script, the chart as SVG) and the only links are
+//! fragments; a Content-Security-Policy forbids loading anything else. Without script
+//! every row and detail is in the document and shown; the script only filters the mailbox
+//! table (`data-filter`, `data-blocked-only`), pages it (500 rows at a time, so 100,000
+//! mailboxes stay usable) and folds the details.
+
+use super::write::{
+    Decided, Summary, WORKLOADS, describe, escape_controls, reasons_of, step_line, user_name,
+};
+use super::{Bundle, SYNC_ACTIONS};
+use crate::analysis::WhyNotOption;
+use std::fmt::Write as _;
+
+/// Text as HTML: `&`, `<`, `>`, `"` and `'` escaped, control characters shown as `\x1b`.
+fn esc(text: &str) -> String {
+    let text = escape_controls(text);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root{--ok:#1a7f37;--bad:#b42318;--warn:#9a6700;--line:#d0d7de;--muted:#57606a;--bg:#f6f8fa}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#1f2328}
+h1{font-size:22px;margin:8px 0 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
+nav a{margin-right:14px}.muted{color:var(--muted)}
+.tiles{display:flex;flex-wrap:wrap;gap:12px;margin-top:12px}
+.tile{border:1px solid var(--line);border-radius:8px;padding:10px 14px;min-width:150px;background:var(--bg)}
+.tile b{display:block;font-size:24px}.tile.bad b{color:var(--bad)}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th{background:var(--bg);position:sticky;top:0}
+tbody tr{content-visibility:auto;contain-intrinsic-size:auto 28px}
+td[data-decision=allow]{color:var(--ok)}td[data-decision=deny]{color:var(--bad);font-weight:600}
+.controls{display:flex;gap:16px;align-items:center;margin:8px 0}
+.controls input[type=search]{padding:6px 8px;min-width:320px;border:1px solid var(--line);border-radius:6px}
+details{border:1px solid var(--line);border-radius:8px;padding:6px 12px;margin:8px 0}
+summary{cursor:pointer;font-weight:600}
+.warn{color:var(--warn)}.who{color:var(--muted)}
+ol.plan li{margin:2px 0}
+svg text{font:12px system-ui,sans-serif;fill:#1f2328}
+"#;
+
+const SCRIPT: &str = r"
+(function(){
+  var rows=Array.prototype.slice.call(document.querySelectorAll('tr[data-mailbox-id]'));
+  var filter=document.querySelector('input[data-filter]');
+  var blockedOnly=document.querySelector('input[data-blocked-only]');
+  var more=document.querySelector('button[data-more]');
+  var count=document.querySelector('[data-count]');
+  var PAGE=500,limit=PAGE;
+  var text=rows.map(function(r){return r.textContent.toLowerCase();});
+  function apply(){
+    var q=filter.value.trim().toLowerCase(),only=blockedOnly.checked,match=0;
+    for(var i=0;i<rows.length;i++){
+      var ok=(!only||rows[i].getAttribute('data-blocked')==='true')&&(q===''||text[i].indexOf(q)>=0);
+      if(ok){match++;}
+      rows[i].hidden=!(ok&&match<=limit);
+    }
+    count.textContent=Math.min(match,limit)+' of '+match+' matching mailboxes shown ('+rows.length+' in all)';
+    more.hidden=match<=limit;
+  }
+  filter.addEventListener('input',function(){limit=PAGE;apply();});
+  blockedOnly.addEventListener('change',function(){limit=PAGE;apply();});
+  more.addEventListener('click',function(){limit+=PAGE;apply();});
+  var folds=document.querySelectorAll('details[data-fold]');
+  for(var i=0;i<folds.length;i++){folds[i].open=false;}
+  apply();
+})();
+";
+
+/// The report.
+pub(super) fn report(
+    bundle: &Bundle,
+    held: &[Decided],
+    users: &[(usize, &str, &str)],
+    can_approve: &[u64],
+    summary: &Summary,
+) -> String {
+    let mut out = String::with_capacity(4096 + held.len() * 600);
+    let org = if bundle.org_name.is_empty() {
+        "the organization"
+    } else {
+        bundle.org_name.as_str()
+    };
+    let blocked = held.iter().filter(|d| d.blocked()).count();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<title>mailgate audit of {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(org)
+    );
+    let _ = write!(
+        out,
+        "<header><h1>Audit of {}</h1><p class=\"muted\">version {}, {} deployment; made by mailgate audit</p>\n\
+<nav><a href=\"#summary\">Summary</a><a href=\"#chart\">Blocked by reason</a><a href=\"#mailboxes\">Mailboxes</a><a href=\"#details\">What to do</a><a href=\"#users\">Users</a><a href=\"#data-warnings\">Data warnings</a></nav></header>\n",
+        esc(org),
+        esc(&bundle.version),
+        esc(&bundle.deployment)
+    );
+    // Summary tiles.
+    out.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"tiles\">\n");
+    let tile = |out: &mut String, class: &str, n: usize, label: &str| {
+        let _ = writeln!(
+            out,
+            "<div class=\"tile{class}\" data-tile=\"{}\"><b>{n}</b>{}</div>",
+            esc(label),
+            esc(label)
+        );
+    };
+    tile(&mut out, "", summary.mailboxes, "mailboxes");
+    tile(
+        &mut out,
+        if blocked > 0 { " bad" } else { "" },
+        blocked,
+        "mailboxes with a blocked workload",
+    );
+    for (action, workload) in SYNC_ACTIONS.iter().zip(WORKLOADS) {
+        let n = summary.blocked.get(*action).copied().unwrap_or(0);
+        tile(
+            &mut out,
+            if n > 0 { " bad" } else { "" },
+            n,
+            &format!("blocked for {workload}"),
+        );
+    }
+    tile(&mut out, "", summary.users, "users");
+    tile(&mut out, "", summary.warnings.len(), "data warnings");
+    out.push_str("</div></section>\n");
+    chart(&mut out, summary);
+    mailbox_table(&mut out, bundle, held);
+    details(&mut out, bundle, held);
+    users_table(&mut out, bundle, users, can_approve);
+    out.push_str("<section id=\"data-warnings\"><h2>Data warnings</h2>\n");
+    if summary.warnings.is_empty() {
+        out.push_str("<p class=\"muted\">None.</p>\n");
+    } else {
+        out.push_str("<ul>\n");
+        for w in &summary.warnings {
+            let _ = writeln!(out, "<li class=\"warn\">{}</li>", esc(w));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
+    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    out
+}
+
+/// Blocked mailboxes by reason, as horizontal bars.
+fn chart(out: &mut String, summary: &Summary) {
+    out.push_str("<section id=\"chart\"><h2>Blocked mailboxes by reason</h2>\n");
+    let mut reasons: Vec<(&String, &usize)> = summary.by_reason.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    if reasons.is_empty() {
+        out.push_str("<p class=\"muted\">No mailbox is blocked.</p></section>\n");
+        return;
+    }
+    let max = reasons.first().map_or(1, |r| *r.1).max(1);
+    let row = 40usize;
+    let width = 1100usize;
+    let height = reasons.len() * row + 8;
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Blocked mailboxes by reason\">"
+    );
+    for (i, (reason, n)) in reasons.iter().enumerate() {
+        let y = i * row;
+        let w = (**n * 900 / max).max(2);
+        let _ = writeln!(
+            out,
+            "<g data-reason=\"{r}\"><title>{r}: {n}</title><text x=\"0\" y=\"{}\">{r}</text><rect x=\"0\" y=\"{}\" width=\"{w}\" height=\"14\" rx=\"3\" fill=\"#b42318\"></rect><text x=\"{}\" y=\"{}\">{n}</text></g>",
+            y + 13,
+            y + 18,
+            w + 6,
+            y + 30,
+            r = esc(reason),
+        );
+    }
+    out.push_str("</svg></section>\n");
+}
+
+fn mailbox_table(out: &mut String, bundle: &Bundle, held: &[Decided]) {
+    out.push_str(
+        "<section id=\"mailboxes\"><h2>Mailboxes</h2>\n<div class=\"controls\">\
+<input type=\"search\" data-filter placeholder=\"Filter by name, address, reason…\" aria-label=\"Filter mailboxes\">\
+<label><input type=\"checkbox\" data-blocked-only> blocked only</label><span class=\"muted\" data-count></span></div>\n\
+<table><thead><tr><th>Mailbox</th><th>Address</th><th>Kind</th>",
+    );
+    for w in WORKLOADS {
+        let _ = write!(out, "<th>{}</th>", esc(w));
+    }
+    out.push_str("<th>Reasons</th></tr></thead>\n<tbody>\n");
+    for d in held {
+        let m = &bundle.mailboxes[d.index];
+        let _ = write!(
+            out,
+            "<tr data-mailbox-id=\"{}\" data-blocked=\"{}\"><td><a href=\"#d-{}\">{}</a></td><td>{}</td><td>{}</td>",
+            esc(&m.id),
+            d.blocked(),
+            d.index,
+            esc(&m.name),
+            esc(&m.email),
+            esc(m.owner_kind.as_deref().unwrap_or("unknown"))
+        );
+        let mut reasons: Vec<String> = Vec::new();
+        for (s, action) in d.sync.iter().zip(SYNC_ACTIONS) {
+            let decision = s.report.decision;
+            let _ = write!(
+                out,
+                "<td data-action=\"{action}\" data-decision=\"{decision}\">{}</td>",
+                if decision == "allow" {
+                    "syncs"
+                } else {
+                    "blocked"
+                }
+            );
+            for r in reasons_of(s, action) {
+                if !reasons.contains(&r) {
+                    reasons.push(r);
+                }
+            }
+        }
+        let _ = writeln!(out, "<td>{}</td></tr>", esc(&reasons.join("; ")));
+    }
+    out.push_str("</tbody></table>\n<p><button type=\"button\" data-more hidden>Show more</button></p></section>\n");
+}
+
+fn plan_list(out: &mut String, plan: &WhyNotOption) {
+    out.push_str("<ol class=\"plan\">");
+    for (i, step) in plan.steps.iter().enumerate() {
+        let action = step
+            .action
+            .as_ref()
+            .map(|a| format!(" data-action=\"{}\"", esc(a)))
+            .unwrap_or_default();
+        let changes: Vec<String> = step
+            .changes
+            .iter()
+            .filter_map(|&c| plan.changes.get(c).map(crate::analysis::Change::describe))
+            .collect();
+        let who = step_line(step);
+        let who = who.strip_prefix(step.text.as_str()).unwrap_or("");
+        let _ = write!(
+            out,
+            "<li data-step=\"{}\"{action}>{} <span class=\"who\">{}</span> <code class=\"muted\">[{}]</code></li>",
+            i + 1,
+            esc(&step.text),
+            esc(who.trim()),
+            esc(&changes.join(" and "))
+        );
+    }
+    out.push_str("</ol>");
+}
+
+fn details(out: &mut String, bundle: &Bundle, held: &[Decided]) {
+    out.push_str("<section id=\"details\"><h2>What to do, per mailbox</h2>\n");
+    for d in held {
+        let m = &bundle.mailboxes[d.index];
+        let blocked = d.blocked();
+        let _ = writeln!(
+            out,
+            "<details id=\"d-{}\" data-details-for=\"{}\" data-fold open><summary>{}{}</summary>",
+            d.index,
+            esc(&m.id),
+            esc(&describe(m)),
+            if blocked {
+                " — blocked"
+            } else {
+                " — syncs"
+            }
+        );
+        for (i, s) in d.sync.iter().enumerate() {
+            if s.report.decision == "allow" {
+                let _ = writeln!(out, "<p>{}: syncs</p>", esc(WORKLOADS[i]));
+                continue;
+            }
+            let _ = write!(out, "<h4>{}: blocked</h4><ul>", esc(WORKLOADS[i]));
+            for r in reasons_of(s, SYNC_ACTIONS[i]) {
+                let _ = write!(out, "<li>{}</li>", esc(&r));
+            }
+            out.push_str("</ul>");
+            let plans = s.plans.as_deref().unwrap_or_default();
+            match plans.first() {
+                Some(p) if p.warning().is_none() => {
+                    out.push_str("<p>To fix:</p>");
+                    plan_list(out, p);
+                }
+                Some(_) => out.push_str("<p>To fix: no plan without a warning.</p>"),
+                None => match &s.hint {
+                    Some(h) => {
+                        let _ = write!(out, "<p>What to do: {}</p>", esc(h));
+                    }
+                    None => out.push_str(
+                        "<p>To fix: nothing (no change to what may change would allow it).</p>",
+                    ),
+                },
+            }
+            if let Some(p) = plans.iter().find(|p| p.warning().is_some()) {
+                let _ = write!(
+                    out,
+                    "<p class=\"warn\">Not recommended ({}):</p>",
+                    esc(p.warning().unwrap_or_default())
+                );
+                plan_list(out, p);
+            }
+            for e in &s.report.errors {
+                let _ = write!(out, "<p class=\"warn\">error: {}</p>", esc(e));
+            }
+            out.push('\n');
+        }
+        let approvers: Vec<&str> = d.approvers.iter().map(|&u| user_name(bundle, u)).collect();
+        let approvers = if approvers.is_empty() {
+            match &d.nobody {
+                Some(why) => format!("nobody: {why}"),
+                None => "nobody in this export".to_owned(),
+            }
+        } else {
+            approvers.join(", ")
+        };
+        let _ = writeln!(out, "<p>Who can approve it: {}</p>", esc(&approvers));
+        for w in &m.warnings {
+            let _ = writeln!(out, "<p class=\"warn\">warning: {}</p>", esc(w));
+        }
+        out.push_str("</details>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn users_table(
+    out: &mut String,
+    bundle: &Bundle,
+    users: &[(usize, &str, &str)],
+    can_approve: &[u64],
+) {
+    out.push_str(
+        "<section id=\"users\"><h2>Users</h2>\n<table><thead><tr><th>User</th><th>May approve</th>\
+<th>May change the approval settings</th><th>May assign Delegated Mailbox Approver</th><th>Notes</th></tr></thead>\n<tbody>\n",
+    );
+    let yes = |d: &str| if d == "allow" { "yes" } else { "no" };
+    for &(i, settings, assign) in users {
+        let u = &bundle.users[i];
+        let name = user_name(bundle, u32::try_from(i).unwrap_or(u32::MAX));
+        let mut notes: Vec<String> = u
+            .team_roles
+            .iter()
+            .map(|r| format!("through a team: {r}"))
+            .collect();
+        notes.extend(u.warnings.iter().map(|w| format!("warning: {w}")));
+        let _ = writeln!(
+            out,
+            "<tr data-user=\"{}\"><td>{}</td><td>{} of {} mailboxes</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(name),
+            esc(name),
+            can_approve.get(i).copied().unwrap_or(0),
+            bundle.mailboxes.len(),
+            yes(settings),
+            yes(assign),
+            esc(&notes.join("; "))
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+}
