@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod coverage;
 mod diff;
+mod docs;
 mod domain;
 mod eval;
 mod fmt;
