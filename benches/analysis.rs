@@ -6,7 +6,10 @@
 //! (c) building every action's diagram of the shipped set from scratch;
 //! (d) `diff` of the shipped set against an edited copy (a version gate moved by five
 //!     builds), and of a generated set of 200 rules over 8 actions against a copy where
-//!     every rule's version gate moved (every rule changes).
+//!     every rule's version gate moved (every rule changes);
+//! (e) the lints of `check` (every action's diagrams built from scratch, then every
+//!     lint decided): the shipped set (target under 100 ms) and a generated set of 1,000
+//!     rules over 8 actions (target under 5 s).
 //!
 //! Run with `cargo bench --bench analysis`. Requests come from the seeded generator.
 
@@ -148,5 +151,38 @@ fn diff(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, counterfactuals, batch_why_not, build_models, diff);
+/// (e) The lints, models built from scratch each time.
+fn lint(c: &mut Criterion) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let shipped = policy_set::load(&Origin::Dir(dir)).unwrap();
+    let mut g = c.benchmark_group("lint");
+    g.sample_size(10);
+    g.bench_function("shipped", |b| {
+        b.iter(|| {
+            let r = mailgate::analysis::lint::lint(&shipped.set, &shipped.validated);
+            assert!(r.lints.is_empty());
+            black_box(r)
+        });
+    });
+    let (schema, text) = generate::policy_set(1_000, 8);
+    let generated = policy_set::load_texts(&schema, &[("gen.policy", &text)]).unwrap();
+    g.bench_function("generated_1000_rules_8_actions", |b| {
+        b.iter(|| {
+            black_box(mailgate::analysis::lint::lint(
+                &generated.set,
+                &generated.validated,
+            ))
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    counterfactuals,
+    batch_why_not,
+    build_models,
+    diff,
+    lint
+);
 criterion_main!(benches);

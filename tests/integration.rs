@@ -10,11 +10,13 @@ mod cli;
 mod console;
 mod coverage;
 mod diff;
+mod docs;
 mod domain;
 mod eval;
 mod fmt;
 mod graph;
 mod hostile;
+mod lints;
 #[cfg(feature = "lsp")]
 mod lsp;
 mod props;
@@ -22,6 +24,8 @@ mod scenarios;
 mod schema;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_limits;
 #[cfg(feature = "serve")]
 mod serve_reload;
 mod syntax;

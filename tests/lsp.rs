@@ -429,3 +429,79 @@ fn lsp_ends_cleanly_on_exit_without_shutdown_and_on_broken_framing() {
     );
     assert!(out.stdout.contains(r#""code":-32602"#), "{}", out.stdout); // invalid params
 }
+
+const REDUNDANT: &str = "# Zoë 😀\nrule e2e-redundant {\n  deny approve_mailbox\n  when mailbox.approval == \"rejected\" and mailbox.approval != \"pending_approval\"\n  reason \"the address was rejected\"\n}\n";
+
+/// The lints are warnings with their code and related information; a redundant operand
+/// has a quick fix that removes it, and applying it clears the warning.
+#[test]
+fn lsp_publishes_lints_with_codes_and_removes_a_redundant_condition() {
+    let dir = temp_dir("lsp-lints");
+    copy_dir(&repo_path("policies"), &dir);
+    let dir = dir.canonicalize().unwrap();
+    let mut c = Client::start(&dir);
+    c.request(
+        "initialize",
+        &json!({ "processId": null, "capabilities": {}, "rootUri": uri(&dir) }),
+    );
+    c.notify("initialized", &json!({}));
+    let file = dir.join("editor.policy");
+    let doc = uri(&file);
+    c.notify(
+        "textDocument/didOpen",
+        &json!({ "textDocument": { "uri": doc, "languageId": "mailgate", "version": 1, "text": REDUNDANT } }),
+    );
+    let diags = c.diagnostics(&doc);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    let d = &diags[0];
+    assert_eq!(d["severity"], 2, "a warning");
+    assert_eq!(d["code"], "redundant-condition");
+    assert_eq!(
+        d["range"]["start"],
+        position(REDUNDANT, "mailbox.approval != ", 0)
+    );
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("note: removing it changes no decision of `approve_mailbox`"),
+        "{d:#?}"
+    );
+    let actions = c.request(
+        "textDocument/codeAction",
+        &json!({ "textDocument": { "uri": doc }, "range": d["range"], "context": { "diagnostics": [d] } }),
+    );
+    let action = &actions["result"][0];
+    assert_eq!(action["kind"], "quickfix");
+    assert_eq!(action["title"], "Remove the redundant condition");
+    let edit = &action["edit"]["changes"][&doc][0];
+    let fixed = apply(REDUNDANT, edit);
+    assert!(
+        fixed.contains("  when mailbox.approval == \"rejected\"\n  reason"),
+        "{fixed}"
+    );
+    c.notify(
+        "textDocument/didChange",
+        &json!({ "textDocument": { "uri": doc, "version": 2 }, "contentChanges": [{ "text": fixed }] }),
+    );
+    assert_eq!(c.diagnostics(&doc), Vec::<Value>::new());
+
+    // A subsumed rule names the other rule as related information.
+    let subsumed = "rule e2e-subsumed {\n  allow approve_mailbox\n  when org.deployment == \"onpremises\" and is_system_administrator and has_approval_privilege and mailbox.server == \"exchange_online\"\n}\n";
+    c.notify(
+        "textDocument/didChange",
+        &json!({ "textDocument": { "uri": doc, "version": 3 }, "contentChanges": [{ "text": subsumed }] }),
+    );
+    let diags = c.diagnostics(&doc);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0]["code"], "subsumed");
+    let related = &diags[0]["relatedInformation"][0];
+    assert_eq!(
+        related["location"]["uri"],
+        uri(&dir.join("approval.policy"))
+    );
+    assert_eq!(related["location"]["range"]["start"]["line"], 29);
+    c.request("shutdown", &json!(null));
+    c.notify("exit", &json!(null));
+    assert_eq!(c.exit_code(), 0);
+}

@@ -37,6 +37,8 @@ pub(crate) trait Backend: Sized {
     fn is_false(&self, a: &Self::Dd) -> bool;
     /// Number of nodes.
     fn nodes(&self, a: &Self::Dd) -> usize;
+    /// Some full assignment satisfying `a`, or `None` if `a` is unsatisfiable.
+    fn witness(&self, a: &Self::Dd) -> Option<Vec<bool>>;
     /// The value of `a` under a full assignment (indexed by variable).
     fn eval(&self, a: &Self::Dd, assignment: &[bool]) -> bool;
     /// A satisfying assignment of least total cost, where `cost(var, value)` is what
@@ -117,6 +119,10 @@ impl Backend for Biodivine {
 
     fn nodes(&self, a: &Bdd) -> usize {
         a.size()
+    }
+
+    fn witness(&self, a: &Bdd) -> Option<Vec<bool>> {
+        a.sat_witness().map(BddValuation::into_vector)
     }
 
     fn eval(&self, a: &Bdd, assignment: &[bool]) -> bool {

@@ -421,6 +421,19 @@ impl ActionModel {
         }
     }
 
+    /// Per value of the action's layout, the index of its attribute in `attrs`
+    /// (`usize::MAX` for values no rule reads): what [`Self::node`] takes.
+    pub(crate) fn attr_at(&self, set: &CompiledSet) -> Vec<usize> {
+        let n = set.plans[self.action as usize].layout.len as usize;
+        let mut at = vec![usize::MAX; n];
+        for (k, a) in self.attrs.iter().enumerate() {
+            if let Some(slot) = at.get_mut(a.index as usize) {
+                *slot = k;
+            }
+        }
+        at
+    }
+
     fn lit(&self, v: u16, value: bool) -> Dd {
         self.backend.literal(v, value)
     }
@@ -607,7 +620,7 @@ impl ActionModel {
         clippy::too_many_lines,
         reason = "one arm per node kind of the compiled form"
     )]
-    fn node(
+    pub(crate) fn node(
         &self,
         set: &CompiledSet,
         n: u32,

@@ -10,10 +10,10 @@
 //!   file of the set gets its list (an empty one once it is clean), `schema.yaml` included.
 //!   Secondary labels become related information; a did-you-mean becomes a quick fix.
 //! - **Hover, definition, completion** read the tokens around the cursor (see
-//!   [`features`]), so they work while the text is being typed and does not parse.
+//!   `features`), so they work while the text is being typed and does not parse.
 //! - **Formatting** is `mailgate fmt`'s: one edit that replaces the whole document.
 //! - **Positions** are converted between byte offsets and the client's UTF-16 (or UTF-8,
-//!   when offered) columns by [`text::LineIndex`].
+//!   when offered) columns by `text::LineIndex`.
 //!
 //! Nothing but protocol messages is written to standard output.
 
@@ -564,6 +564,10 @@ impl Server {
             message.push_str("\nhelp: ");
             message.push_str(help);
         }
+        for note in &d.notes {
+            message.push_str("\nnote: ");
+            message.push_str(note);
+        }
         let related: Vec<lt::DiagnosticRelatedInformation> = d
             .secondary
             .iter()
@@ -606,7 +610,15 @@ impl Server {
             source: Some("mailgate".to_owned()),
             message,
             related_information: (!related.is_empty()).then_some(related),
-            data: fix.map(|f| json!({ "replacement": f })),
+            code: d.code.clone().map(lt::NumberOrString::String),
+            data: match &d.fix {
+                // A fix with its own range (a lint's): the edit to make.
+                Some((span, text)) => Some(json!({
+                    "edit": { "range": self.range(a, *span, indexes), "newText": text },
+                    "title": if text.is_empty() { "Remove the redundant condition" } else { "Apply the fix" },
+                })),
+                None => fix.map(|f| json!({ "replacement": f })),
+            },
             ..Default::default()
         }
     }
@@ -738,6 +750,30 @@ impl Server {
 fn code_action(p: &lt::CodeActionParams) -> Value {
     let mut actions = Vec::new();
     for d in &p.context.diagnostics {
+        if let Some(data) = &d.data
+            && let Some(edit) = data.get("edit")
+            && let Ok(edit) = serde_json::from_value::<lt::TextEdit>(edit.clone())
+        {
+            let title = data
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or("Apply the fix")
+                .to_owned();
+            #[allow(clippy::mutable_key_type, reason = "lsp-types keys edits by Uri")]
+            let changes = HashMap::from([(p.text_document.uri.clone(), vec![edit])]);
+            actions.push(lt::CodeActionOrCommand::CodeAction(lt::CodeAction {
+                title,
+                kind: Some(lt::CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![d.clone()]),
+                edit: Some(lt::WorkspaceEdit {
+                    changes: Some(changes),
+                    ..Default::default()
+                }),
+                is_preferred: Some(true),
+                ..Default::default()
+            }));
+            continue;
+        }
         let Some(replacement) = d
             .data
             .as_ref()
@@ -777,16 +813,29 @@ fn suggestion(help: &str) -> Option<&str> {
     help.strip_prefix("did you mean `")?.strip_suffix("`?")
 }
 
-/// The canonical form of a path (symbolic links resolved), as far as it exists.
+/// The canonical form of a path (symbolic links resolved), as far as it exists: the
+/// longest existing ancestor is resolved and the rest appended. A loop, not recursion, so
+/// a `file://` URI with 130,000 components cannot overflow the stack; a path longer than
+/// `PATH_MAX` cannot exist, and is kept as it is.
 fn canonical(path: &Path) -> PathBuf {
-    if let Ok(p) = std::fs::canonicalize(path) {
-        return p;
+    const PATH_MAX: usize = 4096;
+    if path.as_os_str().len() > PATH_MAX {
+        return path.to_path_buf();
     }
-    match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
-            canonical(parent).join(name)
+    let mut tail = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(mut p) = std::fs::canonicalize(at) {
+            p.extend(tail.iter().rev());
+            return p;
         }
-        _ => path.to_path_buf(),
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+                tail.push(name);
+                at = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
     }
 }
 

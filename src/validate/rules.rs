@@ -155,6 +155,7 @@ impl<'a> Checker<'a> {
                 return self.expand_let(n, e.span, rule, |c, body| {
                     c.cond(body, rule).map(|mut t| {
                         t.let_name = Some(n.clone());
+                        t.site = e.span;
                         t
                     })
                 });
@@ -183,6 +184,7 @@ impl<'a> Checker<'a> {
             kind,
             span: e.span,
             let_name: None,
+            site: e.span,
         })
     }
 }

@@ -49,6 +49,9 @@ pub struct TExpr {
     pub span: Span,
     /// Set on the root of an expanded `let`, so explanations can name it.
     pub let_name: Option<String>,
+    /// Where the expression is written in its parent: its own span, except for the root
+    /// of an expanded `let`, whose site is the name where it is used (lints point there).
+    pub site: Span,
 }
 
 /// The kinds of typed condition.
