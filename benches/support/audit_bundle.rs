@@ -197,4 +197,3 @@ pub(crate) fn bundle(mailboxes: usize, users: usize) -> BTreeMap<String, String>
     );
     files
 }
-
