@@ -1,6 +1,9 @@
 //! Criterion benchmarks for the performance targets in docs/performance.md:
 //! (a) one in-process decision on the shipped set, per action;
-//! (b) `eval --batch` throughput, end to end (JSON in, JSON out), 1 and 2 threads;
+//! (b) `eval --batch` throughput, end to end (JSON in, JSON out), 1 and 2 threads, beside
+//!     the parse-only floor (`serde_json` checking each line's syntax) on the same lines,
+//!     for the generated lines and for export-like lines of about 550 bytes;
+//! loading the shipped set (read, parse, validate, compile);
 //! (c) parse + validate + compile of a generated 10,000-rule set;
 //! (d) decision latency as generated sets grow from 10 to 10,000 rules, spread over 100
 //!     actions and all on one action (discriminated by enum equality);
@@ -72,39 +75,110 @@ fn decide_shipped(c: &mut Criterion) {
     g.finish();
 }
 
-/// (b) `eval --batch` end to end over 1,000,000 generated lines.
+/// The shipped policy files and the shipped schema, with [`generate::LONG_ROLES`] added to
+/// it when `long_roles`.
+fn shipped_with(long_roles: bool) -> mailgate::compile::CompiledSet {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let mut schema = std::fs::read_to_string(dir.join("schema.yaml")).unwrap();
+    if long_roles {
+        schema = generate::schema_with_long_roles(&schema);
+    }
+    let mut texts: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "policy"))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    texts.sort();
+    let refs: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    policy_set::load_texts(&schema, &refs).unwrap().set
+}
+
+/// The parse-only floor: every line's JSON syntax checked by `serde_json` (`IgnoredAny`),
+/// nothing decided or written. Returns the number of lines that are not JSON.
+fn floor(input: &[u8]) -> usize {
+    let mut start = 0;
+    let mut bad = 0;
+    for end in memchr::memchr_iter(b'\n', input) {
+        bad += usize::from(
+            serde_json::from_slice::<serde::de::IgnoredAny>(&input[start..end]).is_err(),
+        );
+        start = end + 1;
+    }
+    bad
+}
+
+/// (b) `eval --batch` end to end over 1,000,000 generated lines, beside the parse-only
+/// floor on the same lines: the lines of [`generate::requests`] (`batch`), and the same
+/// lines written as an export writes them, about 550 bytes with long role names
+/// (`batch_long`).
 fn batch_throughput(c: &mut Criterion) {
-    let set = shipped();
     let orgs = generate::org_variants();
     let n = 1_000_000;
-    let mut input = String::with_capacity(n * 400);
-    for r in generate::requests(11, n) {
-        input.push_str(&r.to_json(&orgs));
-        input.push('\n');
-    }
-    // Once before timing: every line is a valid request (no error record), and the
-    // decisions are not all one way.
-    let mut out = Vec::new();
-    let stats = batch::run(&set, input.as_bytes(), &mut out, 1).unwrap();
-    assert_eq!(stats.lines, n as u64);
-    assert_eq!(stats.bad, 0, "a generated line was an error record");
-    let text = String::from_utf8(out).unwrap();
-    assert!(!text.contains("\"invalid_request\""));
-    assert!(text.contains("\"decision\":\"allow\"") && text.contains("\"decision\":\"deny\""));
-    drop(text);
-    let mut g = c.benchmark_group("batch");
-    g.sample_size(10);
-    g.throughput(Throughput::Elements(n as u64));
-    for threads in [1, 2] {
-        g.bench_function(BenchmarkId::new("1M_lines_threads", threads), |b| {
-            b.iter(|| {
-                let stats = batch::run(&set, input.as_bytes(), std::io::sink(), threads).unwrap();
-                assert_eq!(stats.lines, n as u64);
-                assert_eq!(stats.bad, 0);
-                black_box(stats)
-            });
+    for long in [false, true] {
+        let set = shipped_with(long);
+        let mut input = String::with_capacity(n * if long { 600 } else { 400 });
+        for r in generate::requests(11, n) {
+            let line = r.to_json(&orgs);
+            if long {
+                input.push_str(&generate::export_like(&line));
+            } else {
+                input.push_str(&line);
+            }
+            input.push('\n');
+        }
+        // Once before timing: every line is a valid request (no error record), and the
+        // decisions are not all one way; the floor finds every line well-formed.
+        let mut out = Vec::new();
+        let stats = batch::run(&set, input.as_bytes(), &mut out, 1).unwrap();
+        assert_eq!(stats.lines, n as u64);
+        assert_eq!(stats.bad, 0, "a generated line was an error record");
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("\"invalid_request\""));
+        assert!(text.contains("\"decision\":\"allow\"") && text.contains("\"decision\":\"deny\""));
+        drop(text);
+        assert_eq!(floor(input.as_bytes()), 0);
+        let mut g = c.benchmark_group(if long { "batch_long" } else { "batch" });
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(n as u64));
+        // Floor and batch alternate, so that both see the same load.
+        g.bench_function("floor_parse_only", |b| {
+            b.iter(|| black_box(floor(black_box(input.as_bytes()))));
         });
+        for threads in [1, 2] {
+            g.bench_function(BenchmarkId::new("1M_lines_threads", threads), |b| {
+                b.iter(|| {
+                    let stats =
+                        batch::run(&set, input.as_bytes(), std::io::sink(), threads).unwrap();
+                    assert_eq!(stats.lines, n as u64);
+                    assert_eq!(stats.bad, 0);
+                    black_box(stats)
+                });
+            });
+        }
+        g.finish();
     }
+}
+
+/// Loading the shipped set: read the files, parse, validate and compile (target < 5 ms;
+/// `serve` reloads and the language server depend on it).
+fn load_shipped(c: &mut Criterion) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let mut g = c.benchmark_group("load");
+    g.bench_function("shipped_set", |b| {
+        b.iter(|| {
+            let loaded = policy_set::load(&Origin::Dir(dir.clone())).unwrap();
+            black_box(loaded.set.rules().len())
+        });
+    });
     g.finish();
 }
 
@@ -202,6 +276,7 @@ criterion_group!(
     benches,
     decide_shipped,
     batch_throughput,
+    load_shipped,
     check_10k,
     scaling,
     load_growth

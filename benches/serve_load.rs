@@ -7,9 +7,10 @@
 //!    keep-alive connections from one tokio thread, and reports requests/s and the p50
 //!    and p99 latency (closed loop: each connection sends its next request when the last
 //!    answer arrived);
-//! 2. stops that server, starts another with `--threads 2` and no pinning (a large batch
-//!    is cut into parts decided at once), posts a large JSON Lines body to
-//!    `POST /v1/batch` a few times and reports lines/s (median).
+//! 2. stops that server, starts another with `--threads 2` and no pinning (a batch
+//!    streams: one pool thread decides its lines as they arrive while the runtime
+//!    threads move the bytes), posts a large JSON Lines body to `POST /v1/batch` a few
+//!    times, sending while reading the answer, and reports lines/s (median).
 //!
 //! Sizes: `MAILGATE_LOAD_REQUESTS` (default 100000), `MAILGATE_LOAD_CONNECTIONS` (32),
 //! `MAILGATE_LOAD_BATCH_LINES` (200000).
@@ -281,14 +282,16 @@ impl Conn {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = std::str::from_utf8(&self.buf[..end]).unwrap().to_owned();
                 let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (n, v) = l.split_once(':')?;
-                        n.eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse().ok())?
-                    })
-                    .expect("content-length");
+                let len: Option<usize> = head.lines().find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    n.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                });
+                let Some(len) = len else {
+                    // Chunked (a streamed `/v1/batch`): read to the last chunk.
+                    let body = self.read_chunked(end + 4).await;
+                    return (status, body);
+                };
                 let total = end + 4 + len;
                 while self.buf.len() < total {
                     self.fill().await;
@@ -298,6 +301,33 @@ impl Conn {
                 return (status, body);
             }
             self.fill().await;
+        }
+    }
+
+    /// The payload of the chunked body that starts at `self.buf[at..]`.
+    async fn read_chunked(&mut self, mut at: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        loop {
+            let eol = loop {
+                if let Some(i) = self.buf[at..].windows(2).position(|w| w == b"\r\n") {
+                    break at + i;
+                }
+                self.fill().await;
+            };
+            let size = std::str::from_utf8(&self.buf[at..eol]).unwrap();
+            let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+            while self.buf.len() < eol + 2 + size + 2 {
+                self.fill().await;
+            }
+            body.extend_from_slice(&self.buf[eol + 2..eol + 2 + size]);
+            at = eol + 2 + size + 2;
+            if size == 0 {
+                self.buf.drain(..at);
+                return body;
+            }
+            // Keeps the buffer small: what was read is dropped.
+            self.buf.drain(..at);
+            at = 0;
         }
     }
 
@@ -320,6 +350,76 @@ async fn post(addr: SocketAddr, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
         .as_bytes(),
     );
     conn.stream.write_all(&conn.req).await.unwrap();
-    conn.stream.write_all(body).await.unwrap();
-    conn.read_response().await
+    // Sent while the answer is read: a streamed batch answers as lines arrive.
+    let (mut reader, mut writer) = conn.stream.into_split();
+    let body = body.to_vec();
+    let send = tokio::spawn(async move {
+        writer.write_all(&body).await.unwrap();
+        writer
+    });
+    let mut buf = std::mem::take(&mut conn.buf);
+    let mut conn_reader = ReadHalfConn {
+        reader: &mut reader,
+        buf: &mut buf,
+    };
+    let answer = conn_reader.read_response().await;
+    drop(send.await.unwrap());
+    answer
+}
+
+/// The read half of a connection, reading one answer (what [`Conn`] reads).
+struct ReadHalfConn<'a> {
+    reader: &'a mut tokio::net::tcp::OwnedReadHalf,
+    buf: &'a mut Vec<u8>,
+}
+
+impl ReadHalfConn<'_> {
+    async fn read_response(&mut self) -> (u16, Vec<u8>) {
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end]).unwrap().to_owned();
+                let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+                let len: Option<usize> = head.lines().find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    n.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                });
+                let mut at = end + 4;
+                if let Some(len) = len {
+                    while self.buf.len() < at + len {
+                        self.fill().await;
+                    }
+                    return (status, self.buf[at..at + len].to_vec());
+                }
+                let mut body = Vec::new();
+                loop {
+                    let eol = loop {
+                        if let Some(i) = self.buf[at..].windows(2).position(|w| w == b"\r\n") {
+                            break at + i;
+                        }
+                        self.fill().await;
+                    };
+                    let size = std::str::from_utf8(&self.buf[at..eol]).unwrap();
+                    let size =
+                        usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+                    while self.buf.len() < eol + 2 + size + 2 {
+                        self.fill().await;
+                    }
+                    body.extend_from_slice(&self.buf[eol + 2..eol + 2 + size]);
+                    self.buf.drain(..eol + 2 + size + 2);
+                    at = 0;
+                    if size == 0 {
+                        return (status, body);
+                    }
+                }
+            }
+            self.fill().await;
+        }
+    }
+
+    async fn fill(&mut self) {
+        self.buf.reserve(65536);
+        let n = self.reader.read_buf(self.buf).await.unwrap();
+        assert!(n > 0, "connection closed");
+    }
 }

@@ -148,13 +148,14 @@ impl Diagnostic {
             title = title.id(code.as_str());
         }
         let mut group = Group::with_title(title);
+        let mut fixes = Vec::new();
         if let Some(label) = &self.primary {
-            group = group.element(snippet(sources, label, AnnotationKind::Primary));
+            group = snippet(group, sources, label, AnnotationKind::Primary, &mut fixes);
         } else if let Some(file) = &self.file {
             group = group.element(annotate_snippets::Origin::path(file.as_str()));
         }
         for label in &self.secondary {
-            group = group.element(snippet(sources, label, AnnotationKind::Context));
+            group = snippet(group, sources, label, AnnotationKind::Context, &mut fixes);
         }
         for note in &self.notes {
             group = group.element(Level::NOTE.message(note.as_str()));
@@ -165,15 +166,34 @@ impl Diagnostic {
                 Level::HELP.secondary_title(help.as_str()),
             ));
         }
-        Renderer::plain().render(&report)
+        let mut out = Renderer::plain().render(&report);
+        // A window of a long line is located by the renderer within the window: put the
+        // real column back.
+        for (shown, real) in fixes {
+            out = out.replacen(&shown, &real, 1);
+        }
+        out
     }
 }
 
+/// Source shown around a span on a long line: this many bytes either side of it.
+const WINDOW_CONTEXT: usize = 80;
+
+/// Longest part of a span that is underlined; a longer span is underlined from its start.
+const WINDOW_SPAN: usize = 240;
+
+/// Adds the source of `label` to `group`: the lines the span covers, or, when those are
+/// longer than a window, only a window around the span's start, so that rendering a
+/// diagnostic costs the size of its window, not of its line (a 1.7 MB line with 100,000
+/// errors on it would otherwise cost each error the whole line). For a window, `fixes`
+/// gets the location the renderer will print and the real `file:line:column`.
 fn snippet<'a>(
+    group: Group<'a>,
     sources: &'a SourceMap,
     label: &'a Label,
     kind: AnnotationKind,
-) -> Snippet<'a, annotate_snippets::Annotation<'a>> {
+    fixes: &mut Vec<(String, String)>,
+) -> Group<'a> {
     let file = sources.get(label.span.file);
     let text = file.text.as_str();
     let bytes = text.as_bytes();
@@ -188,29 +208,115 @@ fn snippet<'a>(
     } else {
         range.start
     };
-    let first = bytes[..anchor]
+    // The search for the line's ends is bounded too, so a long line costs nothing here.
+    let reach = 2 * WINDOW_CONTEXT + WINDOW_SPAN;
+    let first = bytes[anchor.saturating_sub(reach)..anchor]
         .iter()
         .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let last = bytes[range.end..]
+        .map(|i| anchor.saturating_sub(reach) + i + 1);
+    let last = bytes[range.end..(range.end + reach).min(text.len())]
         .iter()
         .position(|&b| b == b'\n')
-        .map_or(text.len(), |i| range.end + i + 1);
-    Snippet::source(text.get(first..last).unwrap_or(""))
-        .line_start(file.line(first))
-        .path(file.name.as_str())
-        .fold(true)
-        .annotation(
-            kind.span(range.start - first..range.end - first)
-                .label(label.text.as_str()),
-        )
+        .map(|i| range.end + i + 1)
+        .or((range.end + reach >= text.len()).then_some(text.len()));
+    let first = first.or((anchor <= reach).then_some(0));
+    if let (Some(first), Some(last)) = (first, last) {
+        return group.element(
+            Snippet::source(text.get(first..last).unwrap_or(""))
+                .line_start(file.line(first))
+                .path(file.name.as_str())
+                .fold(true)
+                .annotation(
+                    kind.span(range.start - first..range.end - first)
+                        .label(label.text.as_str()),
+                ),
+        );
+    }
+    // A long line: a window around the start of the span, on character boundaries and
+    // within its line, with the location given separately.
+    let floor = |mut i: usize| {
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let line_start = |i: usize| {
+        bytes[i.saturating_sub(WINDOW_CONTEXT)..i]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(i.saturating_sub(WINDOW_CONTEXT), |p| {
+                i.saturating_sub(WINDOW_CONTEXT) + p + 1
+            })
+    };
+    let start = floor(line_start(range.start));
+    let span_end = floor(range.end.min(range.start + WINDOW_SPAN)).max(range.start);
+    let after = (span_end + WINDOW_CONTEXT).min(text.len());
+    let end = floor(
+        bytes[span_end..after]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(after, |p| span_end + p),
+    );
+    let (line, column) = file.line_col(range.start);
+    let shown = text
+        .get(start..range.start)
+        .map_or(0, |t| t.chars().count())
+        + 1;
+    let name = &file.name;
+    fixes.push((
+        format!("{name}:{line}:{shown}\n"),
+        format!("{name}:{line}:{column}\n"),
+    ));
+    group.element(
+        Snippet::source(text.get(start..end).unwrap_or(""))
+            .line_start(line)
+            .path(name.as_str())
+            .fold(true)
+            .annotation(
+                kind.span(range.start - start..span_end - start)
+                    .label(label.text.as_str()),
+            ),
+    )
 }
 
-/// Renders many diagnostics, separated by blank lines, followed by a count line
-/// (`error: 3 errors in 2 files`) when there are errors.
+/// Renders many diagnostics, separated by blank lines.
 pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
+    render_limited(diags, sources, usize::MAX)
+}
+
+/// How many errors the command line prints before it only counts the rest.
+pub const DEFAULT_MAX_ERRORS: usize = 100;
+
+/// Renders diagnostics until `max_errors` errors have been rendered, then one line for the
+/// rest: `… and N more errors` (warnings after that point are counted in words too).
+pub fn render_limited(diags: &[Diagnostic], sources: &SourceMap, max_errors: usize) -> String {
     let mut out = String::new();
-    for d in diags {
+    let mut errors = 0;
+    let mut rest = diags.iter();
+    for d in rest.by_ref() {
+        if d.is_error() {
+            if errors == max_errors {
+                let (more_errors, more_warnings) =
+                    rest.fold(
+                        (1, 0),
+                        |(e, w), d| {
+                            if d.is_error() { (e + 1, w) } else { (e, w + 1) }
+                        },
+                    );
+                let plural = |n: usize, what: &str| {
+                    format!("{n} more {what}{}", if n == 1 { "" } else { "s" })
+                };
+                out.push_str("… and ");
+                out.push_str(&plural(more_errors, "error"));
+                if more_warnings > 0 {
+                    out.push_str(" and ");
+                    out.push_str(&plural(more_warnings, "warning"));
+                }
+                out.push_str("\n\n");
+                break;
+            }
+            errors += 1;
+        }
         out.push_str(&d.render(sources));
         out.push_str("\n\n");
     }

@@ -319,3 +319,50 @@ pub fn policy_set_request(action: usize, code: usize) -> String {
         r#"{{"action":"a{action}","env":{{"version":"9.2.1"}},"user":{{"roles":["r0","r1","r2","r3","r4","r5","r6","r7"],"level":9,"code":"c{code}"}}}}"#
     )
 }
+
+/// Security role names as long as the custom roles of a real tenant, which an export
+/// lists next to the standard ones.
+pub const LONG_ROLES: &[&str] = &[
+    "Contoso EMEA Regional Mailbox Approval Delegate (Tier 2 Support)",
+    "Contoso Customer Service Representative - Queue Supervisor",
+    "Contoso Sales Operations Analyst with Extended Mailbox Access",
+];
+
+/// The shipped `schema.yaml` text with [`LONG_ROLES`] added to the `security_role` enum.
+pub fn schema_with_long_roles(schema: &str) -> String {
+    schema.replacen(
+        "Salesperson, Basic User]",
+        &format!("Salesperson, Basic User, {}]", LONG_ROLES.join(", ")),
+        1,
+    )
+}
+
+/// A line of [`requests`] as a real export writes it (for [`schema_with_long_roles`]): the
+/// long custom roles listed with every user's security roles, and every mailbox attribute
+/// written out, defaults included. Lines come out at about 550 bytes on average.
+pub fn export_like(line: &str) -> String {
+    let roles: Vec<String> = LONG_ROLES.iter().map(|r| format!("{r:?},")).collect();
+    let mut s = line.replace(
+        "\"security_roles\":[",
+        &format!("\"security_roles\":[{}", roles.concat()),
+    );
+    s = s.replace(",]", "]");
+    let mut defaults = String::new();
+    for key in [
+        "profile_active",
+        "has_profile",
+        "active",
+        "enabled_incoming",
+        "enabled_outgoing",
+        "enabled_act",
+        "primary_for_exchange_sync",
+    ] {
+        if !s.contains(&format!("\"{key}\"")) {
+            let _ = write!(defaults, "\"{key}\":true,");
+        }
+    }
+    if s.contains("\"mailbox\":{") {
+        s = s.replacen("\"mailbox\":{", &format!("\"mailbox\":{{{defaults}"), 1);
+    }
+    s
+}

@@ -56,6 +56,7 @@ pub mod compile;
 pub mod coverage;
 pub mod diagnostics;
 pub mod eval;
+pub mod files;
 pub mod fmt;
 pub mod generate;
 pub mod graph;

@@ -4,6 +4,7 @@
 
 use crate::compile::{self, CompiledSet};
 use crate::diagnostics::Diagnostic;
+use crate::files;
 use crate::limits::MAX_FILE_BYTES;
 use crate::schema;
 use crate::source::{SourceFile, SourceMap};
@@ -59,14 +60,9 @@ pub struct LoadFailure {
 /// The files of a scenario folder: the policy set's own `scenarios/`.
 pub fn scenario_files(origin: &Origin) -> Vec<RawFile> {
     match origin {
-        Origin::Dir(dir) => {
-            let mut paths = Vec::new();
-            walk(&dir.join("scenarios"), &mut paths, &|p| {
-                has_ext(p, &["yaml", "yml"])
-            });
-            paths.sort();
-            paths.into_iter().map(|p| read_raw(&p)).collect()
-        }
+        Origin::Dir(dir) => walk(&dir.join("scenarios"), "scenario folder", &|p| {
+            has_ext(p, &["yaml", "yml"])
+        }),
         Origin::Embedded => embedded::FILES
             .iter()
             .filter(|(name, _)| name.starts_with("scenarios/"))
@@ -84,37 +80,28 @@ fn has_ext(p: &Path, exts: &[&str]) -> bool {
         .is_some_and(|e| exts.contains(&e))
 }
 
-/// Every file under `dir` (any depth) that `keep` accepts. Symbolic links to folders are
-/// not followed, so a link loop cannot hang the walk.
-pub fn walk(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) -> bool) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => stack.push(p),
-                Ok(_) if keep(&p) => out.push(p),
-                _ => {}
-            }
-        }
-    }
+/// Every file under `dir` (any depth) that `keep` accepts, read, in load order (see
+/// [`files::walk`]: hidden entries skipped, each file once, nothing read from an entry
+/// that links outside `dir` or is not a regular file). `what` names the folder in errors.
+pub fn walk(dir: &Path, what: &str, keep: &dyn Fn(&Path) -> bool) -> Vec<RawFile> {
+    files::walk(dir, what, keep)
+        .into_iter()
+        .map(|f| match f.accepted {
+            Ok(_) => read_raw(&f.path),
+            Err(e) => RawFile {
+                name: f.path.display().to_string(),
+                bytes: Err(e),
+            },
+        })
+        .collect()
 }
 
-/// Reads a file, refusing files over [`MAX_FILE_BYTES`] before reading them.
+/// Reads a file of at most [`MAX_FILE_BYTES`] bytes (see [`files::read_bounded`]).
 pub fn read_raw(path: &Path) -> RawFile {
-    let name = path.display().to_string();
-    let bytes = match std::fs::metadata(path) {
-        Ok(m) if m.len() > MAX_FILE_BYTES as u64 => Err(format!(
-            "file is {} bytes, over the limit of {MAX_FILE_BYTES} bytes",
-            m.len()
-        )),
-        Ok(_) => std::fs::read(path).map_err(|e| format!("cannot read file: {e}")),
-        Err(e) => Err(format!("cannot read file: {e}")),
-    };
-    RawFile { name, bytes }
+    RawFile {
+        name: path.display().to_string(),
+        bytes: files::read_bounded(path, MAX_FILE_BYTES),
+    }
 }
 
 /// Decodes a file as UTF-8. Invalid UTF-8 is an error that points at the first bad byte;
@@ -157,13 +144,23 @@ pub fn policy_files(origin: &Origin) -> Result<(RawFile, Vec<RawFile>), Box<Diag
                 )));
             }
             let schema_path = dir.join("schema.yaml");
-            if !schema_path.is_file() {
+            if std::fs::symlink_metadata(&schema_path).is_err() {
                 return Err(Box::new(Diagnostic::file_error(
                     "no `schema.yaml` in the policy folder",
                     dir.display().to_string(),
                 )));
             }
-            Ok((read_raw(&schema_path), dir_policies(dir)))
+            let schema = match std::fs::canonicalize(dir)
+                .map_err(|e| format!("cannot read folder: {e}"))
+                .and_then(|root| files::check_inside(&root, &schema_path, "policy folder"))
+            {
+                Ok(_) => read_raw(&schema_path),
+                Err(e) => RawFile {
+                    name: schema_path.display().to_string(),
+                    bytes: Err(e),
+                },
+            };
+            Ok((schema, dir_policies(dir)))
         }
         Origin::Embedded => {
             let raw = |(name, bytes): &(&str, &[u8])| RawFile {
@@ -185,7 +182,7 @@ pub fn policy_files(origin: &Origin) -> Result<(RawFile, Vec<RawFile>), Box<Diag
                 .filter(|(n, _)| n.ends_with(".policy"))
                 .map(raw)
                 .collect();
-            policies.sort_by(|a, b| a.name.cmp(&b.name));
+            policies.sort_by(|a, b| files::load_order(&a.name, &b.name));
             Ok((schema, policies))
         }
     }
@@ -225,12 +222,9 @@ pub fn load_with_schema(policies: &Origin, schema_of: &Origin) -> Result<Loaded,
     load_files(schema_raw, policy_raws)
 }
 
-/// The `.policy` files under `dir`, in path order.
+/// The `.policy` files under `dir`, in load order.
 fn dir_policies(dir: &Path) -> Vec<RawFile> {
-    let mut paths = Vec::new();
-    walk(dir, &mut paths, &|p| has_ext(p, &["policy"]));
-    paths.sort();
-    paths.iter().map(|p| read_raw(p)).collect()
+    walk(dir, "policy folder", &|p| has_ext(p, &["policy"]))
 }
 
 /// Compiles a validated set, or packages the diagnostics of a failed one.

@@ -59,19 +59,64 @@ pub struct SourceFile {
     pub text: String,
     /// Byte offsets at which each line starts.
     line_starts: Vec<usize>,
+    /// How many characters start before each multiple of [`CHECKPOINT`] bytes, so that a
+    /// column costs at most [`CHECKPOINT`] bytes of counting however long its line is.
+    chars_before: Vec<usize>,
+}
+
+/// The distance, in bytes, between the character counts kept for columns.
+const CHECKPOINT: usize = 1024;
+
+/// Whether a byte starts a character (is not a UTF-8 continuation byte).
+fn starts_char(b: u8) -> bool {
+    b & 0xC0 != 0x80
+}
+
+/// Byte offsets at which the lines of `text` start. A line ends at a line feed, and at a
+/// carriage return not followed by one (as editors and terminals show it; policy text
+/// refuses such a lone carriage return, and this way its error points where it is seen).
+pub fn line_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut starts = vec![0];
+    starts.extend(
+        memchr::memchr2_iter(b'\n', b'\r', bytes)
+            .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
+            .map(|i| i + 1),
+    );
+    starts
 }
 
 impl SourceFile {
     /// A file with the given display name and text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let line_starts = line_starts(&text);
+        let mut chars_before = Vec::with_capacity(text.len() / CHECKPOINT + 1);
+        let mut count = 0;
+        for chunk in text.as_bytes().chunks(CHECKPOINT) {
+            chars_before.push(count);
+            count += chunk.iter().filter(|&&b| starts_char(b)).count();
+        }
+        chars_before.push(count);
         SourceFile {
             name: name.into(),
             text,
             line_starts,
+            chars_before,
         }
+    }
+
+    /// How many characters start before byte `offset` (at most [`CHECKPOINT`] bytes of
+    /// counting).
+    fn chars_to(&self, offset: usize) -> usize {
+        let k = offset / CHECKPOINT;
+        let base = self.chars_before.get(k).copied().unwrap_or(0);
+        let from = (k * CHECKPOINT).min(self.text.len());
+        let to = offset.min(self.text.len());
+        base + self.text.as_bytes()[from..to]
+            .iter()
+            .filter(|&&b| starts_char(b))
+            .count()
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -81,11 +126,8 @@ impl SourceFile {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         };
-        let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let col = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let start = self.line_starts.get(line).copied().unwrap_or(0).min(offset);
+        let col = self.chars_to(offset) - self.chars_to(start);
         (line + 1, col + 1)
     }
 
@@ -184,5 +226,22 @@ mod tests {
         // 'é' is two bytes: the space after it is column 3.
         assert_eq!(f.line_col(6), (2, 3));
         assert_eq!(f.line_col(999), (3, 1));
+    }
+
+    #[test]
+    fn columns_on_a_long_line_count_characters_past_every_checkpoint() {
+        let text = format!("{}é{}x", "a".repeat(3000), "b".repeat(3000));
+        let f = SourceFile::new("a", text.clone());
+        let x = text.len() - 1;
+        assert_eq!(f.line_col(x), (1, text.chars().count()));
+        assert_eq!(f.line_col(3002), (1, 3002));
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line_and_crlf_is_one_break() {
+        let f = SourceFile::new("a", "a\rb\r\nc\nd");
+        assert_eq!(f.line_col(2), (2, 1));
+        assert_eq!(f.line_col(5), (3, 1));
+        assert_eq!(f.line_col(7), (4, 1));
     }
 }

@@ -33,11 +33,13 @@ fn ast(text: &str) -> String {
 }
 
 fn shipped_policy_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    policy_set::walk(&util::repo_path("policies"), &mut files, &|p| {
-        p.extension().is_some_and(|e| e == "policy")
-    });
-    files.sort();
+    let files: Vec<PathBuf> =
+        mailgate::files::walk(&util::repo_path("policies"), "policy folder", &|p| {
+            p.extension().is_some_and(|e| e == "policy")
+        })
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
     assert!(files.len() >= 6, "the shipped policy files");
     files
 }

@@ -1240,3 +1240,484 @@ fn a_scenario_with_many_entities_and_unknown_keys_loads_in_linear_time() {
     let p = d.write("big.yaml", text.as_bytes());
     scenario_fails(&p, &["`mailbox` has no attribute `junk39999`", "big.yaml:"]);
 }
+
+// ---- hostile folders (issue 19) ------------------------------------------------------
+
+/// The shipped policy files (not the scenarios), name and bytes.
+fn shipped_files() -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(shipped_policies())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A Kubernetes `ConfigMap` volume holding the shipped policy files, laid out as kubelet
+/// does: the files in `..2026_12_05_13_00_00.000000001/`, `..data` linking to it, and one
+/// link per key (`approval.policy -> ..data/approval.policy`).
+fn configmap_volume() -> TempDir {
+    let d = TempDir::new("configmap");
+    let stamp = "..2026_12_05_13_00_00.000000001";
+    std::fs::create_dir(d.path().join(stamp)).unwrap();
+    for (name, bytes) in shipped_files() {
+        std::fs::write(d.path().join(stamp).join(&name), bytes).unwrap();
+        std::os::unix::fs::symlink(format!("..data/{name}"), d.path().join(&name)).unwrap();
+    }
+    std::os::unix::fs::symlink(stamp, d.path().join("..data")).unwrap();
+    d
+}
+
+/// `ok: N policy files, ...` for the shipped set, counted from the folder.
+fn shipped_policy_count() -> usize {
+    shipped_files()
+        .iter()
+        .filter(|(n, _)| n.ends_with(".policy"))
+        .count()
+}
+
+#[test]
+fn a_kubernetes_configmap_volume_loads_each_file_once_in_check() {
+    let d = configmap_volume();
+    let shipped = mailgate(
+        &["check", "--policies", shipped_policies().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(shipped.code, 0, "{}", shipped.stderr);
+    let r = mailgate(&["check", "--policies", d.path().to_str().unwrap()], None);
+    assert_eq!(r.code, 0, "stderr:\n{}", tail(&r.stderr));
+    assert!(
+        r.stdout
+            .starts_with(&format!("ok: {} policy files,", shipped_policy_count())),
+        "{}",
+        r.stdout
+    );
+    // The same set as the shipped folder: same rules, same actions.
+    assert_eq!(r.stdout, shipped.stdout);
+}
+
+#[test]
+fn a_kubernetes_configmap_volume_loads_in_serve() {
+    use std::io::{BufRead, BufReader};
+    let d = configmap_volume();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailgate"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--policies"])
+        .arg(d.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.starts_with("listening on ") {
+                let _ = tx.send(Ok(seen.clone()));
+            }
+        }
+        let _ = tx.send(Err(seen));
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    match got {
+        Ok(Ok(seen)) => assert!(!seen.contains("error"), "{seen}"),
+        Ok(Err(seen)) => panic!("serve did not start ({status}):\n{}", tail(&seen)),
+        Err(e) => panic!("serve did not start within 60 s: {e}"),
+    }
+}
+
+#[test]
+fn a_link_to_outside_the_policy_folder_is_refused_and_not_read() {
+    let outside = TempDir::new("outside");
+    let secret = outside.write(
+        "secret.policy",
+        b"# SECRET-TOKEN-1234\nrule leaked { allow approve_mailbox }\n",
+    );
+    let d = TempDir::policy_set("link-out", &[]);
+    std::os::unix::fs::symlink(&secret, d.path().join("env.policy")).unwrap();
+    let r = check_fails(d.path(), &["links outside the policy folder", "env.policy"]);
+    assert!(!r.stderr.contains("SECRET-TOKEN"), "{}", r.stderr);
+    // The same for a link to a file that is not a policy at all.
+    let d2 = TempDir::policy_set("link-environ", &[]);
+    std::os::unix::fs::symlink("/proc/self/environ", d2.path().join("env.policy")).unwrap();
+    check_fails(
+        d2.path(),
+        &["links outside the policy folder", "env.policy"],
+    );
+}
+
+#[test]
+fn a_link_to_dev_zero_is_refused_without_reading() {
+    let d = TempDir::policy_set("dev-zero", &[]);
+    std::os::unix::fs::symlink("/dev/zero", d.path().join("zero.policy")).unwrap();
+    check_fails(
+        d.path(),
+        &["zero.policy", "links outside the policy folder"],
+    );
+}
+
+#[test]
+fn a_fifo_in_the_policy_folder_is_an_error_not_a_hang() {
+    let d = TempDir::policy_set("fifo", &[]);
+    let fifo = d.path().join("pipe.policy");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        assert!(std::env::var("CI").is_err(), "mkfifo is needed under CI");
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    check_fails(d.path(), &["pipe.policy", "is a FIFO"]);
+    // Named on the command line too (`fmt`), it is refused the same way.
+    let r = mailgate(&["fmt", "--check", fifo.to_str().unwrap()], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is a FIFO"), "{}", r.stderr);
+}
+
+#[test]
+fn a_device_named_on_the_command_line_is_refused() {
+    let r = mailgate(&["fmt", "--check", "/dev/zero"], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is a device"), "{}", r.stderr);
+}
+
+#[test]
+fn a_file_linked_twice_inside_the_folder_is_read_once() {
+    let d = TempDir::policy_set(
+        "linked-twice",
+        &[("a.policy", b"rule r { allow approve_mailbox }\n")],
+    );
+    std::os::unix::fs::symlink("a.policy", d.path().join("b.policy")).unwrap();
+    check_ok(d.path(), "ok: 1 policy files, 1 rules");
+}
+
+#[test]
+fn hidden_entries_are_skipped_in_every_walk() {
+    let d = TempDir::policy_set(
+        "hidden",
+        &[("a.policy", b"rule r { allow approve_mailbox }\n")],
+    );
+    std::fs::create_dir(d.path().join(".git")).unwrap();
+    d.write(".git/x.policy", b"rule r { allow approve_mailbox }\n");
+    d.write(".swap.policy", b"not a policy at all\n");
+    check_ok(d.path(), "ok: 1 policy files, 1 rules");
+    let r = mailgate(&["fmt", "--check", d.path().to_str().unwrap()], None);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(!all.contains(".swap") && !all.contains(".git"), "{all}");
+}
+
+#[test]
+fn a_scenario_folder_link_to_outside_is_refused() {
+    let outside = TempDir::new("outside-scenario");
+    let secret = outside.write("s.yaml", b"SECRET-SCENARIO: 1\n");
+    let d = TempDir::new("scenario-link");
+    std::os::unix::fs::symlink(&secret, d.path().join("s.yaml")).unwrap();
+    let r = mailgate(
+        &[
+            "test",
+            "--policies",
+            shipped_policies().to_str().unwrap(),
+            d.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("links outside the scenario folder"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("SECRET"), "{}", r.stderr);
+}
+
+#[test]
+fn load_order_is_by_path_component() {
+    // `a/b.policy` and `a.policy` sort differently as strings ('.' < '/') and as paths;
+    // every loader (folder, built-in set, language server) uses the path order. The
+    // language server's side is `lsp::workspace::tests::loads_in_the_folder_order`.
+    use mailgate::files::load_order;
+    let mut names = ["policies/a.policy", "policies/a/b.policy"];
+    names.sort_by(|a, b| load_order(a, b));
+    assert_eq!(names, ["policies/a/b.policy", "policies/a.policy"]);
+}
+
+#[test]
+fn a_lone_carriage_return_is_an_error_at_its_line_and_column() {
+    // Terminals and editors show a rule on the second line; the parser saw a comment.
+    let d = TempDir::policy_set(
+        "lone-cr",
+        &[("cr.policy", b"# note\rrule r { allow approve_mailbox }\n")],
+    );
+    check_fails(
+        d.path(),
+        &[
+            "a carriage return without a line feed (U+000D)",
+            "cr.policy:1:7",
+        ],
+    );
+}
+
+#[test]
+fn trojan_source_characters_are_errors_with_line_and_column() {
+    for (c, what) in [
+        ('\u{2028}', "a line separator"),
+        ('\u{2029}', "a paragraph separator"),
+        ('\u{200B}', "a zero-width character"),
+        ('\u{2060}', "a zero-width character"),
+        ('\u{FEFF}', "a zero-width character"),
+        ('\u{202E}', "control character U+202E"),
+        ('\u{2067}', "control character U+2067"),
+    ] {
+        let text = format!("rule r {{ allow approve_mailbox }}\n# é{c}\n");
+        let d = TempDir::policy_set("trojan", &[("t.policy", text.as_bytes())]);
+        check_fails(d.path(), &[what, "t.policy:2:4"]);
+    }
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_policy_is_skipped() {
+    let d = TempDir::policy_set(
+        "bom",
+        &[(
+            "bom.policy",
+            "\u{FEFF}rule r { allow approve_mailbox }\n".as_bytes(),
+        )],
+    );
+    check_ok(d.path(), "ok: 1 policy files, 1 rules");
+}
+
+#[test]
+fn a_bad_first_token_names_what_was_expected() {
+    let d = TempDir::policy_set("first-token", &[("f.policy", b"foo bar\n")]);
+    check_fails(
+        d.path(),
+        &[
+            "expected `let`, `rule` or `invariant`, found `foo`",
+            "f.policy:1:1",
+        ],
+    );
+}
+
+/// `mailgate check` on a set whose schema is the shipped one with `from` replaced by `to`,
+/// expected to fail with a schema error naming `needle` at `schema.yaml:LINE:COLUMN`.
+fn schema_edit_fails(from: &str, to: &str, needles: &[&str]) {
+    assert!(SCHEMA.contains(from), "{from}");
+    let schema = SCHEMA.replacen(from, to, 1);
+    let d = TempDir::new("schema-name");
+    d.write("schema.yaml", schema.as_bytes());
+    let r = check_fails(d.path(), needles);
+    // The position is the name's own line and column.
+    let offset = schema.find(to).unwrap() + to.find(needles[0].trim_matches('`')).unwrap_or(0);
+    let line = schema[..offset].matches('\n').count() + 1;
+    let column = schema[..offset]
+        .rsplit('\n')
+        .next()
+        .unwrap()
+        .chars()
+        .count()
+        + 1;
+    assert!(
+        r.stderr.contains(&format!("schema.yaml:{line}:{column}")),
+        "want schema.yaml:{line}:{column}:\n{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn schema_names_policies_cannot_write_are_schema_errors() {
+    schema_edit_fails(
+        "  sync_incoming_email:",
+        "  sync-email:",
+        &[
+            "`sync-email`",
+            "action `sync-email` cannot be written in a policy",
+        ],
+    );
+    schema_edit_fails(
+        "  reject_mailbox:",
+        "  deny:",
+        &[
+            "`deny`",
+            "action `deny` cannot be written in a policy",
+            "keyword",
+        ],
+    );
+    schema_edit_fails(
+        "      profile_active:",
+        "      is-active:",
+        &[
+            "`is-active`",
+            "attribute `is-active` cannot be written in a policy",
+        ],
+    );
+    schema_edit_fails(
+        "  owner_kind: [",
+        "  owner kind: [",
+        &[
+            "`owner kind`",
+            "enum `owner kind` cannot be written in a policy",
+        ],
+    );
+    schema_edit_fails(
+        "{ slots: { mailbox: mailbox } }",
+        "{ slots: { when: mailbox } }",
+        &[
+            "`when`",
+            "slot or parameter `when` cannot be written in a policy",
+        ],
+    );
+    schema_edit_fails(
+        "[user, queue, forward]",
+        "[user, queue, \"for\\u200Bward\"]",
+        &["\"for", "enum member", "cannot be written in a policy"],
+    );
+}
+
+#[test]
+fn slot_names_that_are_scenario_keys_are_schema_errors() {
+    for key in ["action", "expect"] {
+        schema_edit_fails(
+            "{ slots: { mailbox: mailbox } }",
+            &format!("{{ slots: {{ {key}: mailbox }} }}"),
+            &[
+                &format!("`{key}`"),
+                &format!("slot or parameter name `{key}` is reserved"),
+            ],
+        );
+    }
+}
+
+/// A policy set with one rule that lists `approve_mailbox` `n` times (n - 1 errors, all
+/// on one line).
+fn repeated_actions(n: usize) -> TempDir {
+    let text = format!(
+        "rule r {{ allow {} }}\n",
+        vec!["approve_mailbox"; n].join(", ")
+    );
+    TempDir::policy_set("repeated", &[("r.policy", text.as_bytes())])
+}
+
+/// The fastest of three runs of `check` on `dir`, in seconds.
+fn check_seconds(dir: &Path) -> f64 {
+    (0..3)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let r = mailgate(&["check", "--policies", dir.to_str().unwrap()], None);
+            assert_eq!(r.code, 1);
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[test]
+fn many_errors_on_one_long_line_cost_linear_time() {
+    // Each error used to render its whole line: n errors on a line of n names was
+    // quadratic (over 10 minutes at 100,000). The same input at n and at 4n must take at
+    // most 8 times as long.
+    let small = repeated_actions(25_000);
+    let large = repeated_actions(100_000);
+    let (t1, t4) = (check_seconds(small.path()), check_seconds(large.path()));
+    assert!(t4 <= 8.0 * t1.max(0.05), "n: {t1:.3} s, 4n: {t4:.3} s");
+}
+
+#[test]
+fn check_prints_a_hundred_errors_then_counts_the_rest() {
+    let d = repeated_actions(1_000);
+    let r = check_fails(d.path(), &["… and 899 more errors", "has 999 errors"]);
+    assert_eq!(r.stderr.matches("is listed twice").count(), 100);
+    // The location of an error far along the line is its real column.
+    let column = "rule r { allow ".len() + 50 * "approve_mailbox, ".len() + 1;
+    assert!(
+        r.stderr.contains(&format!("r.policy:1:{column}\n")),
+        "{}",
+        tail(&r.stderr)
+    );
+    let r = mailgate(
+        &[
+            "check",
+            "--max-errors",
+            "3",
+            "--policies",
+            d.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(r.stderr.matches("is listed twice").count(), 3);
+    assert!(
+        r.stderr.contains("… and 996 more errors"),
+        "{}",
+        tail(&r.stderr)
+    );
+    // JSON output keeps every error.
+    let r = mailgate(
+        &[
+            "check",
+            "--format",
+            "json",
+            "--policies",
+            d.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(r.stdout.matches("is listed twice").count(), 999);
+}
+
+/// One LSP message with its `Content-Length` header.
+fn lsp_frame(out: &mut Vec<u8>, msg: &serde_json::Value) {
+    let body = msg.to_string();
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+}
+
+#[test]
+fn the_language_server_survives_a_uri_with_130000_components() {
+    // Found by: issue 19 (canonical() recursed once per component and overflowed the stack).
+    let uri = format!("file:///{}x.policy", "a/".repeat(130_000));
+    let mid = format!("file:///tmp/{}x.policy", "a/".repeat(1_500));
+    let mut input = Vec::new();
+    lsp_frame(
+        &mut input,
+        &serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {}, "rootUri": uri } }),
+    );
+    lsp_frame(
+        &mut input,
+        &serde_json::json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }),
+    );
+    for u in [&uri, &mid] {
+        let doc = serde_json::json!({ "uri": u });
+        lsp_frame(
+            &mut input,
+            &serde_json::json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": { "textDocument": { "uri": u, "languageId": "mailgate", "version": 1, "text": "rule r { allow approve_mailbox }\n" } } }),
+        );
+        lsp_frame(
+            &mut input,
+            &serde_json::json!({ "jsonrpc": "2.0", "id": 2, "method": "textDocument/hover", "params": { "textDocument": doc, "position": { "line": 0, "character": 16 } } }),
+        );
+        lsp_frame(
+            &mut input,
+            &serde_json::json!({ "jsonrpc": "2.0", "method": "textDocument/didClose", "params": { "textDocument": doc } }),
+        );
+    }
+    lsp_frame(
+        &mut input,
+        &serde_json::json!({ "jsonrpc": "2.0", "id": 3, "method": "shutdown" }),
+    );
+    lsp_frame(
+        &mut input,
+        &serde_json::json!({ "jsonrpc": "2.0", "method": "exit" }),
+    );
+    let r = mailgate(&["lsp"], Some(&input));
+    assert_eq!(r.code, 0, "stderr:\n{}", tail(&r.stderr));
+    assert!(r.stdout.contains("\"id\":3"), "no answer to shutdown");
+}

@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod coverage;
 mod diff;
+mod docs;
 mod domain;
 mod eval;
 mod fmt;
@@ -25,6 +26,8 @@ mod scenarios;
 mod schema;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_limits;
 #[cfg(feature = "serve")]
 mod serve_reload;
 mod syntax;

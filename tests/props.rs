@@ -410,6 +410,13 @@ fn request(set: &CompiledSet, action: usize, fills: &[Fill]) -> Request {
     r
 }
 
+/// The decision of the reference evaluator, which walks every condition.
+fn reference(set: &CompiledSet, r: &Request) -> mailgate::eval::Decision {
+    let mut d = mailgate::eval::Decision::default();
+    set.evaluate_reference_into(r, &mut d);
+    d
+}
+
 /// Only values of the right type or defaults (no errors from wrong types).
 fn well_typed(fills: &[Fill]) -> Vec<Fill> {
     fills
@@ -620,6 +627,40 @@ proptest! {
         let _ = set.render_explanation(&e);
         for i in 0..r.values.len() {
             let _ = set.display_value(&r, u32::try_from(i).unwrap());
+        }
+    }
+
+    #[test]
+    fn shipped_decisions_equal_the_reference_evaluator(
+        action in any::<usize>(),
+        fills in fills(),
+    ) {
+        // The bitset pass (`compile::bits`) against walking every condition.
+        let set = &*SET;
+        let r = request(set, action, &fills);
+        prop_assert_eq!(set.evaluate(&r), reference(set, &r));
+    }
+
+    #[test]
+    fn bitset_rules_decide_as_the_reference_evaluator(
+        rules in prop::collection::vec((condition(), any::<bool>()), 1..6),
+        requests in prop::collection::vec((0usize..2, fills()), 1..12),
+    ) {
+        // Random deny and allow rules, with `and`, `or`, `not`, constants and lets over
+        // enum, set and bool tests (the bitset's atoms) and other tests (walked).
+        let mut extra = String::new();
+        for (i, (cond, deny)) in rules.iter().enumerate() {
+            let effect = if *deny { "deny" } else { "allow" };
+            let _ = writeln!(
+                extra,
+                "rule generated-{i} {{ {effect} approve_mailbox, reject_mailbox when {cond} reason \"generated\" }}"
+            );
+        }
+        let set = load(&[("zz-generated.policy", &extra)]);
+        let approve = set.schema().action_id("approve_mailbox").unwrap();
+        for (a, fills) in &requests {
+            let r = request(&set, usize::from(approve) + a, fills);
+            prop_assert_eq!(set.evaluate(&r), reference(&set, &r), "{}", extra);
         }
     }
 

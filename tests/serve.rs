@@ -17,7 +17,7 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A running `mailgate serve`.
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
     pub(crate) stderr: Arc<Mutex<String>>,
 }
@@ -26,12 +26,24 @@ impl Server {
     /// Starts `mailgate serve --addr 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on` line.
     pub(crate) fn start(args: &[&str]) -> Server {
-        Server::start_at("127.0.0.1:0", args)
+        Server::start_under(&[], "127.0.0.1:0", args)
     }
 
     /// Starts `mailgate serve --addr ADDR ARGS...`.
     pub(crate) fn start_at(addr: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailgate"))
+        Server::start_under(&[], addr, args)
+    }
+
+    /// Starts `mailgate serve --addr ADDR ARGS...` under a wrapper command
+    /// (`prlimit --nofile=256 --`), if any.
+    pub(crate) fn start_under(wrapper: &[&str], addr: &str, args: &[&str]) -> Server {
+        let bin = env!("CARGO_BIN_EXE_mailgate");
+        let (program, pre) = match wrapper.split_first() {
+            Some((w, rest)) => (*w, [rest, &[bin]].concat()),
+            None => (bin, Vec::new()),
+        };
+        let mut child = Command::new(program)
+            .args(pre)
             .args(["serve", "--addr", addr])
             .args(args)
             .current_dir(repo_path(""))
@@ -143,8 +155,8 @@ impl Drop for Server {
 #[derive(Debug)]
 pub(crate) struct Response {
     pub(crate) status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Response {
@@ -185,10 +197,16 @@ pub(crate) fn http(
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
-    // The server may answer (413) before reading all of a large body.
-    let _ = s.write_all(body);
+    // The body is sent while the answer is read: `/v1/batch` answers as lines arrive, and
+    // the server may answer (413) before reading all of a large body.
+    let mut w = s.try_clone().unwrap();
+    let body = body.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(&body);
+    });
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
+    writer.join().unwrap();
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -203,14 +221,42 @@ pub(crate) fn http(
         .unwrap()
         .parse()
         .unwrap();
-    let headers = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
+    let chunked = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let body = &raw[split + 4..];
     Response {
         status,
         headers,
-        body: raw[split + 4..].to_vec(),
+        body: if chunked {
+            dechunk(body)
+        } else {
+            body.to_vec()
+        },
+    }
+}
+
+/// The payload of a `Transfer-Encoding: chunked` body (panics on a cut-off one: the
+/// server aborted the answer).
+pub(crate) fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a cut-off chunked body");
+        let size = std::str::from_utf8(&raw[..eol]).unwrap();
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
     }
 }
 
@@ -666,8 +712,12 @@ fn log_masks_erase_input_paths() {
     ]);
     let line = r#"{"action":"change_approval_settings","org":{"version":"9.1"},"user":{"upn":"dana@contoso.com","security_roles":[]}}"#;
     assert_eq!(server.post("/v1/decide", line.as_bytes()).status, 200);
+    // The typo case: an invalid request is masked too.
+    let typo = line.replace("security_roles", "security_rolez");
+    assert_eq!(server.post("/v1/decide", typo.as_bytes()).status, 400);
     assert_eq!(server.terminate(), 0);
     let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
     assert!(!text.contains("dana@contoso.com"), "{text}");
     let e: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(e["erased"], serde_json::json!(["/user/upn"]));

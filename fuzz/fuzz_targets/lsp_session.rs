@@ -1,8 +1,10 @@
 //! `mailgate lsp` on hostile input. With the first byte even, the rest is the raw input
 //! stream (framing, headers, JSON). With it odd, the rest is the text of an open policy
 //! file in the shipped set, and the session asks for hover, definition, completion, code
-//! actions and formatting at a position taken from the next two bytes. The server must
-//! never panic and must always end.
+//! actions and formatting at a position taken from the next two bytes. With it 3 modulo 4,
+//! the rest is the path of a `file://` URI (long, deep, odd: `-max_len` reaches 1 MiB) that
+//! is opened, asked about, changed and closed. The server must never panic and must
+//! always end.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +23,22 @@ fuzz_target!(|data: &[u8]| {
     };
     let input = if mode % 2 == 0 {
         rest.to_vec()
+    } else if mode % 4 == 3 {
+        let uri = format!("file://{}", String::from_utf8_lossy(rest));
+        let doc = json!({ "uri": uri });
+        let at = json!({ "textDocument": doc, "position": { "line": 0, "character": 0 } });
+        let mut input = Vec::new();
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {}, "rootUri": uri } }));
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }));
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": { "textDocument": { "uri": uri, "languageId": "mailgate", "version": 1, "text": "rule r { allow approve_mailbox }\n" } } }));
+        for (id, method) in ["textDocument/hover", "textDocument/definition", "textDocument/completion"].iter().enumerate() {
+            frame(&mut input, &json!({ "jsonrpc": "2.0", "id": id + 2, "method": method, "params": at }));
+        }
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "method": "textDocument/didChange", "params": { "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": "" }] } }));
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "method": "textDocument/didClose", "params": { "textDocument": doc } }));
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "id": 10, "method": "shutdown" }));
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "method": "exit" }));
+        input
     } else {
         let (pos, text) = rest.split_at(rest.len().min(2));
         let line = pos.first().copied().unwrap_or(0) % 16;

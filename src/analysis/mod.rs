@@ -2,7 +2,7 @@
 //! answered on decision diagrams rather than by sampling.
 //!
 //! The decision hot path never touches this module. [`Analyzer`] builds, once per action
-//! and on first use, a model of the action ([`model`]): a finite abstraction of its
+//! and on first use, a model of the action (`model`): a finite abstraction of its
 //! requests that is exact for the policy language, and the action's decision compiled to a
 //! decision diagram over it, from the same compiled conditions the evaluator runs.
 //!

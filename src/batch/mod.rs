@@ -255,7 +255,10 @@ fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 /// rest of the line is skipped rather than stored, so memory stays bounded; the returned
 /// flag says the line was too long (and `buf` is then left as it was). Returns `None` at
 /// end of input.
-fn read_line<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+pub(crate) fn read_line<R: BufRead>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
     let start = buf.len();
     let mut too_long = false;
     let mut any = false;
@@ -324,7 +327,7 @@ fn decide_chunk(d: &mut LineDecider<'_>, chunk: &Chunk, out: &mut Vec<u8>) -> u6
 
 /// Decides a line as [`read_line`] left it: `too_long` means its bytes were skipped, so it
 /// gets the over-the-limit error record. Returns whether it was a valid request.
-fn decide_read_line(
+pub(crate) fn decide_read_line(
     d: &mut LineDecider<'_>,
     line_no: u64,
     line: &[u8],
@@ -342,12 +345,6 @@ fn decide_read_line(
         return false;
     }
     d.decide(line_no, line, out)
-}
-
-fn read_chunk<R: BufRead>(input: &mut R, next_line: u64) -> std::io::Result<Chunk> {
-    let mut chunk = Chunk::default();
-    refill_chunk(input, next_line, &mut chunk)?;
-    Ok(chunk)
 }
 
 /// Reads the next chunk into `chunk`, reusing its buffers.
@@ -456,9 +453,12 @@ fn run_parallel<R: BufRead, W: Write>(
     use std::collections::BTreeMap;
     use std::sync::{Mutex, mpsc};
     let in_flight = threads * 2;
-    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Chunk)>(in_flight);
+    // A job: its sequence number, the chunk, and a buffer for its records. Both buffers
+    // come back with the result and are used again, so that the run allocates (and the
+    // system maps fresh pages) only for the first `in_flight` chunks.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Chunk, Vec<u8>)>(in_flight);
     let work_rx = Mutex::new(work_rx);
-    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<u8>, u64)>(in_flight);
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Chunk, Vec<u8>, u64)>(in_flight);
     std::thread::scope(|scope| -> std::io::Result<()> {
         for _ in 0..threads {
             let done_tx = done_tx.clone();
@@ -473,10 +473,12 @@ fn run_parallel<R: BufRead, W: Write>(
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok((seq, chunk)) = job else { return };
-                    let mut out = Vec::with_capacity(chunk.data.len() * 2);
+                    let Ok((seq, chunk, mut out)) = job else {
+                        return;
+                    };
+                    out.clear();
                     let bad = decide_chunk(&mut d, &chunk, &mut out);
-                    if done_tx.send((seq, out, bad)).is_err() {
+                    if done_tx.send((seq, chunk, out, bad)).is_err() {
                         return;
                     }
                 }
@@ -485,26 +487,25 @@ fn run_parallel<R: BufRead, W: Write>(
         drop(done_tx);
         let mut sent_chunks = 0u64;
         let mut written = 0u64;
-        let mut pending: BTreeMap<u64, (Vec<u8>, u64)> = BTreeMap::new();
+        let mut pending: BTreeMap<u64, (Chunk, Vec<u8>, u64)> = BTreeMap::new();
+        let mut spare: Vec<(Chunk, Vec<u8>)> = Vec::new();
         let mut eof = false;
         let mut result = Ok(());
         while !eof || written < sent_chunks {
             // Keep the workers fed while there is room.
             while !eof && sent_chunks - written < in_flight as u64 {
-                let chunk = match read_chunk(&mut input, stats.lines + 1) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        result = Err(e);
-                        eof = true;
-                        break;
-                    }
-                };
+                let (mut chunk, out) = spare.pop().unwrap_or_default();
+                if let Err(e) = refill_chunk(&mut input, stats.lines + 1, &mut chunk) {
+                    result = Err(e);
+                    eof = true;
+                    break;
+                }
                 if chunk.ends.is_empty() {
                     eof = true;
                     break;
                 }
                 stats.lines += chunk.ends.len() as u64;
-                if work_tx.send((sent_chunks, chunk)).is_err() {
+                if work_tx.send((sent_chunks, chunk, out)).is_err() {
                     eof = true;
                     break;
                 }
@@ -513,15 +514,16 @@ fn run_parallel<R: BufRead, W: Write>(
             if written == sent_chunks {
                 break;
             }
-            let Ok((seq, out, bad)) = done_rx.recv() else {
+            let Ok((seq, chunk, out, bad)) = done_rx.recv() else {
                 break;
             };
-            pending.insert(seq, (out, bad));
-            while let Some((out, bad)) = pending.remove(&written) {
+            pending.insert(seq, (chunk, out, bad));
+            while let Some((chunk, out, bad)) = pending.remove(&written) {
                 stats.bad += bad;
                 if result.is_ok() {
                     result = output.write_all(&out);
                 }
+                spare.push((chunk, out));
                 written += 1;
             }
         }

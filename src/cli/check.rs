@@ -3,7 +3,7 @@
 //! With `--format json`, every diagnostic (errors and warnings) is one JSON object per line
 //! on stdout, for editors and CI annotations, followed by a summary object.
 
-use super::inputs::load_policy_set;
+use super::inputs::load_policy_set_limited;
 use super::{Exit, Format, PolicyArgs};
 use crate::analysis::lint::{self, LintReport, Subject};
 use crate::diagnostics::{Diagnostic, Label, Severity, render_all};
@@ -20,6 +20,9 @@ pub struct CheckArgs {
     /// Exit 1 when there is any warning (the lints included).
     #[arg(long)]
     deny_warnings: bool,
+    /// Print at most N errors, then `… and M more errors` (JSON output keeps them all).
+    #[arg(long, value_name = "N", default_value_t = crate::diagnostics::DEFAULT_MAX_ERRORS)]
+    max_errors: usize,
     #[command(flatten)]
     policies: PolicyArgs,
 }
@@ -29,7 +32,11 @@ pub(crate) fn run(args: &CheckArgs) -> Exit {
     if args.format == Format::Json {
         return run_json(args);
     }
-    let Some(loaded) = load_policy_set(&args.policies.origin(), "it cannot be used") else {
+    let Some(loaded) = load_policy_set_limited(
+        &args.policies.origin(),
+        "it cannot be used",
+        args.max_errors,
+    ) else {
         return Exit::Failure;
     };
     let set = &loaded.set;

@@ -162,12 +162,6 @@ pub(crate) fn render_decision(
 
 /// Runs `eval`.
 pub(crate) fn run(args: &EvalArgs) -> Exit {
-    if args.threads.is_some() && args.batch.is_none() {
-        errln!(
-            "error: `--threads` only applies to `--batch`\n\nFor more information, try '--help'."
-        );
-        return Exit::Usage;
-    }
     let origin = args.policies.origin();
     let Some(set) = load_policies(&origin) else {
         return Exit::Failure;

@@ -3,6 +3,7 @@
 use super::Exit;
 use super::PolicyArgs;
 use crate::diagnostics::{Diagnostic, render_all};
+use crate::files::Found;
 use crate::fmt::format_file;
 use crate::policy_set::{self, Origin, RawFile};
 use crate::source::SourceMap;
@@ -26,7 +27,7 @@ pub struct FmtArgs {
 /// Runs `fmt`.
 pub(crate) fn run(args: &FmtArgs) -> Exit {
     let mut ok = true;
-    let mut files = Vec::new();
+    let mut files: Vec<Found> = Vec::new();
     if args.paths.is_empty() {
         match args.policies.origin() {
             Origin::Dir(dir) if dir.is_dir() => files = policy_files(&dir),
@@ -48,23 +49,31 @@ pub(crate) fn run(args: &FmtArgs) -> Exit {
         } else if p.is_dir() {
             files.extend(policy_files(p));
         } else {
-            files.push(p.clone());
+            files.push(Found {
+                path: p.clone(),
+                accepted: Ok(p.clone()),
+            });
         }
     }
-    for path in &files {
-        ok &= file(path, args.check);
+    for found in &files {
+        ok &= match &found.accepted {
+            Ok(_) => file(&found.path, args.check),
+            Err(e) => {
+                let d = Diagnostic::file_error(e.clone(), found.path.display().to_string());
+                err!("{}", render_all(&[d], &SourceMap::new()));
+                false
+            }
+        };
     }
     if ok { Exit::Ok } else { Exit::Failure }
 }
 
-/// Every `*.policy` file under `dir`, in sorted order.
-fn policy_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    policy_set::walk(dir, &mut found, &|p| {
+/// Every `*.policy` file under `dir`, in load order (refused entries included, to be
+/// reported; see [`crate::files::walk`]).
+fn policy_files(dir: &Path) -> Vec<Found> {
+    crate::files::walk(dir, "policy folder", &|p| {
         p.extension().is_some_and(|e| e == "policy")
-    });
-    found.sort();
-    found
+    })
 }
 
 /// Formats one file; `true` when it was fine (formatted, or formatted already).

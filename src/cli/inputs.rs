@@ -2,22 +2,34 @@
 //! printed once, here.
 
 use crate::compile::CompiledSet;
-use crate::diagnostics::{Diagnostic, render_all};
+use crate::diagnostics::{DEFAULT_MAX_ERRORS, Diagnostic, render_all, render_limited};
 use crate::policy_set::{self, Loaded, Origin, RawFile};
 use crate::scenario::{self, Scenario};
 use crate::source::{FileId, SourceMap};
 use std::path::PathBuf;
 
-/// Loads the policy set, printing warnings; on failure prints every diagnostic and a
-/// count line ending in `consequence`.
+/// Loads the policy set, printing warnings; on failure prints the diagnostics (the first
+/// [`DEFAULT_MAX_ERRORS`] errors, then a count) and a count line ending in `consequence`.
 pub(crate) fn load_policy_set(origin: &Origin, consequence: &str) -> Option<Loaded> {
+    load_policy_set_limited(origin, consequence, DEFAULT_MAX_ERRORS)
+}
+
+/// [`load_policy_set`], printing at most `max_errors` errors before `… and N more errors`.
+pub(crate) fn load_policy_set_limited(
+    origin: &Origin,
+    consequence: &str,
+    max_errors: usize,
+) -> Option<Loaded> {
     match policy_set::load(origin) {
         Ok(loaded) => {
             err!("{}", render_all(&loaded.warnings, loaded.set.sources()));
             Some(loaded)
         }
         Err(failure) => {
-            err!("{}", render_all(&failure.diagnostics, &failure.sources));
+            err!(
+                "{}",
+                render_limited(&failure.diagnostics, &failure.sources, max_errors)
+            );
             let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
             errln!(
                 "error: the policy set has {n} error{}; {consequence}",
@@ -43,18 +55,15 @@ pub(crate) fn scenario_files(paths: &[PathBuf], origin: &Origin) -> Vec<RawFile>
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found = Vec::new();
             // A policy folder's own `schema.yaml` and `dataverse-mapping.yaml` are not
             // scenarios.
-            policy_set::walk(p, &mut found, &|f| {
+            out.extend(policy_set::walk(p, "scenario folder", &|f| {
                 f.extension()
                     .and_then(|e| e.to_str())
                     .is_some_and(|e| e == "yaml" || e == "yml")
                     && f.file_name()
                         .is_some_and(|n| n != "schema.yaml" && n != "dataverse-mapping.yaml")
-            });
-            found.sort();
-            out.extend(found.iter().map(|f| policy_set::read_raw(f)));
+            }));
         } else {
             out.push(policy_set::read_raw(p));
         }

@@ -18,6 +18,21 @@ pub struct ServeArgs {
     /// Erase this input path (e.g. `user.upn`) from logged requests (repeatable).
     #[arg(long, value_name = "PATH")]
     log_mask: Vec<String>,
+    /// Most bytes of decisions waiting for the log writer; past it, decisions are not
+    /// logged (and counted in `mailgate_decision_log_dropped_total`).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    log_queue_bytes: usize,
+    /// Longest shutdown (requests in flight, then the decision log), in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    drain: u64,
+    /// Most connections served at once; one more is answered 503 and closed (default:
+    /// the open-files limit minus 64).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Longest wait for a request's head, in seconds; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    header_timeout: u64,
     /// Require `Authorization: Bearer T` on every endpoint but the health probes.
     #[arg(long, value_name = "T")]
     token: Option<String>,
@@ -72,6 +87,10 @@ pub(crate) fn run(args: &ServeArgs) -> Exit {
     config.max_batch_bytes = args.max_batch_bytes;
     config.timeout = Duration::from_secs(args.timeout.max(1));
     config.max_concurrency = args.max_concurrency;
+    config.log_queue_bytes = args.log_queue_bytes;
+    config.drain = Duration::from_secs(args.drain);
+    config.max_connections = args.max_connections;
+    config.header_timeout = Duration::from_secs(args.header_timeout.max(1));
     config.bundle.clone_from(&args.bundle);
     config.reload_gate = match args.reload_gate {
         ReloadGate::Invariants => Gate::Invariants,
@@ -87,6 +106,10 @@ pub(crate) fn run(args: &ServeArgs) -> Exit {
                 if n == 1 { "" } else { "s" }
             );
             return Exit::Failure;
+        }
+        Err(e @ ServeError::Mask(_)) => {
+            errln!("error: {e}");
+            return Exit::Usage;
         }
         Err(ServeError::Refused(refusal)) => {
             for d in &refusal.diagnostics {

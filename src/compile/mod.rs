@@ -8,7 +8,13 @@
 //! - Within an action, rules whose condition requires an enum attribute to equal a value
 //!   (`mailbox.server == "exchange_online"`, or `in [...]`) are indexed by that attribute,
 //!   so a request only visits the rules that can match it.
-//! - Conditions become a flat arena of [`Node`]s.
+//! - Conditions become a flat arena of `Node`s.
+//! - An action's rules made of enum, set and bool tests are also held in normal form over
+//!   a bitset of the tests they share, so a decision evaluates each test once (`bits`).
+
+mod bits;
+
+pub(crate) use bits::{ActionBits, AtomBits};
 
 use crate::ast::{CmpOp, Effect};
 use crate::schema::{ActionId, Schema, Type};
@@ -185,6 +191,8 @@ pub(crate) struct ActionPlan {
     pub(crate) layout: Layout,
     pub(crate) deny: RuleList,
     pub(crate) allow: RuleList,
+    /// The rules in normal form over a bitset of shared tests (see [`bits`]).
+    pub(crate) bits: Option<ActionBits>,
 }
 
 /// A policy set compiled for deciding.
@@ -328,6 +336,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
             layout,
             deny: RuleList::default(),
             allow: RuleList::default(),
+            bits: None,
         })
         .collect();
     let mut rules = Vec::with_capacity(set.rules().len());
@@ -381,11 +390,13 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
             layout,
             deny,
             allow,
+            bits,
         } = plan;
-        for list in [deny, allow] {
+        for list in [&mut *deny, &mut *allow] {
             list.all = (0..u32::try_from(list.rules.len()).unwrap_or(u32::MAX)).collect();
             list.index = c.build_index(list, &layout.types);
         }
+        *bits = ActionBits::build(&c.nodes, &c.kids, &c.consts, &deny.rules, &allow.rules);
     }
     CompiledSet {
         id: NEXT_SET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

@@ -3,7 +3,7 @@
 //! Formatting works above the parser, from its concrete tree
 //! ([`crate::syntax::concrete`]), so grouping parentheses and the exact text of strings,
 //! numbers and paths survive. Comments are recovered from the text between tokens
-//! ([`trivia`]) and printed beside the token they belong to ([`print`]).
+//! (`trivia`) and printed beside the token they belong to (`print`).
 //!
 //! Every result is checked before it is returned: it must parse to the same AST (spans
 //! aside), keep every comment in the same order between the same tokens, and format to

@@ -10,10 +10,10 @@
 //!   file of the set gets its list (an empty one once it is clean), `schema.yaml` included.
 //!   Secondary labels become related information; a did-you-mean becomes a quick fix.
 //! - **Hover, definition, completion** read the tokens around the cursor (see
-//!   [`features`]), so they work while the text is being typed and does not parse.
+//!   `features`), so they work while the text is being typed and does not parse.
 //! - **Formatting** is `mailgate fmt`'s: one edit that replaces the whole document.
 //! - **Positions** are converted between byte offsets and the client's UTF-16 (or UTF-8,
-//!   when offered) columns by [`text::LineIndex`].
+//!   when offered) columns by `text::LineIndex`.
 //!
 //! Nothing but protocol messages is written to standard output.
 
@@ -813,16 +813,29 @@ fn suggestion(help: &str) -> Option<&str> {
     help.strip_prefix("did you mean `")?.strip_suffix("`?")
 }
 
-/// The canonical form of a path (symbolic links resolved), as far as it exists.
+/// The canonical form of a path (symbolic links resolved), as far as it exists: the
+/// longest existing ancestor is resolved and the rest appended. A loop, not recursion, so
+/// a `file://` URI with 130,000 components cannot overflow the stack; a path longer than
+/// `PATH_MAX` cannot exist, and is kept as it is.
 fn canonical(path: &Path) -> PathBuf {
-    if let Ok(p) = std::fs::canonicalize(path) {
-        return p;
+    const PATH_MAX: usize = 4096;
+    if path.as_os_str().len() > PATH_MAX {
+        return path.to_path_buf();
     }
-    match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
-            canonical(parent).join(name)
+    let mut tail = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(mut p) = std::fs::canonicalize(at) {
+            p.extend(tail.iter().rev());
+            return p;
         }
-        _ => path.to_path_buf(),
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+                tail.push(name);
+                at = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
     }
 }
 

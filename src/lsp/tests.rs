@@ -288,3 +288,18 @@ fn invariants_have_hover_definition_and_action_completion() {
     let l = labels("invariant x {\n  on appr$0");
     assert!(l.contains(&"approve_mailbox".to_owned()), "{l:?}");
 }
+
+#[test]
+fn canonical_of_a_path_with_130000_components_does_not_overflow_the_stack() {
+    let long = PathBuf::from(format!("/{}", "a/".repeat(130_000)));
+    assert_eq!(super::canonical(&long), long);
+    // Within PATH_MAX it walks up in a loop: a small stack is enough.
+    let deep = PathBuf::from(format!("/nonexistent-mailgate/{}x", "a/".repeat(2_000)));
+    let got = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || super::canonical(&deep))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(got.ends_with("a/a/x"), "{}", got.display());
+}

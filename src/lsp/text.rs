@@ -26,11 +26,13 @@ pub(crate) struct LineIndex {
 }
 
 impl LineIndex {
-    /// The index of `text`.
+    /// The index of `text`: lines end where `mailgate check` ends them (a line feed, or a
+    /// carriage return not followed by one, as the protocol says), so a position agrees
+    /// with the `line:column` of the same diagnostic on the command line.
     pub(crate) fn new(text: &str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        LineIndex { starts }
+        LineIndex {
+            starts: crate::source::line_starts(text),
+        }
     }
 
     /// The protocol position of a byte offset (clamped to the text, and moved back to a
@@ -185,6 +187,23 @@ mod tests {
             idx.position(text, 999, Encoding::Utf16),
             Position::new(2, 0)
         );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line_as_on_the_command_line() {
+        let text = "# note\rrule r { allow approve_mailbox }\r\nx";
+        let idx = LineIndex::new(text);
+        let rule = text.find("rule").unwrap_or(0);
+        assert_eq!(
+            idx.position(text, rule, Encoding::Utf16),
+            Position::new(1, 0)
+        );
+        let file = crate::source::SourceFile::new("a", text);
+        assert_eq!(file.line_col(rule), (2, 1));
+        let x = text.len() - 1;
+        assert_eq!(idx.position(text, x, Encoding::Utf16), Position::new(2, 0));
+        assert_eq!(file.line_col(x), (3, 1));
+        assert_eq!(idx.offset(text, Position::new(0, 99), Encoding::Utf16), 6);
     }
 
     #[test]

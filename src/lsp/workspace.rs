@@ -52,7 +52,7 @@ impl Analysis {
                         });
                     }
                 }
-                policy_raws.sort_by(|a, b| a.name.cmp(&b.name));
+                policy_raws.sort_by(|a, b| crate::files::load_order(&a.name, &b.name));
                 match policy_set::load_files(schema_raw, policy_raws) {
                     Ok(loaded) => {
                         // The lints, as `check` reports them.
@@ -251,5 +251,33 @@ impl SchemaIndex {
             }
         }
         index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_in_the_folder_order() {
+        let root = std::env::temp_dir().join(format!("mailgate-lsp-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        let schema = include_str!("../../policies/schema.yaml");
+        std::fs::write(root.join("schema.yaml"), schema).unwrap();
+        std::fs::write(root.join("a.policy"), "").unwrap();
+        std::fs::write(root.join("a/b.policy"), "").unwrap();
+        let analysis = Analysis::load(&root, &HashMap::new());
+        let names: Vec<String> = analysis
+            .sources
+            .files()
+            .map(|(_, f)| f.name.clone())
+            .collect();
+        let _ = std::fs::remove_dir_all(&root);
+        let expected: Vec<String> = ["schema.yaml", "a/b.policy", "a.policy"]
+            .iter()
+            .map(|n| root.join(n).display().to_string())
+            .collect();
+        assert_eq!(names, expected);
     }
 }

@@ -96,6 +96,19 @@ pub enum SchemaError {
         /// Where.
         span: Span,
     },
+    /// A name that policies could not write (not an identifier, a keyword, or a member
+    /// with characters a string cannot hold).
+    #[error("{what} `{name}` cannot be written in a policy")]
+    Unwritable {
+        /// What kind of thing.
+        what: &'static str,
+        /// The name (control characters escaped).
+        name: String,
+        /// Why.
+        why: &'static str,
+        /// Where.
+        span: Span,
+    },
     /// A default that does not fit its attribute's type.
     #[error("invalid default: {error}")]
     BadDefault {
@@ -178,7 +191,7 @@ impl SchemaError {
             | SchemaError::UnknownAction { help, span, .. } => {
                 Diagnostic::error(self.to_string(), *span, "").with_help_opt(help.clone())
             }
-            SchemaError::Reserved { why, span, .. } => {
+            SchemaError::Reserved { why, span, .. } | SchemaError::Unwritable { why, span, .. } => {
                 Diagnostic::error(self.to_string(), *span, "").with_help(*why)
             }
             SchemaError::BadDefault { error, span } | SchemaError::BadFixed { error, span } => {

@@ -15,8 +15,76 @@ use rustc_hash::FxHashSet;
 /// segment would become ambiguous.
 const RESERVED_ROOT: &str = "request";
 
+/// The keywords of the policy language: no schema name may be one.
+const KEYWORDS: [&str; 14] = [
+    "let",
+    "rule",
+    "invariant",
+    "allow",
+    "deny",
+    "when",
+    "reason",
+    "and",
+    "or",
+    "not",
+    "in",
+    "contains",
+    "true",
+    "false",
+];
+
+/// An error if policies could not write `name` (an action, attribute, slot, parameter or
+/// enum name): it must be an identifier (letters, digits and `_`, not starting with a
+/// digit) and not a keyword.
+fn check_writable(what: &'static str, name: &str, span: Span) -> Result<(), SchemaError> {
+    let mut chars = name.chars();
+    let ident = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let why = if !ident {
+        "policies name it as an identifier: ASCII letters, digits and `_`, not starting with a digit"
+    } else if KEYWORDS.contains(&name) {
+        "it is a keyword of the policy language"
+    } else {
+        return Ok(());
+    };
+    Err(SchemaError::Unwritable {
+        what,
+        name: name.escape_debug().to_string(),
+        why,
+        span,
+    })
+}
+
+/// An error if policies could not write the enum member `name` as a string: it must not
+/// be empty and may hold no control or invisible characters (which policy text refuses).
+fn check_member(name: &str, span: Span) -> Result<(), SchemaError> {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+    };
+    let why = if name.is_empty() {
+        "an empty member cannot be told apart from a missing value"
+    } else if name.chars().any(invisible) {
+        "policies write members as strings, and policy text refuses control and invisible characters"
+    } else {
+        return Ok(());
+    };
+    Err(SchemaError::Unwritable {
+        what: "enum member",
+        name: name.escape_debug().to_string(),
+        why,
+        span,
+    })
+}
+
+/// Scenario request keys besides slots and parameters: no slot or parameter may be one.
+const SCENARIO_KEYS: [&str; 2] = ["action", "expect"];
+
 /// Most members of an enum (members are 16-bit indexes). Enums used in `set<...>` are
-/// limited further, to [`EnumSet::CAPACITY`], since sets are bit sets.
+/// limited further, to `EnumSet::CAPACITY` (128) members, since sets are bit sets of that
+/// size (checked in `parse_type`).
 const MAX_ENUM_VALUES: usize = u16::MAX as usize;
 
 /// Most enums, entity types (with the context) or actions: their ids are 16-bit.
@@ -158,6 +226,9 @@ impl Loader<'_> {
                 errors.push(dup("enum", name, key.span(self.file)));
                 continue;
             }
+            if let Err(e) = check_writable("enum", name, key.span(self.file)) {
+                errors.push(e);
+            }
             let Ok(id) = EnumId::try_from(schema.enums.len()) else {
                 errors.push(too_many("enums", key.span(self.file)));
                 break;
@@ -188,6 +259,9 @@ impl Loader<'_> {
                 if index.contains_key(text) {
                     errors.push(dup("enum value", text, item.span(self.file)));
                     continue;
+                }
+                if let Err(e) = check_member(text, item.span(self.file)) {
+                    errors.push(e);
                 }
                 index.insert(
                     text.to_owned(),
@@ -265,6 +339,9 @@ impl Loader<'_> {
             if !seen.insert(name) {
                 errors.push(dup("attribute", name, key.span(self.file)));
                 continue;
+            }
+            if let Err(e) = check_writable("attribute", name, key.span(self.file)) {
+                errors.push(e);
             }
             let mut f = match Fields::new(
                 self.file,
@@ -459,6 +536,9 @@ impl Loader<'_> {
                 errors.push(dup("action", name, key.span(self.file)));
                 continue;
             }
+            if let Err(e) = check_writable("action", name, key.span(self.file)) {
+                errors.push(e);
+            }
             let Ok(id) = ActionId::try_from(schema.actions.len()) else {
                 errors.push(too_many("actions", key.span(self.file)));
                 break;
@@ -476,7 +556,18 @@ impl Loader<'_> {
             let mut action = ActionDef::new(name.to_owned());
             let check_root =
                 |n: &str, span: Span, action: &ActionDef, errors: &mut Vec<SchemaError>| {
-                    if n == RESERVED_ROOT || Some(n) == context_name {
+                    if let Err(e) = check_writable("slot or parameter", n, span) {
+                        errors.push(e);
+                        false
+                    } else if SCENARIO_KEYS.contains(&n) {
+                        errors.push(SchemaError::Reserved {
+                            what: "slot or parameter name",
+                            name: n.to_owned(),
+                            why: "scenario requests use this key for something else",
+                            span,
+                        });
+                        false
+                    } else if n == RESERVED_ROOT || Some(n) == context_name {
                         errors.push(SchemaError::Reserved {
                             what: "slot or parameter name",
                             name: n.to_owned(),

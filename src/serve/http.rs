@@ -26,6 +26,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// Largest body of `POST /v1/decide`: one batch line.
 pub(crate) const MAX_DECIDE_BYTES: usize = MAX_BATCH_LINE_BYTES;
 
+/// Most why-not options one request may ask for (`max_options`): each one is a search.
+pub(crate) const MAX_WHY_NOT_OPTIONS: usize = 20;
+
 /// The outcome of the last reload.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct LastReload {
@@ -55,8 +58,10 @@ pub(crate) struct App {
     pub(crate) last_reload: std::sync::Mutex<LastReload>,
     pub(crate) limit: tokio::sync::Semaphore,
     pub(crate) timeout: Duration,
-    /// Threads that decide the lines of one large batch (the runtime's worker count).
-    pub(crate) batch_threads: usize,
+    /// The batch worker pool: one permit per thread a batch may decide on.
+    pub(crate) batch_pool: Arc<tokio::sync::Semaphore>,
+    /// Largest `POST /v1/batch` body.
+    pub(crate) max_batch_bytes: usize,
     /// `--bundle DIR`: the export the console's audit view reads.
     pub(crate) bundle: Option<std::path::PathBuf>,
 }
@@ -273,6 +278,12 @@ async fn decide(
     let Ok(Query(query)) = query else {
         return error(StatusCode::BAD_REQUEST, "invalid query string");
     };
+    if query.max_options.is_some_and(|n| n > MAX_WHY_NOT_OPTIONS) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("max_options is at most {MAX_WHY_NOT_OPTIONS}"),
+        );
+    }
     let set = &snap.set;
     let mut decider = LineDecider::with_tables(set, &snap.tables);
     let mut out = Vec::with_capacity(512);
@@ -334,223 +345,122 @@ async fn decide(
     json_response(status, out, "application/json")
 }
 
-/// Bodies smaller than this are decided on one thread.
-const PARALLEL_BATCH_BYTES: usize = 1 << 20;
-
-/// Decides every line of `body` exactly as `eval --batch` does (same line splitting,
-/// same records, in order), logging each line when a log is on.
-///
-/// A large body without a decision log is cut at line ends into `threads` parts that are
-/// decided at once, and their records joined in order. With a log, one thread decides
-/// every line, so the log lists a batch in line order.
-fn decide_batch(
-    snap: &Snapshot,
-    revision: &Arc<str>,
-    body: &Bytes,
-    log: Option<&DecisionLog>,
-    batch_id: &Arc<str>,
-    counts: &mut DecisionCounts,
-    threads: usize,
-) -> Vec<u8> {
-    if threads <= 1 || log.is_some() || body.len() < PARALLEL_BATCH_BYTES {
-        let job = Lines {
-            snap,
-            revision,
-            body,
-            log,
-            batch_id,
-        };
-        return job.decide(0..body.len(), 1, counts);
+/// `POST /v1/batch`, streamed (see [`super::stream`]): the answer starts at once and its
+/// records follow as the lines arrive. A body declared over `--max-batch-bytes` is
+/// refused with 413 before anything is read; one that turns out larger, or that is still
+/// being read or answered at the timeout, has its answer cut off (the connection is
+/// aborted, so the client sees an incomplete answer, never a short one that looks whole).
+/// Each batch takes one thread of a pool of `--threads` for as long as it runs.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one streamed request, read to written"
+)]
+async fn batch(
+    State(app): State<Arc<App>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    use super::stream::{ChannelReader, LogTo, READ_BYTES, Stopped, decide_stream};
+    let limit = app.max_batch_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body is over the batch limit (--max-batch-bytes)",
+        );
     }
-    // Part boundaries just after a newline, so no line is split.
-    let mut bounds = vec![0];
-    for k in 1..threads {
-        let from = (body.len() * k / threads).max(bounds.last().copied().unwrap_or(0));
-        let cut = memchr::memchr(b'\n', body.get(from..).unwrap_or_default())
-            .map_or(body.len(), |i| from + i + 1);
-        bounds.push(cut);
-    }
-    bounds.push(body.len());
-    // The number of each part's first line.
-    let mut first = Vec::with_capacity(threads);
-    let mut line_no = 1u64;
-    for w in bounds.windows(2) {
-        first.push(line_no);
-        line_no += memchr::memchr_iter(b'\n', &body[w[0]..w[1]]).count() as u64;
-    }
-    let parts: Vec<(Vec<u8>, DecisionCounts)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = bounds
-            .windows(2)
-            .zip(&first)
-            .map(|(w, &first)| {
-                let range = w[0]..w[1];
-                scope.spawn(move || {
-                    let job = Lines {
-                        snap,
-                        revision,
-                        body,
-                        log: None,
-                        batch_id,
-                    };
-                    let mut counts = DecisionCounts::default();
-                    let out = job.decide(range, first, &mut counts);
-                    (out, counts)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    // The first part's records are kept in place; the others are appended to them.
-    let total: usize = parts.iter().map(|(o, _)| o.len()).sum();
-    let mut out = Vec::new();
-    for (o, c) in parts {
-        if out.is_empty() {
-            out = o;
-            out.reserve(total - out.len());
-        } else {
-            out.extend_from_slice(&o);
-        }
-        counts.absorb(c);
-    }
-    out
-}
-
-/// The lines of one batch body, and where their decisions are logged.
-struct Lines<'a> {
-    snap: &'a Snapshot,
-    revision: &'a Arc<str>,
-    body: &'a Bytes,
-    log: Option<&'a DecisionLog>,
-    batch_id: &'a Arc<str>,
-}
-
-impl Lines<'_> {
-    /// Decides the lines of `body[range]`, the first of which is line `first_line`.
-    fn decide(
-        &self,
-        range: std::ops::Range<usize>,
-        first_line: u64,
-        counts: &mut DecisionCounts,
-    ) -> Vec<u8> {
-        let Lines {
-            snap,
-            revision,
-            body,
-            log,
-            batch_id,
-        } = *self;
-        let set = &snap.set;
-        let mut decider = LineDecider::with_tables(set, &snap.tables);
-        let part = body.get(range.clone()).unwrap_or_default();
-        let mut out = Vec::with_capacity(part.len() + part.len() / 2);
-        let mut rest: &[u8] = part;
-        let mut line_no = first_line - 1;
-        // Counted per action index here, and by name once at the end.
-        let actions = &set.schema().actions;
-        let invalid = actions.len();
-        let mut by_action = vec![[0u64; 4]; invalid + 1];
-        while !rest.is_empty() {
-            let (mut line, next) = match memchr::memchr(b'\n', rest) {
-                Some(i) => (&rest[..i], &rest[i + 1..]),
-                None => (rest, &[][..]),
-            };
-            rest = next;
-            line_no += 1;
-            // The batch reader strips a `\r` only from lines within the limit.
-            if line.len() <= MAX_BATCH_LINE_BYTES
-                && let Some(l) = line.strip_suffix(b"\r")
-            {
-                line = l;
-            }
-            let at = out.len();
-            // The clock is read only for the decision log, which records it.
-            let start = log.map(|_| Instant::now());
-            let ok = decider.decide(line_no, line, &mut out);
-            let eval_ns = start.map_or(0, |s| nanos(s.elapsed()));
-            let (row, outcome) = if ok {
-                (
-                    decider.request().action as usize,
-                    Outcome::from_cause(decider.decision().cause),
-                )
-            } else {
-                (invalid, Outcome::InvalidRequest)
-            };
-            if let Some(c) = by_action.get_mut(row) {
-                c[outcome as usize] += 1;
-            }
-            if let Some(log) = log {
-                let end = out.len().saturating_sub(1);
-                let offset = line.as_ptr() as usize - body.as_ptr() as usize;
-                log.send(Event {
-                    decision_id: new_id(),
-                    timestamp: SystemTime::now(),
-                    revision: revision.clone(),
-                    input: body.slice(offset..offset + line.len()),
-                    valid: ok,
-                    record: out[at..end].to_vec(),
-                    eval_ns,
-                    batch: Some((batch_id.clone(), line_no)),
-                });
-            }
-        }
-        for (i, c) in by_action.iter().enumerate() {
-            counts.add_counts(actions.get(i).map(|a| a.name.as_str()), *c);
-        }
-        out
-    }
-}
-
-async fn batch(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            let status = e.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "request body is over the batch limit (--max-batch-bytes)".to_owned()
-            } else {
-                e.body_text()
-            };
-            return error(status, &message);
-        }
+    // Waiting for a thread of the pool counts against the timeout (the guard's).
+    let Ok(slot) = app.batch_pool.clone().acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     };
+    let deadline = tokio::time::Instant::now() + app.timeout;
     let (snap, revision) = app.snapshot();
     let batch_id: Arc<str> = Arc::from(new_id());
+
+    // The body, piece by piece, to the deciding thread.
+    let (in_tx, in_rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::spawn(async move {
+        use futures_util::StreamExt as _;
+        let mut data = body.into_data_stream();
+        let mut total = 0usize;
+        loop {
+            let piece = match tokio::time::timeout_at(deadline, data.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(b))) => {
+                    total = total.saturating_add(b.len());
+                    if total > limit {
+                        Err(std::io::Error::other("the body is over --max-batch-bytes"))
+                    } else {
+                        Ok(b)
+                    }
+                }
+                Ok(Some(Err(e))) => Err(std::io::Error::other(e)),
+                Err(_) => Err(std::io::Error::other(
+                    "the request took longer than the timeout",
+                )),
+            };
+            let end = piece.is_err();
+            if in_tx.send(piece).await.is_err() || end {
+                break;
+            }
+        }
+    });
+
+    // The records, piece by piece, to the connection.
+    let (out_tx, out_rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     let task_app = app.clone();
     let task_rev = revision.clone();
     let task_id = batch_id.clone();
-    let result = tokio::task::spawn_blocking(move || {
+    let runtime = tokio::runtime::Handle::current();
+    let std_deadline = deadline.into_std();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let input = std::io::BufReader::with_capacity(READ_BYTES, ChannelReader::new(in_rx));
+        let log = task_app.log.as_ref().map(|log| LogTo {
+            log,
+            revision: &task_rev,
+            batch_id: &task_id,
+        });
+        // Waits for room while the client reads, until the deadline.
+        let mut send = |piece: Vec<u8>| {
+            let item = Ok(Bytes::from(piece));
+            matches!(
+                runtime.block_on(tokio::time::timeout_at(deadline, out_tx.send(item))),
+                Ok(Ok(()))
+            )
+        };
+        let stop = || Instant::now() >= std_deadline;
         let mut counts = DecisionCounts::default();
-        let out = decide_batch(
-            &snap,
-            &task_rev,
-            &body,
-            task_app.log.as_ref(),
-            &task_id,
-            &mut counts,
-            task_app.batch_threads,
-        );
+        let result = decide_stream(&snap, input, &mut send, log.as_ref(), &mut counts, &stop);
         task_app.metrics.merge(&counts);
-        out
-    })
-    .await;
-    match result {
-        Ok(out) => {
-            let mut r = json_response(StatusCode::OK, out, "application/x-ndjson");
-            for (name, value) in [
-                ("x-mailgate-revision", &*revision),
-                ("x-mailgate-batch-id", &*batch_id),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(value) {
-                    r.headers_mut().insert(name, v);
-                }
-            }
-            r
+        let why = match result {
+            Ok(()) | Err(Stopped::Gone) => return,
+            Err(Stopped::Read(e)) => e.to_string(),
+            Err(Stopped::Cancelled) => "the request took longer than the timeout".to_owned(),
+        };
+        // Ends the answer with an error: the connection is aborted mid-body.
+        let _ = out_tx.try_send(Err(std::io::Error::other(why)));
+    });
+    let records = futures_util::stream::unfold(out_rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut r = Response::new(axum::body::Body::from_stream(records));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    for (name, value) in [
+        ("x-mailgate-revision", &*revision),
+        ("x-mailgate-batch-id", &*batch_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            r.headers_mut().insert(name, v);
         }
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the batch failed"),
     }
+    r
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -572,6 +482,10 @@ pub(crate) fn status_json(app: &App) -> serde_json::Value {
             Origin::Embedded => "built-in".to_owned(),
         },
         "last_reload": last,
+        // No log is a log that is fine; with one, false after a failed write or a
+        // dropped decision, until the next successful flush.
+        "log_ok": app.log.is_none()
+            || app.metrics.log.ok.load(std::sync::atomic::Ordering::Relaxed),
         "watching": app
             .watching
             .as_ref()
@@ -670,67 +584,5 @@ mod tests {
         assert!(is_loopback(ip("::ffff:127.1.2.3")));
         assert!(!is_loopback(ip("::ffff:10.0.0.1")));
         assert!(!is_loopback(ip("10.0.0.1")));
-    }
-
-    #[test]
-    fn batch_splits_lines_like_eval_batch() {
-        let snap = super::super::snapshot::load(&Origin::Embedded).unwrap();
-        let rev: Arc<str> = Arc::from("r");
-        let id: Arc<str> = Arc::from("b");
-        let mut counts = DecisionCounts::default();
-        let mut run = |body: &'static [u8]| {
-            let out = decide_batch(
-                &snap,
-                &rev,
-                &Bytes::from_static(body),
-                None,
-                &id,
-                &mut counts,
-                1,
-            );
-            let mut expected = Vec::new();
-            crate::batch::run(&snap.set, body, &mut expected, 1).unwrap();
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                String::from_utf8(expected).unwrap()
-            );
-        };
-        run(b"");
-        run(b"\n");
-        run(b"{}\r\n\n[1]");
-        run(b"{\"action\":\"nope\"}\n{\"action\":\"sync_incoming_email\"}\n");
-    }
-
-    /// A body large enough to be cut into parts gives the records of one thread, in
-    /// order and numbered alike, and the same counts, whatever the number of parts.
-    #[test]
-    fn a_large_batch_decided_in_parts_equals_one_thread() {
-        let snap = super::super::snapshot::load(&Origin::Embedded).unwrap();
-        let rev: Arc<str> = Arc::from("r");
-        let id: Arc<str> = Arc::from("b");
-        let orgs = crate::generate::org_variants();
-        let mut body = Vec::new();
-        for (i, r) in crate::generate::requests(8, 4000).iter().enumerate() {
-            // Some bad lines, empty lines and CRLF endings among them.
-            match i % 500 {
-                7 => body.extend_from_slice(b"{\"action\":\"nope\"}"),
-                8 => {}
-                _ => body.extend_from_slice(r.to_json(&orgs).as_bytes()),
-            }
-            body.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
-        }
-        body.extend_from_slice(b"{\"action\":");
-        let body = Bytes::from(body);
-        assert!(body.len() > PARALLEL_BATCH_BYTES);
-        let decide = |threads| {
-            let mut counts = DecisionCounts::default();
-            let out = decide_batch(&snap, &rev, &body, None, &id, &mut counts, threads);
-            (String::from_utf8(out).unwrap(), counts.0)
-        };
-        let one = decide(1);
-        assert_eq!(one.0.lines().count(), 4001);
-        for threads in [2, 3, 7] {
-            assert_eq!(decide(threads), one, "{threads} threads");
-        }
     }
 }

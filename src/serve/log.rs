@@ -1,21 +1,32 @@
 //! The decision log: one JSON object per decision, written by a thread of its own.
 //!
-//! A request hands the writer the raw input and the output record through a bounded
-//! channel and never waits: when the channel is full the event is dropped and counted.
-//! All JSON work (parsing the input, masking, composing the line) happens on the writer
-//! thread, off the request path.
+//! A request hands the writer the raw input and the output record through a queue
+//! bounded in bytes and never waits: when the queue is full the event is dropped and
+//! counted. All JSON work (parsing the input, masking, composing the line) happens on
+//! the writer thread, off the request path, and everything waiting is written with one
+//! flush.
+//!
+//! Masking (`--log-mask PATH`) applies to every logged input:
+//!
+//! - a valid request, and an invalid one that is still JSON, lose the masked paths;
+//! - input that is not JSON is logged as `{"input_bytes": N, "input_sha256": "..."}`;
+//! - the error messages of an invalid request keep only the schema's own names between
+//!   backticks, so no value the client sent (masked or not) is echoed into the log.
 
 use super::metrics::Metrics;
 use axum::body::Bytes;
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use std::collections::{HashSet, VecDeque};
 use std::io::Write;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Instant, SystemTime};
 
-/// Events that may wait for the writer; past this, events are dropped.
-pub(crate) const DEFAULT_CAPACITY: usize = 65_536;
+/// Bytes that may wait for the writer by default (`--log-queue-bytes`).
+pub(crate) const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// One decision to log.
 #[derive(Debug)]
@@ -25,7 +36,7 @@ pub(crate) struct Event {
     pub(crate) revision: Arc<str>,
     /// The request as received.
     pub(crate) input: Bytes,
-    /// Whether the request was valid (else `input` is logged as a string).
+    /// Whether the request was valid.
     pub(crate) valid: bool,
     /// The output record, one JSON object.
     pub(crate) record: Vec<u8>,
@@ -34,111 +45,298 @@ pub(crate) struct Event {
     pub(crate) batch: Option<(Arc<str>, u64)>,
 }
 
-enum Msg {
-    Event(Box<Event>),
-    Stop,
+impl Event {
+    /// What the event holds in memory while it waits, roughly.
+    fn cost(&self) -> usize {
+        std::mem::size_of::<Event>() + self.decision_id.len() + self.input.len() + self.record.len()
+    }
+}
+
+/// The masks and what the writer needs to apply them.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Masks {
+    /// Each path, split at dots (`user.upn` → `["user", "upn"]`).
+    paths: Vec<Vec<String>>,
+    /// The schema's own names (attributes, entities, slots, actions, enums and their
+    /// members, type names): the only text kept between backticks in a logged error.
+    names: HashSet<String>,
+}
+
+/// A `--log-mask` path that is not an input path of the schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`--log-mask {path}`: no request has an input path `{path}`{}", help.as_ref().map(|h| format!("; did you mean `{h}`?")).unwrap_or_default())]
+pub struct UnknownMask {
+    /// The path as given.
+    pub path: String,
+    /// A close path, if there is one.
+    pub help: Option<String>,
+}
+
+impl Masks {
+    /// Checks every path against the input paths of `set` (an attribute path such as
+    /// `user.upn`, or a whole entity such as `user`).
+    pub(crate) fn new(
+        set: &crate::compile::CompiledSet,
+        paths: &[String],
+    ) -> Result<Masks, UnknownMask> {
+        let schema = set.schema();
+        let mut known: Vec<String> = Vec::new();
+        for a in 0..schema.actions.len() {
+            let Ok(id) = crate::schema::ActionId::try_from(a) else {
+                continue;
+            };
+            for p in &set.layout(id).paths {
+                if let Some((head, _)) = p.split_once('.')
+                    && !known.iter().any(|k| k == head)
+                {
+                    known.push(head.to_owned());
+                }
+                if !known.contains(p) {
+                    known.push(p.clone());
+                }
+            }
+        }
+        for p in paths {
+            if !known.contains(p) {
+                let help = crate::diagnostics::did_you_mean(p, known.iter().map(String::as_str))
+                    .and_then(|h| {
+                        h.strip_prefix("did you mean `")
+                            .and_then(|h| h.strip_suffix("`?"))
+                            .map(str::to_owned)
+                    });
+                return Err(UnknownMask {
+                    path: p.clone(),
+                    help,
+                });
+            }
+        }
+        let mut names = HashSet::new();
+        for e in &schema.entities {
+            names.insert(e.name.clone());
+            names.extend(e.plural.clone());
+            for a in &e.attrs {
+                names.insert(a.name.clone());
+                names.insert(schema.type_name(a.ty));
+            }
+        }
+        for e in &schema.enums {
+            names.insert(e.name.clone());
+            names.extend(e.values.iter().cloned());
+        }
+        for a in &schema.actions {
+            names.insert(a.name.clone());
+            names.extend(a.slots.iter().map(|s| s.name.clone()));
+            for p in &a.params {
+                names.insert(p.name.clone());
+                names.insert(schema.type_name(p.ty));
+            }
+        }
+        for t in [
+            "string", "bool", "int", "integer", "object", "array", "null", "action", "request",
+        ] {
+            names.insert(t.to_owned());
+        }
+        Ok(Masks {
+            paths: paths
+                .iter()
+                .map(|m| m.split('.').map(str::to_owned).collect())
+                .collect(),
+            names,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+}
+
+/// The queue between the requests and the writer.
+#[derive(Debug, Default)]
+struct Queue {
+    events: VecDeque<Box<Event>>,
+    bytes: usize,
+    stop: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    capacity: usize,
+    /// Events the writer has taken but not yet flushed.
+    unflushed: std::sync::atomic::AtomicUsize,
+    /// Set by the writer thread when it has written everything and returned.
+    done: Mutex<bool>,
+    finished: Condvar,
 }
 
 /// The writer side, shared by all requests.
 #[derive(Debug)]
 pub(crate) struct DecisionLog {
-    tx: SyncSender<Msg>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    shared: Arc<Shared>,
     metrics: Arc<Metrics>,
 }
 
-impl std::fmt::Debug for Msg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Msg")
-    }
-}
-
 impl DecisionLog {
-    /// Starts the writer thread on `out`.
+    /// Starts the writer thread on `out`, with at most `capacity` bytes waiting.
     pub(crate) fn start(
         out: Box<dyn Write + Send>,
-        masks: &[String],
+        masks: Masks,
         capacity: usize,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(1));
-        let masks: Vec<Vec<String>> = masks
-            .iter()
-            .map(|m| m.split('.').map(str::to_owned).collect())
-            .collect();
-        let thread = std::thread::Builder::new()
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            capacity: capacity.max(1),
+            unflushed: std::sync::atomic::AtomicUsize::new(0),
+            done: Mutex::new(false),
+            finished: Condvar::new(),
+        });
+        let thread_shared = shared.clone();
+        let thread_metrics = metrics.clone();
+        std::thread::Builder::new()
             .name("decision-log".to_owned())
-            .spawn(move || writer(&rx, out, &masks))?;
-        Ok(DecisionLog {
-            tx,
-            thread: Mutex::new(Some(thread)),
-            metrics,
-        })
+            .spawn(move || {
+                writer(&thread_shared, out, &masks, &thread_metrics);
+                if let Ok(mut d) = thread_shared.done.lock() {
+                    *d = true;
+                }
+                thread_shared.finished.notify_all();
+            })?;
+        Ok(DecisionLog { shared, metrics })
     }
 
-    /// Queues an event without waiting; counts it as dropped if the writer is behind.
+    /// Queues an event without waiting; counts it as dropped if it does not fit.
     pub(crate) fn send(&self, event: Event) {
-        match self.tx.try_send(Msg::Event(Box::new(event))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.metrics
-                    .log_dropped
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cost = event.cost();
+        let queued = self.shared.queue.lock().is_ok_and(|mut q| {
+            if q.stop || q.bytes + cost > self.shared.capacity {
+                return false;
             }
+            q.bytes += cost;
+            q.events.push_back(Box::new(event));
+            true
+        });
+        if queued {
+            self.shared.ready.notify_one();
+        } else {
+            self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.log.ok.store(false, Ordering::Relaxed);
         }
     }
 
-    /// Writes everything queued, flushes, and stops the writer.
-    pub(crate) fn close(&self) {
-        let _ = self.tx.send(Msg::Stop);
-        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(h) = handle {
-            let _ = h.join();
+    /// Writes everything queued, flushes, and stops the writer, waiting at most until
+    /// `deadline`. Past it (a stalled sink), the events still queued count as dropped and
+    /// the writer is left behind.
+    pub(crate) fn close(&self, deadline: Instant) {
+        if let Ok(mut q) = self.shared.queue.lock() {
+            q.stop = true;
+        }
+        self.shared.ready.notify_all();
+        let Ok(mut done) = self.shared.done.lock() else {
+            return;
+        };
+        while !*done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.shared.finished.wait_timeout(done, left) {
+                Ok((d, _)) => done = d,
+                Err(_) => return,
+            }
+        }
+        if !*done {
+            drop(done);
+            let queued = self.shared.queue.lock().map_or(0, |mut q| {
+                let n = q.events.len();
+                q.events.clear();
+                q.bytes = 0;
+                n
+            });
+            let left = queued + self.shared.unflushed.load(Ordering::Relaxed);
+            self.metrics
+                .log_dropped
+                .fetch_add(u64::try_from(left).unwrap_or(u64::MAX), Ordering::Relaxed);
+            super::note(&format!(
+                "mailgate: the decision log did not drain before the deadline; {left} queued decision{} dropped",
+                if left == 1 { "" } else { "s" }
+            ));
         }
     }
 }
 
-fn writer(rx: &Receiver<Msg>, out: Box<dyn Write + Send>, masks: &[Vec<String>]) {
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-    let mut line = Vec::with_capacity(1024);
-    let mut failed = false;
-    let write = |out: &mut std::io::BufWriter<_>, bytes: &[u8], failed: &mut bool| {
-        if let Err(e) = out.write_all(bytes)
-            && !*failed
-        {
-            *failed = true;
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "mailgate: cannot write the decision log: {e}"
-            );
-        }
-    };
-    while let Ok(msg) = rx.recv() {
-        let mut next = Some(msg);
-        // Write everything that is waiting, then flush once.
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Event(e) => {
-                    line.clear();
-                    compose(&e, masks, &mut line);
-                    write(&mut out, &line, &mut failed);
-                }
-                Msg::Stop => {
-                    let _ = out.flush();
-                    return;
-                }
-            }
-            next = rx.try_recv().ok();
-        }
-        if out.flush().is_err() && !failed {
-            failed = true;
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "mailgate: cannot flush the decision log"
-            );
+/// Whether the log's writes have been succeeding, and how many failed.
+#[derive(Debug)]
+pub(crate) struct LogHealth {
+    pub(crate) ok: AtomicBool,
+    pub(crate) write_errors: AtomicU64,
+}
+
+impl Default for LogHealth {
+    fn default() -> Self {
+        LogHealth {
+            ok: AtomicBool::new(true),
+            write_errors: AtomicU64::new(0),
         }
     }
-    let _ = out.flush();
+}
+
+/// How many events the writer takes from the queue at once.
+const BATCH: usize = 4096;
+
+fn writer(shared: &Shared, out: Box<dyn Write + Send>, masks: &Masks, metrics: &Metrics) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let mut line = Vec::with_capacity(1024);
+    let mut batch: Vec<Box<Event>> = Vec::with_capacity(BATCH);
+    let mut reported = false;
+    let fail = |e: &std::io::Error, reported: &mut bool| {
+        metrics.log.write_errors.fetch_add(1, Ordering::Relaxed);
+        metrics.log.ok.store(false, Ordering::Relaxed);
+        if !*reported {
+            *reported = true;
+            super::note(&format!("mailgate: cannot write the decision log: {e}"));
+        }
+    };
+    loop {
+        let stop = {
+            let Ok(mut q) = shared.queue.lock() else {
+                return;
+            };
+            while q.events.is_empty() && !q.stop {
+                q = match shared.ready.wait(q) {
+                    Ok(q) => q,
+                    Err(_) => return,
+                };
+            }
+            let n = q.events.len().min(BATCH);
+            batch.extend(q.events.drain(..n));
+            shared.unflushed.fetch_add(n, Ordering::Relaxed);
+            let freed: usize = batch.iter().map(|e| e.cost()).sum();
+            q.bytes = q.bytes.saturating_sub(freed);
+            q.stop && q.events.is_empty()
+        };
+        let mut failed = false;
+        for e in batch.drain(..) {
+            line.clear();
+            compose(&e, masks, &mut line);
+            if let Err(err) = out.write_all(&line) {
+                failed = true;
+                fail(&err, &mut reported);
+            }
+        }
+        let flushed = out.flush();
+        shared.unflushed.store(0, Ordering::Relaxed);
+        match flushed {
+            Ok(()) if !failed => metrics.log.ok.store(true, Ordering::Relaxed),
+            Ok(()) => {}
+            Err(err) => fail(&err, &mut reported),
+        }
+        if stop {
+            return;
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -147,13 +345,30 @@ struct Line<'a> {
     timestamp: String,
     revision: &'a str,
     action: Value,
-    input: Value,
+    input: Input<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     erased: Vec<String>,
-    result: LogResult,
+    result: LogResult<'a>,
     eval_ns: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     batch: Option<BatchRef<'a>>,
+}
+
+/// The logged input.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Input<'a> {
+    /// As received (valid JSON on one line, nothing to mask).
+    Raw(&'a RawValue),
+    /// Parsed (and masked).
+    Value(Value),
+    /// An invalid request, unmasked: as received, as a string.
+    Text(String),
+    /// Not JSON, under masks: its size and digest only.
+    Digest {
+        input_bytes: usize,
+        input_sha256: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -162,37 +377,107 @@ struct BatchRef<'a> {
     line: u64,
 }
 
-#[derive(Serialize)]
-struct LogResult {
-    decision: Value,
-    cause: Value,
-    rules: Value,
-    reasons: Value,
-    errors: Value,
+#[derive(Serialize, serde::Deserialize, Default)]
+struct LogResult<'a> {
+    #[serde(borrow)]
+    decision: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cause: Option<&'a RawValue>,
+    #[serde(borrow)]
+    rules: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reasons: Option<&'a RawValue>,
+    #[serde(borrow)]
+    errors: Option<&'a RawValue>,
+}
+
+/// The record's `errors`, with every backtick-quoted span that is not one of the
+/// schema's names replaced by `…`.
+fn scrub_errors(errors: Option<&RawValue>, masks: &Masks) -> Value {
+    let list: Vec<String> = errors
+        .and_then(|e| serde_json::from_str(e.get()).ok())
+        .unwrap_or_default();
+    Value::Array(
+        list.into_iter()
+            .map(|m| Value::String(scrub(&m, &masks.names)))
+            .collect(),
+    )
+}
+
+/// `m` with the content of each `` `...` `` span kept only when it is in `names`.
+fn scrub(m: &str, names: &HashSet<String>) -> String {
+    let mut out = String::with_capacity(m.len());
+    let mut parts = m.split('`');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let mut inside = true;
+    for p in parts {
+        out.push('`');
+        if inside && !names.contains(p) {
+            out.push('…');
+        } else {
+            out.push_str(p);
+        }
+        inside = !inside;
+    }
+    out
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 /// Composes one log line (with its newline) for `e`.
-fn compose(e: &Event, masks: &[Vec<String>], out: &mut Vec<u8>) {
-    let mut record: serde_json::Map<String, Value> =
-        serde_json::from_slice(&e.record).unwrap_or_default();
-    let mut take = |k: &str| record.remove(k).unwrap_or(Value::Null);
-    let result = LogResult {
-        decision: take("decision"),
-        cause: take("cause"),
-        rules: take("rules"),
-        reasons: take("reasons"),
-        errors: take("errors"),
-    };
-    let (input, action, erased) = if e.valid {
-        let mut input: Value = serde_json::from_slice(&e.input).unwrap_or(Value::Null);
-        let action = input.get("action").cloned().unwrap_or(Value::Null);
-        let erased = erase(&mut input, masks);
-        (input, action, erased)
+fn compose(e: &Event, masks: &Masks, out: &mut Vec<u8>) {
+    let mut result: LogResult<'_> = serde_json::from_slice(&e.record).unwrap_or_default();
+    let one_line = !e.input.iter().any(|&b| b == b'\n' || b == b'\r');
+    let mut erased = Vec::new();
+    let mut action = Value::Null;
+    let mut scrubbed = None;
+    let input = if masks.is_empty() {
+        if !e.valid {
+            // Logged as received, as a string: replaying it is refused again.
+            Input::Text(String::from_utf8_lossy(&e.input).into_owned())
+        } else if let (true, Ok(raw)) = (one_line, serde_json::from_slice::<&RawValue>(&e.input)) {
+            action = action_of(raw);
+            Input::Raw(raw)
+        } else {
+            let v: Value = serde_json::from_slice(&e.input).unwrap_or(Value::Null);
+            action = v.get("action").cloned().unwrap_or(Value::Null);
+            Input::Value(v)
+        }
     } else {
-        // Logged as received, as a string: replaying it is refused again.
-        let text = String::from_utf8_lossy(&e.input).into_owned();
-        (Value::String(text), Value::Null, Vec::new())
+        match serde_json::from_slice::<Value>(&e.input) {
+            Ok(mut v) => {
+                if e.valid {
+                    action = v.get("action").cloned().unwrap_or(Value::Null);
+                }
+                erased = erase(&mut v, &masks.paths);
+                Input::Value(v)
+            }
+            Err(_) => Input::Digest {
+                input_bytes: e.input.len(),
+                input_sha256: sha256_hex(&e.input),
+            },
+        }
     };
+    if !masks.is_empty() && !e.valid {
+        scrubbed = Some(scrub_errors(result.errors, masks));
+        result.errors = None;
+    }
+    let scrubbed_raw = scrubbed
+        .as_ref()
+        .and_then(|v| serde_json::value::to_raw_value(v).ok());
+    if let Some(raw) = &scrubbed_raw {
+        result.errors = Some(raw);
+    }
     let line = Line {
         decision_id: &e.decision_id,
         timestamp: humantime::format_rfc3339_micros(e.timestamp).to_string(),
@@ -212,6 +497,19 @@ fn compose(e: &Event, masks: &[Vec<String>], out: &mut Vec<u8>) {
     } else {
         out.clear();
     }
+}
+
+/// The `action` member of a request object, read without building a tree.
+fn action_of(raw: &RawValue) -> Value {
+    #[derive(serde::Deserialize)]
+    struct A<'a> {
+        #[serde(borrow)]
+        action: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<A<'_>>(raw.get())
+        .ok()
+        .and_then(|a| a.action)
+        .map_or(Value::Null, |a| Value::String(a.into_owned()))
 }
 
 /// `/name` as a JSON pointer token.
@@ -243,34 +541,68 @@ pub(crate) fn erase(input: &mut Value, masks: &[Vec<String>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::time::Duration;
 
-    fn masks(m: &[&str]) -> Vec<Vec<String>> {
-        m.iter()
-            .map(|m| m.split('.').map(str::to_owned).collect())
-            .collect()
+    /// A sink whose writes wait while the test holds its lock.
+    struct Stall(Arc<Mutex<()>>);
+
+    impl Write for Stall {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let _held = self.0.lock();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn masks(m: &[&str]) -> Masks {
+        let snap = super::super::snapshot::load(&crate::policy_set::Origin::Embedded).unwrap();
+        let paths: Vec<String> = m.iter().map(|s| (*s).to_owned()).collect();
+        Masks::new(&snap.set, &paths).unwrap()
+    }
+
+    fn event(input: &[u8], valid: bool, record: &[u8]) -> Event {
+        Event {
+            decision_id: "id".to_owned(),
+            timestamp: SystemTime::UNIX_EPOCH,
+            revision: Arc::from("rev"),
+            input: Bytes::copy_from_slice(input),
+            valid,
+            record: record.to_vec(),
+            eval_ns: 7,
+            batch: None,
+        }
     }
 
     #[test]
     fn erase_removes_present_paths_only() {
         let mut v: Value =
             serde_json::from_str(r#"{"user":{"upn":"a@b","roles":[]},"org":{}}"#).unwrap();
-        let erased = erase(&mut v, &masks(&["user.upn", "org.version", "x.y"]));
+        let erased = erase(
+            &mut v,
+            &masks(&["user.upn", "org.version", "mailbox.email"]).paths,
+        );
         assert_eq!(erased, vec!["/user/upn"]);
         assert_eq!(v.to_string(), r#"{"org":{},"user":{"roles":[]}}"#);
     }
 
     #[test]
+    fn unknown_mask_paths_are_refused_with_a_suggestion() {
+        let snap = super::super::snapshot::load(&crate::policy_set::Origin::Embedded).unwrap();
+        let err = Masks::new(&snap.set, &["user.upm".to_owned()]).unwrap_err();
+        assert_eq!(err.help.as_deref(), Some("user.upn"));
+        assert!(Masks::new(&snap.set, &["user".to_owned(), "org.version".to_owned()]).is_ok());
+    }
+
+    #[test]
     fn compose_keeps_result_fields_and_masks_input() {
-        let e = Event {
-            decision_id: "id".to_owned(),
-            timestamp: SystemTime::UNIX_EPOCH,
-            revision: Arc::from("rev"),
-            input: Bytes::from_static(br#"{"action":"a","user":{"upn":"x"}}"#),
-            valid: true,
-            record: br#"{"line":1,"decision":"deny","cause":"no_rule_allows","rules":[],"reasons":[],"errors":[]}"#.to_vec(),
-            eval_ns: 7,
-            batch: None,
-        };
+        let e = event(
+            br#"{"action":"a","user":{"upn":"x"}}"#,
+            true,
+            br#"{"line":1,"decision":"deny","cause":"no_rule_allows","rules":[],"reasons":[],"errors":[]}"#,
+        );
         let mut out = Vec::new();
         compose(&e, &masks(&["user.upn"]), &mut out);
         assert_eq!(
@@ -282,5 +614,175 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    #[test]
+    fn without_masks_a_valid_input_is_logged_as_received() {
+        let e = event(
+            br#"{"action":"a", "user":{"upn":"x"}}"#,
+            true,
+            br#"{"line":1,"decision":"allow","cause":"allowed","rules":["r"],"reasons":[],"errors":[]}"#,
+        );
+        let mut out = Vec::new();
+        compose(&e, &Masks::default(), &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(r#""action":"a","input":{"action":"a", "user":{"upn":"x"}},"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn invalid_and_unparseable_inputs_are_masked() {
+        let snap = super::super::snapshot::load(&crate::policy_set::Origin::Embedded).unwrap();
+        let m = masks(&["user.upn"]);
+        for line in [
+            r#"{"action":"change_approval_settings","org":{"version":"9.1"},"user":{"upn":"dana@contoso.com","security_rolez":[]}}"#,
+            r#"{"action":"change_approval_settings","org":{"version":"9.1"},"user":{"upn":["dana@contoso.com"],"security_roles":[]}}"#,
+            r#"{"action":"change_approval_settings","user":{"upn":"dana@contoso.com"#,
+        ] {
+            let mut record = Vec::new();
+            let mut d = crate::batch::LineDecider::with_tables(&snap.set, &snap.tables);
+            assert!(!d.decide(1, line.as_bytes(), &mut record));
+            let mut out = Vec::new();
+            compose(&event(line.as_bytes(), false, &record), &m, &mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains("dana"), "{text}");
+            assert!(text.contains("invalid_request"), "{text}");
+        }
+        let mut out = Vec::new();
+        compose(&event(b"{\"user\":", false, b"{}"), &m, &mut out);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v["input"],
+            serde_json::json!({"input_bytes": 8, "input_sha256": sha256_hex(b"{\"user\":")})
+        );
+    }
+
+    #[test]
+    fn scrub_keeps_schema_names_only() {
+        let names: HashSet<String> = ["user".to_owned(), "security_role".to_owned()].into();
+        assert_eq!(
+            scrub("`x@y` is not a `security_role` (in `user`)", &names),
+            "`…` is not a `security_role` (in `user`)"
+        );
+        assert_eq!(scrub("odd ` count", &names), "odd `…");
+    }
+
+    /// A stalled sink: `close` returns by its deadline and counts what was left.
+    #[test]
+    fn close_returns_by_the_deadline_when_the_sink_stalls() {
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let log = DecisionLog::start(
+            Box::new(Stall(gate.clone())),
+            Masks::default(),
+            1 << 20,
+            metrics.clone(),
+        )
+        .unwrap();
+        for _ in 0..100 {
+            log.send(event(b"{}", true, b"{}"));
+        }
+        let start = Instant::now();
+        log.close(Instant::now() + Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(metrics.log_dropped.load(Ordering::Relaxed) > 0);
+        drop(held);
+    }
+
+    /// The queue holds at most its capacity in bytes; the rest is dropped and counted.
+    #[test]
+    fn the_queue_is_bounded_in_bytes() {
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let log = DecisionLog::start(
+            Box::new(Stall(gate.clone())),
+            Masks::default(),
+            64 * 1024,
+            metrics.clone(),
+        )
+        .unwrap();
+        let big = vec![b' '; 4096];
+        for _ in 0..100 {
+            log.send(event(&big, true, b"{}"));
+        }
+        assert!(log.shared.queue.lock().unwrap().bytes <= 64 * 1024);
+        assert!(metrics.log_dropped.load(Ordering::Relaxed) >= 80);
+        drop(held);
+        log.close(Instant::now() + Duration::from_secs(10));
+    }
+
+    /// Arbitrary bytes around a secret at `user.upn`: whatever the request looks like
+    /// (valid, invalid, cut short, not JSON), the secret never reaches the log line.
+    fn request_bytes() -> impl Strategy<Value = (Vec<u8>, String)> {
+        let secret = "[A-Za-z0-9]{6,12}".prop_map(|s| format!("Zq{s}"));
+        let roles = prop::sample::select(vec![
+            "[]",
+            r#"["Basic User"]"#,
+            r#"["SECRET"]"#,
+            "5",
+            r#""x""#,
+        ]);
+        let key = prop::sample::select(vec![
+            "security_roles",
+            "security_rolez",
+            "upn",
+            "directory_roles",
+        ]);
+        let action = prop::sample::select(vec![
+            "change_approval_settings",
+            "approve_mailbox",
+            "nope",
+            "SECRET",
+        ]);
+        let cut = any::<prop::sample::Index>();
+        let junk = prop::collection::vec(any::<u8>(), 0..8);
+        (secret, roles, key, action, cut, any::<bool>(), junk, any::<u8>()).prop_map(
+            |(secret, roles, key, action, cut, truncate, junk, shape)| {
+                let roles = roles.replace("SECRET", &secret);
+                let action = action.replace("SECRET", &secret);
+                let upn = match shape % 4 {
+                    0 => format!(r#""{secret}""#),
+                    1 => format!(r#"["{secret}"]"#),
+                    2 => format!(r#"{{"v":"{secret}"}}"#),
+                    _ => format!(r#""{secret}\u0041""#),
+                };
+                let text = format!(
+                    r#"{{"action":"{action}","org":{{"version":"9.1"}},"user":{{"upn":{upn},"{key}":{roles}}}}}"#
+                );
+                let mut bytes = text.into_bytes();
+                if truncate {
+                    let at = cut.index(bytes.len() + 1);
+                    bytes.truncate(at);
+                    bytes.extend_from_slice(&junk);
+                }
+                (bytes, secret)
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn a_masked_value_never_reaches_the_log((bytes, secret) in request_bytes()) {
+            let snap = super::super::snapshot::load(&crate::policy_set::Origin::Embedded).unwrap();
+            let m = masks(&["user.upn"]);
+            let mut record = Vec::new();
+            let mut d = crate::batch::LineDecider::with_tables(&snap.set, &snap.tables);
+            let valid = d.decide(1, &bytes, &mut record);
+            // The secret may stand elsewhere too (an action, a role): those are not masked.
+            let text = String::from_utf8_lossy(&bytes);
+            let elsewhere = text.matches(secret.as_str()).count() > 1;
+            let mut out = Vec::new();
+            compose(&event(&bytes, valid, &record), &m, &mut out);
+            let line = String::from_utf8(out).unwrap();
+            prop_assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+            if !elsewhere {
+                prop_assert!(!line.contains(secret.as_str()), "{}", line);
+            }
+        }
     }
 }

@@ -61,16 +61,6 @@ impl DecisionCounts {
         }
     }
 
-    /// Adds the counts of `other`.
-    pub(crate) fn absorb(&mut self, other: DecisionCounts) {
-        for (action, c) in other.0 {
-            let e = self.0.entry(action).or_default();
-            for (a, b) in e.iter_mut().zip(c) {
-                *a += b;
-            }
-        }
-    }
-
     /// Adds counts per outcome (in the order of [`Outcome`]) for one action; nothing
     /// when they are all zero.
     pub(crate) fn add_counts(&mut self, action: Option<&str>, counts: [u64; 4]) {
@@ -112,6 +102,8 @@ pub(crate) struct Metrics {
     pub(crate) reloads_failed: AtomicU64,
     pub(crate) last_reload_success: AtomicU64,
     pub(crate) log_dropped: AtomicU64,
+    /// The decision log's write failures and whether it is writing.
+    pub(crate) log: super::log::LogHealth,
 }
 
 impl Metrics {
@@ -222,12 +214,16 @@ impl Metrics {
              mailgate_policy_info{{revision=\"{}\"}} 1\n\
              # HELP mailgate_decision_log_dropped_total Decision log events dropped because the writer fell behind.\n\
              # TYPE mailgate_decision_log_dropped_total counter\n\
-             mailgate_decision_log_dropped_total {}\n",
+             mailgate_decision_log_dropped_total {}\n\
+             # HELP mailgate_decision_log_write_errors_total Decision log writes that failed.\n\
+             # TYPE mailgate_decision_log_write_errors_total counter\n\
+             mailgate_decision_log_write_errors_total {}\n",
             self.reloads_ok.load(Ordering::Relaxed),
             self.reloads_failed.load(Ordering::Relaxed),
             self.last_reload_success.load(Ordering::Relaxed),
             escape(revision),
             self.log_dropped.load(Ordering::Relaxed),
+            self.log.write_errors.load(Ordering::Relaxed),
         );
         s
     }

@@ -15,15 +15,18 @@
 //!
 //! [`LineDecider`]: crate::batch::LineDecider
 
+mod conn;
 mod console;
 mod gate;
 mod http;
 mod log;
 mod metrics;
 mod snapshot;
+mod stream;
 mod watch;
 
 pub use gate::{Gate, Reason, Refusal};
+pub use log::UnknownMask;
 pub use snapshot::{Snapshot, load, revision};
 
 use crate::diagnostics::render_all;
@@ -72,6 +75,9 @@ pub enum ServeError {
         /// Why.
         message: String,
     },
+    /// A `--log-mask` path is not an input path of the schema.
+    #[error(transparent)]
+    Mask(#[from] UnknownMask),
     /// The runtime or the server failed.
     #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
@@ -107,8 +113,14 @@ pub struct Config {
     pub timeout: Duration,
     /// Most requests handled at once (more wait for a turn, within the timeout).
     pub max_concurrency: usize,
-    /// How long shutdown waits for requests in flight.
+    /// How long shutdown waits for requests in flight and the decision log.
     pub drain: Duration,
+    /// Most bytes of decisions waiting for the log writer (more are dropped, counted).
+    pub log_queue_bytes: usize,
+    /// Most connections served at once (default: the open-files limit minus headroom).
+    pub max_connections: Option<usize>,
+    /// Longest wait for a request head, also on an idle keep-alive connection.
+    pub header_timeout: Duration,
     /// An export bundle (`--bundle DIR`) whose audit the console shows.
     pub bundle: Option<PathBuf>,
     /// What a policy set must pass to go live (at startup and on every reload).
@@ -129,6 +141,9 @@ impl Config {
             timeout: Duration::from_secs(30),
             max_concurrency: 1024,
             drain: Duration::from_secs(10),
+            log_queue_bytes: log::DEFAULT_QUEUE_BYTES,
+            max_connections: None,
+            header_timeout: Duration::from_secs(10),
             bundle: None,
             reload_gate: Gate::default(),
         }
@@ -150,6 +165,7 @@ pub struct Server {
     listener: std::net::TcpListener,
     config: Config,
     initial: Snapshot,
+    masks: log::Masks,
     watch: Option<watch::Watch>,
     triggers: (
         tokio::sync::mpsc::Sender<&'static str>,
@@ -168,6 +184,7 @@ impl Server {
             _ => None,
         };
         let initial = load(&config.origin).map_err(|f| ServeError::Load(Box::new(f)))?;
+        let masks = log::Masks::new(&initial.set, &config.log_masks)?;
         gate::check(&config.origin, &initial, config.reload_gate).map_err(ServeError::Refused)?;
         let listener =
             std::net::TcpListener::bind(config.addr).map_err(|source| ServeError::Bind {
@@ -179,6 +196,7 @@ impl Server {
             listener,
             config,
             initial,
+            masks,
             watch,
             triggers: (tx, rx),
         })
@@ -210,6 +228,7 @@ impl Server {
             listener,
             config,
             initial,
+            masks,
             watch,
             triggers: (tx, mut rx),
         } = self;
@@ -219,21 +238,17 @@ impl Server {
             Some(target) => {
                 let out: Box<dyn std::io::Write + Send> = match target {
                     LogTarget::Stdout => Box::new(std::io::stdout()),
-                    LogTarget::File(path) => Box::new(
-                        std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(path)
-                            .map_err(|source| ServeError::Log {
-                                path: path.clone(),
-                                source,
-                            })?,
-                    ),
+                    LogTarget::File(path) => {
+                        Box::new(private_append(path).map_err(|source| ServeError::Log {
+                            path: path.clone(),
+                            source,
+                        })?)
+                    }
                 };
                 Some(log::DecisionLog::start(
                     out,
-                    &config.log_masks,
-                    log::DEFAULT_CAPACITY,
+                    masks,
+                    config.log_queue_bytes,
                     metrics.clone(),
                 )?)
             }
@@ -261,9 +276,15 @@ impl Server {
             last_reload: std::sync::Mutex::new(last),
             limit: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
             timeout: config.timeout,
-            batch_threads: config.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-            }),
+            batch_pool: Arc::new(tokio::sync::Semaphore::new(
+                config
+                    .threads
+                    .unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+                    })
+                    .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            max_batch_bytes: config.max_batch_bytes,
             bundle: config.bundle.clone(),
         });
 
@@ -311,19 +332,24 @@ impl Server {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let router = http::router(app.clone(), config.max_batch_bytes);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        // When shutdown began: the log gets what is left of the drain time.
+        let stopping = Arc::new(std::sync::OnceLock::new());
+        let stopping_at = stopping.clone();
+        let limits = conn::ConnLimits {
+            max_connections: config
+                .max_connections
+                .unwrap_or_else(conn::default_max_connections),
+            header_timeout: config.header_timeout,
+        };
+        let server = conn::serve(listener, router, limits, async move {
             shutdown_signal().await;
+            let _ = stopping_at.set(std::time::Instant::now());
             note("mailgate: shutting down; finishing requests in flight");
             let _ = stop_tx.send(());
-        })
-        .into_future();
+        });
         let drain = config.drain;
         let result = tokio::select! {
-            r = server => r.map_err(ServeError::Io),
+            () = server => Ok(()),
             () = async move {
                 if stop_rx.await.is_ok() {
                     tokio::time::sleep(drain).await;
@@ -337,10 +363,24 @@ impl Server {
         };
         app.limit.close();
         if let Some(log) = &app.log {
-            log.close();
+            let from = stopping
+                .get()
+                .copied()
+                .unwrap_or_else(std::time::Instant::now);
+            log.close(from + drain);
         }
         result
     }
+}
+
+/// Opens `path` for appending, creating it readable and writable by its owner only
+/// (decisions name people).
+fn private_append(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 fn unix_secs(t: SystemTime) -> u64 {

@@ -43,6 +43,20 @@ pub enum SyntaxError {
         /// Where.
         span: Span,
     },
+    /// A character that displays differently from how it parses (the "Trojan Source"
+    /// class, CVE-2021-42574): a carriage return not followed by a line feed, a line or
+    /// paragraph separator, or a zero-width character anywhere but at the start of a file.
+    #[error(
+        "{what} (U+{code:04X}) is not allowed in policy text: it displays differently from how it parses"
+    )]
+    Invisible {
+        /// What the character is, in words.
+        what: &'static str,
+        /// The character's code point.
+        code: u32,
+        /// Where.
+        span: Span,
+    },
     /// Two comparisons in a row, such as `a == b == c`.
     #[error("comparison operators do not chain")]
     ChainedComparison {
@@ -75,6 +89,7 @@ impl SyntaxError {
             | SyntaxError::TooDeep { span, .. }
             | SyntaxError::TooLarge { span, .. }
             | SyntaxError::ControlChar { span, .. }
+            | SyntaxError::Invisible { span, .. }
             | SyntaxError::IntOutOfRange { span, .. }
             | SyntaxError::ChainedComparison { span }
             | SyntaxError::BadEscape { span, .. } => *span,
@@ -88,7 +103,9 @@ impl From<&SyntaxError> for Diagnostic {
             SyntaxError::Unexpected { expected, .. } => format!("expected {expected}"),
             SyntaxError::TooDeep { .. } => "too deeply nested".to_owned(),
             SyntaxError::TooLarge { .. } => "file too large".to_owned(),
-            SyntaxError::ControlChar { .. } => "invisible character here".to_owned(),
+            SyntaxError::ControlChar { .. } | SyntaxError::Invisible { .. } => {
+                "invisible character here".to_owned()
+            }
             SyntaxError::IntOutOfRange { .. } => "does not fit in 64 bits".to_owned(),
             SyntaxError::BadEscape { .. } => "allowed escapes are \\\" \\\\ \\n \\t".to_owned(),
             SyntaxError::ChainedComparison { .. } => "a second comparison".to_owned(),

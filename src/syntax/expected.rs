@@ -8,6 +8,8 @@ use super::grammar::Rule;
 /// The label for a rule, or `None` for rules that never appear in messages on their own.
 pub(crate) fn label(rule: Rule) -> Option<&'static str> {
     Some(match rule {
+        // pest names the whole file when its very first token is wrong.
+        Rule::file => "`let`, `rule` or `invariant`",
         Rule::let_decl | Rule::kw_let => "`let`",
         Rule::rule_decl | Rule::kw_rule => "`rule`",
         Rule::invariant_decl | Rule::kw_invariant => "`invariant`",

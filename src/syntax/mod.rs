@@ -1,4 +1,4 @@
-//! Policy text → [`ast::PolicyFile`]. The only module that knows about pest.
+//! Policy text → [`crate::ast::PolicyFile`]. The only module that knows about pest.
 //!
 //! Parsing is pest's and therefore stops at the first error in a piece of text. To report
 //! more than one syntax error per file, a file that fails is cut into items (at lines that
@@ -143,9 +143,10 @@ fn parse_chunk(
 }
 
 /// Byte offsets where top-level items start: line starts whose first word is `rule` or
-/// `let` or `invariant`. The first chunk always starts at 0 so leading text is not lost.
+/// `let` or `invariant`. The first chunk always starts at 0 (after a byte order mark) so
+/// leading text is not lost.
 fn item_starts(text: &str) -> Vec<usize> {
-    let mut starts = vec![0];
+    let mut starts = vec![bom_len(text)];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
@@ -154,7 +155,7 @@ fn item_starts(text: &str) -> Vec<usize> {
                 .strip_prefix(kw)
                 .is_some_and(|rest| rest.starts_with([' ', '\t']))
         });
-        if is_item && offset != 0 {
+        if is_item && offset > starts[0] {
             starts.push(offset);
         }
         offset += line.len();
@@ -232,14 +233,40 @@ fn check_nesting(file: FileId, text: &str, offset: usize) -> Result<(), Vec<Synt
 /// DEL, C1 controls) or bidirectional control character (the "Trojan Source" characters
 /// that reorder how code is displayed), anywhere in the text: such characters are
 /// invisible to a reviewer.
+///
+/// The other characters that display differently from how they parse are refused too: a
+/// carriage return not followed by a line feed (terminals and editors start a new line,
+/// the parser does not), U+2028 and U+2029, and the zero-width characters U+200B–U+200D,
+/// U+2060 and U+FEFF (a byte order mark is allowed as the very first character only).
 fn control_char(file: FileId, text: &str) -> Option<SyntaxError> {
     let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
-    text.char_indices()
-        .find(|&(_, c)| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || bidi(c))
-        .map(|(i, c)| SyntaxError::ControlChar {
-            code: u32::from(c),
-            span: Span::new(file, i, i + c.len_utf8()),
-        })
+    let bytes = text.as_bytes();
+    text.char_indices().find_map(|(i, c)| {
+        let span = Span::new(file, i, i + c.len_utf8());
+        let code = u32::from(c);
+        let what = match c {
+            '\r' if bytes.get(i + 1) != Some(&b'\n') => "a carriage return without a line feed",
+            '\u{2028}' => "a line separator",
+            '\u{2029}' => "a paragraph separator",
+            '\u{FEFF}' if i == 0 => return None,
+            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' => "a zero-width character",
+            _ if (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || bidi(c) => {
+                return Some(SyntaxError::ControlChar { code, span });
+            }
+            _ => return None,
+        };
+        Some(SyntaxError::Invisible { what, code, span })
+    })
+}
+
+/// The length of a UTF-8 byte order mark at the start of `text` (0 if there is none): it
+/// is skipped, not parsed.
+fn bom_len(text: &str) -> usize {
+    if text.starts_with('\u{FEFF}') {
+        '\u{FEFF}'.len_utf8()
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +362,58 @@ mod tests {
         assert_eq!(
             parse_err("# comment \u{2066}\nlet x = a.b"),
             ["control character U+2066 is not allowed in policy text"]
+        );
+    }
+
+    #[test]
+    fn text_that_displays_differently_from_how_it_parses_is_refused() {
+        let cases = [
+            (
+                "# note\rrule r { allow x }",
+                "a carriage return without a line feed (U+000D)",
+            ),
+            ("let x = a.b\u{2028}", "a line separator (U+2028)"),
+            ("let x = a.b\u{2029}", "a paragraph separator (U+2029)"),
+            ("let x = \"a\u{200B}\"", "a zero-width character (U+200B)"),
+            ("let x = \"a\u{200C}\"", "a zero-width character (U+200C)"),
+            ("# \u{200D}", "a zero-width character (U+200D)"),
+            ("# \u{2060}", "a zero-width character (U+2060)"),
+            ("let x = 1\n\u{FEFF}", "a zero-width character (U+FEFF)"),
+        ];
+        for (text, start) in cases {
+            let errs = parse_err(text);
+            assert_eq!(errs.len(), 1, "{text:?}: {errs:?}");
+            assert!(errs[0].starts_with(start), "{text:?}: {errs:?}");
+        }
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            assert_eq!(parse_err(&format!("# {c}")).len(), 1, "{c:?}");
+        }
+        // CRLF line ends are fine.
+        assert_eq!(
+            parse_ok("let x = 1\r\nlet y = 2\r\n"),
+            "let x = 1\nlet y = 2\n"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        assert_eq!(parse_ok("\u{FEFF}let x = 1\n"), "let x = 1\n");
+        assert_eq!(parse_ok("\u{FEFF}"), "");
+        let p = parse(FileId(0), "\u{FEFF}rule r {");
+        assert_eq!(p.errors.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_first_token_says_what_was_expected() {
+        assert_eq!(
+            parse_err("foo bar\n"),
+            ["expected `let`, `rule` or `invariant`, found `foo`"]
+        );
+        assert_eq!(
+            parse_err("\u{FEFF}foo"),
+            ["expected `let`, `rule` or `invariant`, found `foo`"]
         );
     }
 

@@ -2,8 +2,8 @@
 //!
 //! Checks every name (actions, slots, attributes, enum members, `let`s), every type, every
 //! version literal, duplicate rule ids and `let` cycles, and the size of conditions once
-//! `let`s are expanded. The parts: [`lets`] (definitions, cycles, sizes, expansion),
-//! [`names`] (paths, slots, parameters), [`typing`] (operands and operators) and [`rules`]
+//! `let`s are expanded. The parts: `lets` (definitions, cycles, sizes, expansion),
+//! `names` (paths, slots, parameters), `typing` (operands and operators) and `rules`
 //! (rules, invariants and their conditions). `let`s are expanded in place at each use, typed in the context of
 //! the rule that uses them, so a `let` that reads `user.directory_roles` works for every
 //! action with a `user` slot. Errors are collected, never stopped at: one run reports them
