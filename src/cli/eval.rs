@@ -162,6 +162,14 @@ pub(crate) fn render_decision(
 
 /// Runs `eval`.
 pub(crate) fn run(args: &EvalArgs) -> Exit {
+    // clap's `requires` does not fire here (the scenario files are a positional that
+    // conflicts with `--batch`), so the check stays in code; `batch::threads_without_batch_is_a_usage_error` covers it.
+    if args.threads.is_some() && args.batch.is_none() {
+        errln!(
+            "error: `--threads` only applies to `--batch`\n\nFor more information, try '--help'."
+        );
+        return Exit::Usage;
+    }
     let origin = args.policies.origin();
     let Some(set) = load_policies(&origin) else {
         return Exit::Failure;
