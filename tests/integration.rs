@@ -19,6 +19,8 @@ mod hostile;
 mod lints;
 #[cfg(feature = "lsp")]
 mod lsp;
+#[cfg(feature = "lsp")]
+mod nvim;
 mod props;
 mod scenarios;
 mod schema;
