@@ -602,7 +602,10 @@ mod tests {
             i += 1;
         }
         // A run of empty lines longer than a chunk's line count.
-        body.extend(std::iter::repeat_n(b'\n', 3 * CHUNK_LINES as usize + 7));
+        body.extend(std::iter::repeat_n(
+            b'\n',
+            3 * usize::try_from(CHUNK_LINES).unwrap() + 7,
+        ));
         // A line over the limit between good ones, then an unterminated bad one.
         body.extend_from_slice(lines[0].as_bytes());
         body.extend_from_slice(b"\n");
