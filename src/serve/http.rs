@@ -350,7 +350,8 @@ async fn decide(
 /// refused with 413 before anything is read; one that turns out larger, or that is still
 /// being read or answered at the timeout, has its answer cut off (the connection is
 /// aborted, so the client sees an incomplete answer, never a short one that looks whole).
-/// Each batch takes one thread of a pool of `--threads` for as long as it runs.
+/// Each batch takes one thread of a pool of `--threads` for as long as it runs, and a
+/// large one (or one of unknown length) also the threads that are free when it starts.
 #[allow(
     clippy::too_many_lines,
     reason = "one streamed request, read to written"
@@ -360,7 +361,10 @@ async fn batch(
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    use super::stream::{ChannelReader, LogTo, READ_BYTES, Stopped, decide_stream};
+    use super::stream::{
+        CHUNK_BYTES, ChannelReader, LogTo, READ_BYTES, Stopped, decide_stream,
+        decide_stream_parallel,
+    };
     let limit = app.max_batch_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -376,6 +380,14 @@ async fn batch(
     let Ok(slot) = app.batch_pool.clone().acquire_owned().await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     };
+    // A batch that may span a few chunks also takes the threads of the pool that are
+    // free now (never waiting for them), and decides its chunks on all of them.
+    let mut more = Vec::new();
+    if declared.is_none_or(|n| n > 2 * CHUNK_BYTES as u64) {
+        while let Ok(p) = app.batch_pool.clone().try_acquire_owned() {
+            more.push(p);
+        }
+    }
     let deadline = tokio::time::Instant::now() + app.timeout;
     let (snap, revision) = app.snapshot();
     let batch_id: Arc<str> = Arc::from(new_id());
@@ -417,7 +429,7 @@ async fn batch(
     let runtime = tokio::runtime::Handle::current();
     let std_deadline = deadline.into_std();
     tokio::task::spawn_blocking(move || {
-        let _slot = slot;
+        let _slots = (slot, &more);
         let input = std::io::BufReader::with_capacity(READ_BYTES, ChannelReader::new(in_rx));
         let log = task_app.log.as_ref().map(|log| LogTo {
             log,
@@ -434,7 +446,20 @@ async fn batch(
         };
         let stop = || Instant::now() >= std_deadline;
         let mut counts = DecisionCounts::default();
-        let result = decide_stream(&snap, input, &mut send, log.as_ref(), &mut counts, &stop);
+        let result = if more.is_empty() {
+            decide_stream(&snap, input, &mut send, log.as_ref(), &mut counts, &stop)
+        } else {
+            let threads = 1 + more.len();
+            decide_stream_parallel(
+                &snap,
+                input,
+                &mut send,
+                log.as_ref(),
+                &mut counts,
+                &stop,
+                threads,
+            )
+        };
         task_app.metrics.merge(&counts);
         let why = match result {
             Ok(()) | Err(Stopped::Gone) => return,

@@ -154,11 +154,23 @@ fn record(
     written: &[u8],
     start: Option<Instant>,
 ) {
+    l.log.send(event(l, line, ok, line_no, written, start));
+}
+
+/// The log event of one line; `written` is its record with the newline.
+fn event(
+    l: &LogTo<'_>,
+    line: &[u8],
+    ok: bool,
+    line_no: u64,
+    written: &[u8],
+    start: Option<Instant>,
+) -> Event {
     let eval_ns = start.map_or(0, |s| {
         u64::try_from(s.elapsed().as_nanos()).unwrap_or(u64::MAX)
     });
     let record = written.strip_suffix(b"\n").unwrap_or(written).to_vec();
-    l.log.send(Event {
+    Event {
         decision_id: uuid::Uuid::new_v4().to_string(),
         timestamp: SystemTime::now(),
         revision: l.revision.clone(),
@@ -167,7 +179,290 @@ fn record(
         record,
         eval_ns,
         batch: Some((l.batch_id.clone(), line_no)),
+    }
+}
+
+/// Bytes of whole lines a chunk of a batch decided in parallel holds (one line longer
+/// than the read buffer makes a chunk of its own, bounded by the line limit).
+pub(crate) const CHUNK_BYTES: usize = READ_BYTES;
+
+/// At most this many lines make a chunk, so that the records of a chunk stay small too
+/// (an empty line makes an error record of some 150 bytes).
+const CHUNK_LINES: u64 = 2048;
+
+/// Chunks in flight per deciding thread: read ahead, being decided, or decided and
+/// waiting for their turn to be sent. Memory stays within a few chunks per thread.
+const CHUNKS_PER_THREAD: usize = 2;
+
+/// Whole lines of a batch, each with its newline, and at most one last line without
+/// (read on its own: it ran past the read buffer, or ended the body).
+#[derive(Default)]
+struct Chunk {
+    first_line: u64,
+    /// How many lines it holds.
+    lines: u64,
+    data: Vec<u8>,
+    /// The last line has no newline; `Some(true)`: it was over the line limit, skipped.
+    last: Option<bool>,
+}
+
+/// A decided chunk: its records, its log events, and its decisions counted.
+struct Decided {
+    out: Vec<u8>,
+    events: Vec<Event>,
+    by_action: Vec<[u64; 4]>,
+}
+
+/// Decides the lines of `chunk` into `out`, in order, exactly as [`decide_stream`] does.
+fn decide_chunk(
+    d: &mut LineDecider<'_>,
+    chunk: &Chunk,
+    log: Option<&LogTo<'_>>,
+    invalid: usize,
+) -> Decided {
+    let mut done = Decided {
+        out: Vec::with_capacity(chunk.data.len()),
+        events: Vec::new(),
+        by_action: vec![[0u64; 4]; invalid + 1],
+    };
+    let mut line_no = chunk.first_line;
+    let mut used = 0;
+    let mut one = |line: &[u8], too_long: bool, line_no: u64, done: &mut Decided| {
+        let at = done.out.len();
+        let start = log.map(|_| Instant::now());
+        let ok = decide_read_line(d, line_no, line, too_long, &mut done.out);
+        tally(d, ok, &mut done.by_action, invalid);
+        if let Some(l) = log {
+            done.events
+                .push(event(l, line, ok, line_no, &done.out[at..], start));
+        }
+    };
+    for end in memchr::memchr_iter(b'\n', &chunk.data) {
+        let line = &chunk.data[used..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        one(line, false, line_no, &mut done);
+        line_no += 1;
+        used = end + 1;
+    }
+    if let Some(too_long) = chunk.last {
+        one(&chunk.data[used..], too_long, line_no, &mut done);
+    }
+    done
+}
+
+/// What reading the next chunk found.
+enum Filled {
+    /// A chunk (maybe empty) and more may follow.
+    More,
+    /// The body has nothing more for now: decided records should go out before waiting.
+    Waiting,
+    /// The end of the body.
+    End,
+}
+
+/// Fills `chunk` with the next whole lines of `input`, up to [`CHUNK_BYTES`].
+fn fill_chunk<R: BufRead>(input: &mut R, chunk: &mut Chunk) -> std::io::Result<Filled> {
+    chunk.data.clear();
+    chunk.last = None;
+    chunk.lines = 0;
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(Filled::Waiting),
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(Filled::End);
+        }
+        let room = CHUNK_BYTES.saturating_sub(chunk.data.len()).min(buf.len());
+        let mut end = None;
+        for i in memchr::memchr_iter(b'\n', &buf[..room]) {
+            end = Some(i);
+            chunk.lines += 1;
+            if chunk.lines == CHUNK_LINES {
+                break;
+            }
+        }
+        if let Some(i) = end {
+            chunk.data.extend_from_slice(&buf[..=i]);
+            input.consume(i + 1);
+            if chunk.lines == CHUNK_LINES || chunk.data.len() + READ_BYTES / 4 > CHUNK_BYTES {
+                return Ok(Filled::More);
+            }
+            continue;
+        }
+        if !chunk.data.is_empty() {
+            return Ok(Filled::More);
+        }
+        // A line that runs past the buffer (or the last one, without a newline).
+        return Ok(match read_line(input, &mut chunk.data)? {
+            Some(too_long) => {
+                chunk.last = Some(too_long);
+                chunk.lines = 1;
+                Filled::More
+            }
+            None => Filled::End,
+        });
+    }
+}
+
+/// [`decide_stream`] on `threads` threads: this thread reads the body in chunks of whole
+/// lines and sends their records in order, while the others decide the chunks. At most
+/// [`CHUNKS_PER_THREAD`] chunks per deciding thread are in flight. The records (and the
+/// log events, in line order) are the same as [`decide_stream`]'s.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one reader-writer loop; its parts share the in-flight bookkeeping"
+)]
+pub(crate) fn decide_stream_parallel<R: BufRead>(
+    snap: &Snapshot,
+    mut input: R,
+    send: &mut dyn FnMut(Vec<u8>) -> bool,
+    log: Option<&LogTo<'_>>,
+    counts: &mut DecisionCounts,
+    stop: &dyn Fn() -> bool,
+    threads: usize,
+) -> Result<(), Stopped> {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, mpsc};
+    let set = &snap.set;
+    let actions = &set.schema().actions;
+    let invalid = actions.len();
+    let mut by_action = vec![[0u64; 4]; invalid + 1];
+    let threads = threads.max(1);
+    let in_flight = (threads * CHUNKS_PER_THREAD) as u64;
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Chunk)>(threads * CHUNKS_PER_THREAD);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) =
+        mpsc::sync_channel::<(u64, Chunk, Decided)>(threads * CHUNKS_PER_THREAD);
+    let result = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let done_tx = done_tx.clone();
+            let work_rx = &work_rx;
+            scope.spawn(move || {
+                let mut d = LineDecider::with_tables(set, &snap.tables);
+                loop {
+                    let job = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, chunk)) = job else { return };
+                    let decided = decide_chunk(&mut d, &chunk, log, invalid);
+                    if done_tx.send((seq, chunk, decided)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut dispatched = 0u64;
+        let mut next_line = 1u64;
+        let mut eof = false;
+        let mut result = Ok(());
+        let mut order = InOrder {
+            pending: BTreeMap::new(),
+            spare: Vec::new(),
+            by_action: &mut by_action,
+            written: 0,
+        };
+        while !eof || order.written < dispatched {
+            while !eof && result.is_ok() && dispatched - order.written < in_flight {
+                if stop() {
+                    result = Err(Stopped::Cancelled);
+                    break;
+                }
+                let mut chunk = order.spare.pop().unwrap_or_default();
+                let filled = fill_chunk(&mut input, &mut chunk);
+                let waiting = matches!(filled, Ok(Filled::Waiting));
+                match filled {
+                    Ok(Filled::End) => eof = true,
+                    Err(e) => {
+                        result = Err(Stopped::Read(e));
+                        eof = true;
+                    }
+                    Ok(Filled::More | Filled::Waiting) => {}
+                }
+                let lines = chunk.lines;
+                if lines == 0 {
+                    order.spare.push(chunk);
+                } else {
+                    chunk.first_line = next_line;
+                    next_line += lines;
+                    if work_tx.send((dispatched, chunk)).is_err() {
+                        eof = true;
+                        break;
+                    }
+                    dispatched += 1;
+                }
+                if waiting {
+                    // What is decided goes out before waiting for more of the body.
+                    while order.written < dispatched {
+                        if !order.take(&done_rx, send, log, &mut result) {
+                            break;
+                        }
+                    }
+                }
+            }
+            if result.is_err() {
+                eof = true;
+            }
+            if order.written == dispatched || !order.take(&done_rx, send, log, &mut result) {
+                break;
+            }
+        }
+        drop(work_tx);
+        // Whatever is still in flight is dropped with the channel.
+        result
     });
+    for (i, c) in by_action.iter().enumerate() {
+        counts.add_counts(actions.get(i).map(|a| a.name.as_str()), *c);
+    }
+    result
+}
+
+/// The decided chunks of a parallel batch, dispatched in their order.
+struct InOrder<'b> {
+    pending: std::collections::BTreeMap<u64, (Chunk, Decided)>,
+    spare: Vec<Chunk>,
+    by_action: &'b mut [[u64; 4]],
+    written: u64,
+}
+
+impl InOrder<'_> {
+    /// Takes one decided chunk back and sends (and logs) every chunk whose turn it is,
+    /// while `result` is still fine. False when no deciding thread is left.
+    fn take(
+        &mut self,
+        done: &std::sync::mpsc::Receiver<(u64, Chunk, Decided)>,
+        send: &mut dyn FnMut(Vec<u8>) -> bool,
+        log: Option<&LogTo<'_>>,
+        result: &mut Result<(), Stopped>,
+    ) -> bool {
+        let Ok((seq, chunk, decided)) = done.recv() else {
+            return false;
+        };
+        self.pending.insert(seq, (chunk, decided));
+        while let Some((chunk, decided)) = self.pending.remove(&self.written) {
+            for (all, c) in self.by_action.iter_mut().zip(&decided.by_action) {
+                for (a, n) in all.iter_mut().zip(c) {
+                    *a += n;
+                }
+            }
+            if result.is_ok() {
+                if let Some(l) = log {
+                    for e in decided.events {
+                        l.log.send(e);
+                    }
+                }
+                if !decided.out.is_empty() && !send(decided.out) {
+                    *result = Err(Stopped::Gone);
+                }
+            }
+            self.spare.push(chunk);
+            self.written += 1;
+        }
+        true
+    }
 }
 
 /// A reader over the body's pieces as they arrive from the connection. A read takes as
@@ -256,6 +551,107 @@ mod tests {
         )
         .unwrap();
         (out, counts)
+    }
+
+    /// [`stream`], decided in chunks on `threads` threads.
+    fn stream_parallel(
+        snap: &Snapshot,
+        body: &[u8],
+        cap: usize,
+        threads: usize,
+    ) -> (Vec<u8>, DecisionCounts) {
+        let mut out = Vec::new();
+        let mut counts = DecisionCounts::default();
+        let input = std::io::BufReader::with_capacity(cap, body);
+        decide_stream_parallel(
+            snap,
+            input,
+            &mut |piece| {
+                out.extend_from_slice(&piece);
+                true
+            },
+            None,
+            &mut counts,
+            &|| false,
+            threads,
+        )
+        .unwrap();
+        (out, counts)
+    }
+
+    /// Several chunks (by bytes and by lines), with bad, empty, unterminated and
+    /// over-the-limit lines on both sides of their boundaries.
+    #[test]
+    fn chunks_decided_in_parallel_equal_eval_batch() {
+        let snap = super::super::snapshot::load(&Origin::Embedded).unwrap();
+        let orgs = crate::generate::org_variants();
+        let lines: Vec<String> = crate::generate::requests(5, 400)
+            .iter()
+            .map(|r| r.to_json(&orgs))
+            .collect();
+        let mut body = Vec::new();
+        let mut i = 0;
+        // Past a few chunks of bytes, with a bad line every few lines.
+        while body.len() < 3 * CHUNK_BYTES + 1000 {
+            match i % 97 {
+                3 => body.extend_from_slice(b"{\"action\":\"nope\"}"),
+                4 => body.extend_from_slice(b"[1,"),
+                _ => body.extend_from_slice(lines[i % lines.len()].as_bytes()),
+            }
+            body.extend_from_slice(if i % 5 == 0 { b"\r\n" } else { b"\n" });
+            i += 1;
+        }
+        // A run of empty lines longer than a chunk's line count.
+        body.extend(std::iter::repeat_n(
+            b'\n',
+            3 * usize::try_from(CHUNK_LINES).unwrap() + 7,
+        ));
+        // A line over the limit between good ones, then an unterminated bad one.
+        body.extend_from_slice(lines[0].as_bytes());
+        body.extend_from_slice(b"\n");
+        body.extend(std::iter::repeat_n(
+            b'x',
+            crate::limits::MAX_BATCH_LINE_BYTES + 3,
+        ));
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(lines[1].as_bytes());
+        body.extend_from_slice(b"\n{\"action\":");
+        let mut expected = Vec::new();
+        let stats = crate::batch::run(&snap.set, &body[..], &mut expected, 1).unwrap();
+        assert!(stats.bad > 3 * CHUNK_LINES, "{stats:?}");
+        for threads in [1, 2, 3] {
+            for cap in [4096, 100_000, READ_BYTES] {
+                let (out, counts) = stream_parallel(&snap, &body, cap, threads);
+                assert!(
+                    out == expected,
+                    "{threads} threads, a buffer of {cap} bytes: the records differ"
+                );
+                let total: u64 = counts.0.values().flatten().sum();
+                assert_eq!(total, stats.lines);
+            }
+        }
+        for body in [&b""[..], b"\n", b"{}\r\n\n[1]", b"\r"] {
+            let mut expected = Vec::new();
+            crate::batch::run(&snap.set, body, &mut expected, 1).unwrap();
+            assert_eq!(stream_parallel(&snap, body, READ_BYTES, 2).0, expected);
+        }
+    }
+
+    #[test]
+    fn a_stop_ends_a_parallel_batch_early() {
+        let snap = super::super::snapshot::load(&Origin::Embedded).unwrap();
+        let body = b"{}\n".repeat(10_000);
+        let mut counts = DecisionCounts::default();
+        let asked = std::cell::Cell::new(0);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 2
+        };
+        let r =
+            decide_stream_parallel(&snap, &body[..], &mut |_| true, None, &mut counts, &stop, 2);
+        assert!(matches!(r, Err(Stopped::Cancelled)));
+        let total: u64 = counts.0.values().flatten().sum();
+        assert_eq!(total, 2 * CHUNK_LINES);
     }
 
     #[test]
