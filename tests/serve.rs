@@ -813,3 +813,14 @@ fn startup_with_an_invalid_set_exits_1_with_its_diagnostics() {
     assert!(out.stderr.contains("broken.policy:2"), "{}", out.stderr);
     assert!(!out.stderr.contains("listening on"));
 }
+
+/// A SIGTERM sent the moment `listening on` appears is a clean shutdown (exit 0): the
+/// handlers are installed before the address is bound and the line printed. Repeated,
+/// since the window it closes was a few milliseconds wide.
+#[test]
+fn sigterm_right_after_listening_on_exits_0() {
+    for _ in 0..10 {
+        let server = Server::start(&["--policies", "policies"]);
+        assert_eq!(server.terminate(), 0);
+    }
+}

@@ -481,3 +481,105 @@ fn a_batch_past_the_timeout_stops_deciding() {
         "the answer looks complete: {text}"
     );
 }
+
+/// A policy folder whose why-not analysis takes seconds: one rule over `n` pairs
+/// `xs contains tI and ys contains tI`, whose diagram (all of `xs` before `ys`) has
+/// about 2^n nodes.
+fn slow_why_not_policies(name: &str, n: usize) -> std::path::PathBuf {
+    let dir = temp_dir(name);
+    let things: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+    let schema = format!(
+        "enums:\n  thing: [{}]\nentities:\n  user:\n    plural: users\n    attributes:\n      xs: {{ type: \"set<thing>\", default: [] }}\n      ys: {{ type: \"set<thing>\", default: [] }}\ncontext:\n  name: org\n  attributes:\n    locked: {{ type: bool, default: false }}\nactions:\n  act: {{ slots: {{ user: user }} }}\n",
+        things.join(", ")
+    );
+    let pairs: Vec<String> = things
+        .iter()
+        .map(|t| format!("(user.xs contains \"{t}\" and user.ys contains \"{t}\")"))
+        .collect();
+    let policy = format!(
+        "rule pairs {{\n  allow act\n  when {}\n  reason \"a pair\"\n}}\n",
+        pairs.join(" or ")
+    );
+    std::fs::write(dir.join("schema.yaml"), schema).unwrap();
+    std::fs::write(dir.join("pairs.policy"), policy).unwrap();
+    dir
+}
+
+/// The CPU time (user + system) the process has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the `(comm)` field: state is field 3, utime 14 and stime 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// A why-not analysis past `--timeout` is answered 503 at the timeout (not when the
+/// analysis ends), and the analysis stops within a second: the server's CPU time stops
+/// growing.
+#[test]
+fn a_why_not_past_the_timeout_is_503_and_stops() {
+    let dir = slow_why_not_policies("why-not-timeout", 18);
+    let policies = dir.to_str().unwrap();
+    let server = Server::start(&["--policies", policies, "--timeout", "1"]);
+    let line = r#"{"action":"act","user":{"xs":[],"ys":[]}}"#;
+    let start = Instant::now();
+    let r = server.post("/v1/decide?why_not=true&max_options=20", line.as_bytes());
+    let took = start.elapsed();
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["decision"], "deny");
+    assert!(took < Duration::from_secs(5), "the 503 came after {took:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    let before = cpu_ticks(server.pid());
+    std::thread::sleep(Duration::from_secs(1));
+    let after = cpu_ticks(server.pid());
+    // 100 ticks a second: a running analysis would add about 100 in that second.
+    assert!(
+        after - before < 20,
+        "the analysis went on after its 503: {before} then {after} ticks"
+    );
+    // The same analysis within the timeout is answered whole.
+    let small = slow_why_not_policies("why-not-quick", 4);
+    let small = Server::start(&["--policies", small.to_str().unwrap(), "--timeout", "1"]);
+    let ok = small.post("/v1/decide?why_not=true&max_options=20", line.as_bytes());
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["counterfactuals"]["complete"], true);
+}
+
+/// With `--max-concurrency 1`, a why-not analysis holds the one permit until its 503 at
+/// the timeout: a decide sent while it runs waits until then.
+#[test]
+fn a_why_not_counts_against_max_concurrency() {
+    let dir = slow_why_not_policies("why-not-concurrency", 18);
+    let policies = dir.to_str().unwrap().to_owned();
+    let server = Server::start(&[
+        "--policies",
+        &policies,
+        "--timeout",
+        "2",
+        "--max-concurrency",
+        "1",
+    ]);
+    let addr = server.addr;
+    let line = r#"{"action":"act","user":{"xs":[],"ys":[]}}"#;
+    let slow = std::thread::spawn(move || {
+        crate::serve::http(
+            addr,
+            "POST",
+            "/v1/decide?why_not=true&max_options=20",
+            &[],
+            line.as_bytes(),
+        )
+        .status
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let plain = server.post("/v1/decide", line.as_bytes());
+    let waited = start.elapsed();
+    assert_eq!(slow.join().unwrap(), 503);
+    assert!(
+        waited > Duration::from_millis(1200),
+        "a decide ran beside the why-not (after {waited:?}): {}",
+        plain.text()
+    );
+}

@@ -59,6 +59,24 @@ pub(crate) trait Backend: Sized {
 pub(crate) struct Biodivine {
     vars: BddVariableSet,
     budget: usize,
+    /// Past this instant every budgeted operation fails (a cancelled analysis stops
+    /// at its next operation; the caller turns the failure into `Cancelled`).
+    deadline: Option<std::time::Instant>,
+}
+
+impl Biodivine {
+    /// The same backend, with every budgeted operation failing past `deadline`.
+    pub(crate) fn until(mut self, deadline: Option<std::time::Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    fn check(&self) -> Result<(), OverBudget> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => Err(OverBudget),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn var(v: u16) -> BddVariable {
@@ -72,6 +90,7 @@ impl Backend for Biodivine {
         Biodivine {
             vars: BddVariableSet::new_anonymous(vars),
             budget,
+            deadline: None,
         }
     }
 
@@ -88,10 +107,12 @@ impl Backend for Biodivine {
     }
 
     fn and(&self, a: &Bdd, b: &Bdd) -> Result<Bdd, OverBudget> {
+        self.check()?;
         Bdd::binary_op_with_limit(self.budget, a, b, op_function::and).ok_or(OverBudget)
     }
 
     fn or(&self, a: &Bdd, b: &Bdd) -> Result<Bdd, OverBudget> {
+        self.check()?;
         Bdd::binary_op_with_limit(self.budget, a, b, op_function::or).ok_or(OverBudget)
     }
 
@@ -100,6 +121,7 @@ impl Backend for Biodivine {
     }
 
     fn and_exists(&self, a: &Bdd, b: &Bdd, vars: &[u16]) -> Result<Bdd, OverBudget> {
+        self.check()?;
         let vars: Vec<BddVariable> = vars.iter().map(|&v| var(v)).collect();
         let r = Bdd::binary_op_with_exists(a, b, op_function::and, &vars);
         if r.size() > self.budget {

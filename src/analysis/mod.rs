@@ -103,6 +103,9 @@ pub enum AnalysisError {
         /// What differs.
         detail: String,
     },
+    /// The analysis ran past its deadline and was stopped (no partial answer).
+    #[error("the analysis was stopped at its deadline")]
+    Cancelled,
     /// `--hold` names no attribute path of any action.
     #[error("`--hold {path}`: no action has an attribute `{path}`{}", help.as_ref().map(|h| format!("; did you mean `{h}`?")).unwrap_or_default())]
     UnknownPath {
@@ -163,6 +166,8 @@ impl Default for WhyNotOptions {
 pub struct Analyzer<'a> {
     set: &'a CompiledSet,
     models: Vec<OnceLock<Result<ActionModel, AnalysisError>>>,
+    /// Past this instant the analysis stops with [`AnalysisError::Cancelled`].
+    deadline: Option<std::time::Instant>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -173,6 +178,26 @@ impl<'a> Analyzer<'a> {
             models: (0..set.schema().actions.len())
                 .map(|_| OnceLock::new())
                 .collect(),
+            deadline: None,
+        }
+    }
+
+    /// An analyzer for `set` that stops at `deadline`: building a model and finding
+    /// counterfactuals check it at every decision-diagram operation, and work past it
+    /// ends in [`AnalysisError::Cancelled`], never in a partial answer.
+    pub fn until(set: &'a CompiledSet, deadline: std::time::Instant) -> Self {
+        Analyzer {
+            deadline: Some(deadline),
+            ..Analyzer::new(set)
+        }
+    }
+
+    /// `Cancelled` in place of an error of work that ran past the deadline (its
+    /// operations fail then, whatever error they turn into).
+    fn past_deadline<T>(&self, r: Result<T, AnalysisError>) -> Result<T, AnalysisError> {
+        match (r, self.deadline) {
+            (Err(_), Some(d)) if std::time::Instant::now() >= d => Err(AnalysisError::Cancelled),
+            (r, _) => r,
         }
     }
 
@@ -187,9 +212,11 @@ impl<'a> Analyzer<'a> {
                 detail: format!("no action #{action}"),
             });
         };
-        cell.get_or_init(|| ActionModel::build(self.set, action))
+        let built = cell
+            .get_or_init(|| ActionModel::build_until(self.set, action, self.deadline))
             .as_ref()
-            .map_err(Clone::clone)
+            .map_err(Clone::clone);
+        self.past_deadline(built)
     }
 
     /// Checks that every `--hold` path is an attribute path of some action.
@@ -217,7 +244,7 @@ impl<'a> Analyzer<'a> {
         options: &WhyNotOptions,
     ) -> Result<Counterfactuals, AnalysisError> {
         let model = self.model(request.action)?;
-        whynot::counterfactuals(self.set, model, request, options)
+        self.past_deadline(whynot::counterfactuals(self.set, model, request, options))
     }
 
     /// Whether the decision diagram of the request's action allows `request` (for

@@ -131,9 +131,14 @@ fn budget_err(action: &str) -> impl Fn(OverBudget) -> AnalysisError + '_ {
 }
 
 impl ActionModel {
-    /// Builds the model of `action`.
-    pub(crate) fn build(set: &CompiledSet, action: ActionId) -> Result<Self, AnalysisError> {
-        Self::build_with(set, &[], action).map(|(m, _)| m)
+    /// Builds the model of `action`; past `deadline`, building, and every later
+    /// operation on the model's diagrams, fails (see [`Biodivine::until`]).
+    pub(crate) fn build_until(
+        set: &CompiledSet,
+        action: ActionId,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Self, AnalysisError> {
+        Self::build_inner(set, &[], action, deadline).map(|(m, _)| m)
     }
 
     /// Builds the model of `action` over one abstraction for `set` and `others` (sets
@@ -145,6 +150,15 @@ impl ActionModel {
         set: &CompiledSet,
         others: &[&CompiledSet],
         action: ActionId,
+    ) -> Result<(Self, Vec<SideDds>), AnalysisError> {
+        Self::build_inner(set, others, action, None)
+    }
+
+    fn build_inner(
+        set: &CompiledSet,
+        others: &[&CompiledSet],
+        action: ActionId,
+        deadline: Option<std::time::Instant>,
     ) -> Result<(Self, Vec<SideDds>), AnalysisError> {
         let plan = &set.plans[action as usize];
         let layout = &plan.layout;
@@ -347,7 +361,7 @@ impl ActionModel {
             }
         }
         let vars = u16::try_from(next).unwrap_or(u16::MAX);
-        let backend = B::new(vars, crate::limits::MAX_ANALYSIS_NODES);
+        let backend = B::new(vars, crate::limits::MAX_ANALYSIS_NODES).until(deadline);
         let mut m = ActionModel {
             action,
             valid: backend.constant(true),

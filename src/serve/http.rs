@@ -5,7 +5,7 @@
 use super::log::{DecisionLog, Event};
 use super::metrics::{DecisionCounts, Metrics, Outcome};
 use super::snapshot::Snapshot;
-use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
+use crate::analysis::{AnalysisError, Analyzer, WhyNotOptions, WhyNotResult};
 use crate::batch::LineDecider;
 use crate::limits::MAX_BATCH_LINE_BYTES;
 use crate::policy_set::Origin;
@@ -201,12 +201,19 @@ async fn authenticate(State(app): State<Arc<App>>, req: Request, next: Next) -> 
     r
 }
 
+/// When the guard answers 503: work a handler hands to a thread (why-not) stops then.
+#[derive(Debug, Clone, Copy)]
+struct Deadline(Instant);
+
 /// The concurrency limit, the timeout, and the latency histogram.
 async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let handler = handler_label(req.uri().path());
     let method = method_label(req.method());
     let response = {
+        let deadline = Instant::now() + app.timeout;
+        let mut req = req;
+        req.extensions_mut().insert(Deadline(deadline));
         let work = async {
             let Ok(_permit) = app.limit.acquire().await else {
                 return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
@@ -254,8 +261,13 @@ fn refused_record(message: &str, decision_id: &str, revision: &str) -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one request, read to answered, with its options"
+)]
 async fn decide(
     State(app): State<Arc<App>>,
+    deadline: Option<axum::Extension<Deadline>>,
     query: Result<Query<DecideQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -317,8 +329,28 @@ async fn decide(
                 .unwrap_or(WhyNotOptions::default().max_options),
             hold: Vec::new(),
         };
-        let analyzer = Analyzer::new(set);
-        let result = WhyNotResult::from(analyzer.counterfactuals(decider.request(), &options));
+        // On a thread of its own, so the guard's timeout can answer 503 while it runs;
+        // the analysis stops at the same deadline (within one diagram operation), and
+        // the request holds its concurrency permit until then.
+        let deadline = deadline.map_or_else(|| Instant::now() + app.timeout, |d| d.0.0);
+        let request = decider.request().clone();
+        let task_snap = snap.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            Analyzer::until(&task_snap.set, deadline).counterfactuals(&request, &options)
+        })
+        .await;
+        let result = match found {
+            Ok(Err(AnalysisError::Cancelled)) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the request took longer than the timeout",
+                );
+            }
+            Ok(r) => WhyNotResult::from(r),
+            Err(_) => {
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "the analysis failed");
+            }
+        };
         out.extend_from_slice(b",\"counterfactuals\":");
         let _ = serde_json::to_writer(&mut out, &result);
     }

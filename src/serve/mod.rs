@@ -162,6 +162,44 @@ fn now_rfc3339() -> String {
 /// A bound, not yet running service.
 #[derive(Debug)]
 pub struct Server {
+    runtime: tokio::runtime::Runtime,
+    parts: Parts,
+}
+
+/// The shutdown signals, listened for from [`Server::bind`] on: a SIGTERM that arrives
+/// before the service runs (just after `listening on` is printed) starts a clean
+/// shutdown instead of killing the process.
+#[derive(Debug)]
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (needs the runtime entered).
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+}
+
+/// What the service runs with, apart from its runtime.
+#[derive(Debug)]
+struct Parts {
+    signals: Signals,
     listener: std::net::TcpListener,
     config: Config,
     initial: Snapshot,
@@ -178,6 +216,16 @@ impl Server {
     /// this call returns is never missed), checks it with the gate (every invariant, and
     /// the scenarios under [`Gate::Scenarios`]) and binds the address.
     pub fn bind(config: Config) -> Result<Server, ServeError> {
+        let mut rt = tokio::runtime::Builder::new_multi_thread();
+        if let Some(n) = config.threads {
+            rt.worker_threads(n.max(1));
+        }
+        let runtime = rt.enable_all().build()?;
+        // Before anything is bound or printed (see [`Signals`]).
+        let signals = {
+            let _entered = runtime.enter();
+            Signals::install()?
+        };
         let (tx, rx) = tokio::sync::mpsc::channel::<&'static str>(1);
         let watch = match &config.origin {
             Origin::Dir(dir) if dir.is_dir() => Some(watch::Watch::start(dir, tx.clone())?),
@@ -193,38 +241,44 @@ impl Server {
             })?;
         listener.set_nonblocking(true)?;
         Ok(Server {
-            listener,
-            config,
-            initial,
-            masks,
-            watch,
-            triggers: (tx, rx),
+            runtime,
+            parts: Parts {
+                signals,
+                listener,
+                config,
+                initial,
+                masks,
+                watch,
+                triggers: (tx, rx),
+            },
         })
     }
 
     /// The policy set the service starts with.
     pub fn initial(&self) -> &Snapshot {
-        &self.initial
+        &self.parts.initial
     }
 
     /// The address actually bound (its port when the configured one was 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.parts.listener.local_addr()
     }
 
     /// Serves until SIGTERM or ctrl-c, then drains requests in flight, flushes the
     /// decision log and returns.
     pub fn run(self) -> Result<(), ServeError> {
-        let mut rt = tokio::runtime::Builder::new_multi_thread();
-        if let Some(n) = self.config.threads {
-            rt.worker_threads(n.max(1));
-        }
-        let rt = rt.enable_all().build()?;
-        rt.block_on(self.serve())
+        self.runtime.block_on(self.parts.serve())
     }
+}
 
+impl Parts {
+    #[allow(
+        clippy::too_many_lines,
+        reason = "the service's start, run and shutdown in order"
+    )]
     async fn serve(self) -> Result<(), ServeError> {
-        let Server {
+        let Parts {
+            signals,
             listener,
             config,
             initial,
@@ -292,7 +346,7 @@ impl Server {
         #[cfg(unix)]
         {
             let tx = tx.clone();
-            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            let mut hup = signals.hup;
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
                     let _ = tx.try_send("SIGHUP");
@@ -341,7 +395,14 @@ impl Server {
                 .unwrap_or_else(conn::default_max_connections),
             header_timeout: config.header_timeout,
         };
+        #[cfg(unix)]
+        let (term, int) = (signals.term, signals.int);
+        #[cfg(not(unix))]
+        let _ = signals;
         let server = conn::serve(listener, router, limits, async move {
+            #[cfg(unix)]
+            shutdown_signal(term, int).await;
+            #[cfg(not(unix))]
             shutdown_signal().await;
             let _ = stopping_at.set(std::time::Instant::now());
             note("mailgate: shutting down; finishing requests in flight");
@@ -388,26 +449,22 @@ fn unix_secs(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+/// SIGTERM or SIGINT, on the handlers installed at bind.
+#[cfg(unix)]
+async fn shutdown_signal(
+    mut term: tokio::signal::unix::Signal,
+    mut int: tokio::signal::unix::Signal,
+) {
     tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn shutdown_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
