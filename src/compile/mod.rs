@@ -470,14 +470,7 @@ impl Compiler {
     }
 
     fn value(&mut self, c: &Const) -> Value {
-        match c {
-            Const::Bool(b) => Value::Bool(*b),
-            Const::Int(i) => Value::Int(*i),
-            Const::Str(s) => Value::Str(StrId(self.intern(s))),
-            Const::Version(v) => Value::Version(*v),
-            Const::Enum(e) => Value::Enum(*e),
-            Const::Set(s) => Value::Set(*s),
-        }
+        c.to_value(|s| StrId(self.intern(s)))
     }
 
     fn constant(&mut self, c: &Const) -> u32 {
