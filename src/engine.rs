@@ -97,17 +97,7 @@ impl Engine {
     /// Starts a request for `action`; every value starts at its schema default, or
     /// missing (a missing value fails closed).
     pub fn request(&self, action: &str) -> Result<RequestBuilder<'_>, RequestError> {
-        let schema = self.set.schema();
-        let id = schema
-            .action_id(action)
-            .ok_or_else(|| RequestError::UnknownAction {
-                name: action.to_owned(),
-                help: schema.suggest_action(action),
-            })?;
-        Ok(RequestBuilder {
-            set: &self.set,
-            request: self.set.new_request(id),
-        })
+        RequestBuilder::new(&self.set, action)
     }
 
     /// Decides a request built by [`Engine::request`] (or parsed by [`Engine::parse_json`]).
@@ -272,7 +262,41 @@ pub enum RequestError {
     },
 }
 
-impl RequestBuilder<'_> {
+impl<'a> RequestBuilder<'a> {
+    /// Starts a request for `action` of a compiled set (what [`Engine::request`] does,
+    /// for code that holds the compiled set rather than the engine).
+    pub fn new(set: &'a CompiledSet, action: &str) -> Result<Self, RequestError> {
+        let schema = set.schema();
+        let id = schema
+            .action_id(action)
+            .ok_or_else(|| RequestError::UnknownAction {
+                name: action.to_owned(),
+                help: schema.suggest_action(action),
+            })?;
+        Ok(RequestBuilder {
+            set,
+            request: set.new_request(id),
+        })
+    }
+
+    /// Sets each `(attribute, value)` of `values` under `prefix` (`mailbox`, `org`): the
+    /// same as [`RequestBuilder::set`] with `prefix.attribute`.
+    pub fn set_all<'v>(
+        mut self,
+        prefix: &str,
+        values: impl IntoIterator<Item = &'v (String, Arg)>,
+    ) -> Result<Self, RequestError> {
+        let mut path = String::with_capacity(prefix.len() + 24);
+        for (name, value) in values {
+            path.clear();
+            path.push_str(prefix);
+            path.push('.');
+            path.push_str(name);
+            self = self.set(&path, value.clone())?;
+        }
+        Ok(self)
+    }
+
     /// Sets the value at `path` (`user.security_roles`, `org.version`, `request.role`).
     pub fn set(mut self, path: &str, value: impl Into<Arg>) -> Result<Self, RequestError> {
         let set = self.set;

@@ -38,7 +38,7 @@ pub enum AuditError {
     Request {
         /// Which record and action.
         what: String,
-        /// The batch parser's message.
+        /// What the request builder said.
         message: String,
     },
 }

@@ -1,13 +1,59 @@
 //! The importer: an export bundle (Dataverse Web API responses and a Microsoft Graph role
 //! assignment list) → the org, users and mailboxes in the schema's vocabulary, each as
-//! the JSON attribute object of a batch line, with warnings about the data.
+//! typed attribute values ([`Attrs`]) from which the audit builds its requests, with
+//! warnings about the data.
 
 use super::error::AuditError;
 use super::json::{BundleFile, BundleSource, Row};
 use super::mapping::{ColumnMap, Mapping, ServerRule, Target};
+use crate::engine::Arg;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+/// An entity's attribute values, by attribute name, in the order the importer found them.
+/// The audit builds its requests from them through [`crate::RequestBuilder`];
+/// [`Attrs::json`] writes the same values as the members of a batch line's object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attrs {
+    values: Vec<(String, Arg)>,
+    /// [`Attrs::json`], kept: it is also the attributes' identity (a class key).
+    json: String,
+}
+
+impl Attrs {
+    /// Appends `name` = `value`.
+    pub fn push(&mut self, name: &str, value: Arg) {
+        if !self.json.is_empty() {
+            self.json.push(',');
+        }
+        let _ = write!(self.json, "{}:", json_str(name));
+        match &value {
+            Arg::Bool(b) => {
+                let _ = write!(self.json, "{b}");
+            }
+            Arg::Int(i) => {
+                let _ = write!(self.json, "{i}");
+            }
+            Arg::Text(t) => self.json.push_str(&json_str(t)),
+            Arg::List(items) => {
+                let items: Vec<String> = items.iter().map(|s| json_str(s)).collect();
+                let _ = write!(self.json, "[{}]", items.join(","));
+            }
+        }
+        self.values.push((name.to_owned(), value));
+    }
+
+    /// The values, by attribute name.
+    pub fn values(&self) -> &[(String, Arg)] {
+        &self.values
+    }
+
+    /// The values as JSON object members, without braces (`"a":true,"b":"x"`).
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
 
 /// How to read the bundle.
 #[derive(Debug, Clone, Default)]
@@ -27,8 +73,8 @@ pub struct User {
     pub upn: String,
     /// The UPN in lowercase, as the requests carry it.
     pub upn_key: String,
-    /// The user's attributes except `upn`, as JSON object members (no braces).
-    pub attrs: String,
+    /// The user's attributes except `upn`.
+    pub attrs: Attrs,
     /// Security roles that come only through a team: `role (team T)`.
     pub team_roles: Vec<String>,
     /// Data warnings about this user.
@@ -63,8 +109,8 @@ pub struct Mailbox {
     pub email_key: String,
     /// `owner_kind`, if known.
     pub owner_kind: Option<String>,
-    /// The mailbox's attributes except `email`, as JSON object members (no braces).
-    pub attrs: String,
+    /// The mailbox's attributes except `email`.
+    pub attrs: Attrs,
     /// Its server profile (`None`: no profile).
     pub profile: Option<Profile>,
     /// Data warnings about this mailbox.
@@ -80,8 +126,8 @@ pub struct Bundle {
     pub version: String,
     /// `org.deployment`.
     pub deployment: String,
-    /// The context object of every request, JSON.
-    pub org: String,
+    /// The context of every request (`deployment`, `version` and the mapped columns).
+    pub org: Attrs,
     /// Users, in export order.
     pub users: Vec<User>,
     /// Mailboxes, in export order.
@@ -128,7 +174,7 @@ impl Ctx<'_> {
         file: &BundleFile,
         row: &Row<'_>,
         maps: &[ColumnMap],
-        out: &mut String,
+        out: &mut Attrs,
         warnings: &mut Vec<String>,
     ) -> Result<(), AuditError> {
         for m in maps {
@@ -170,12 +216,8 @@ impl Ctx<'_> {
                 },
             };
             match value {
-                Some(Target::Bool(b)) => {
-                    let _ = write!(out, ",\"{}\":{b}", m.attr);
-                }
-                Some(Target::Member(s)) => {
-                    let _ = write!(out, ",\"{}\":{}", m.attr, json_str(&s));
-                }
+                Some(Target::Bool(b)) => out.push(&m.attr, Arg::Bool(b)),
+                Some(Target::Member(s)) => out.push(&m.attr, Arg::Text(s)),
                 None => warnings.push(format!(
                     "column `{}` is empty: `{}` takes its schema default, or is missing and fails closed",
                     m.column, m.attr
@@ -216,11 +258,13 @@ pub fn import(
             format!("`Version` is not a version: {version:?}"),
         ));
     }
-    let org = format!(
-        "{{\"deployment\":{},\"version\":{}{org}}}",
-        json_str(&opts.deployment),
-        json_str(&version)
-    );
+    let mut context = Attrs::default();
+    context.push("deployment", Arg::Text(opts.deployment.clone()));
+    context.push("version", Arg::Text(version.clone()));
+    for (name, value) in org.values {
+        context.push(&name, value);
+    }
+    let org = context;
     let (users, teams) = read_users(dir, &mut cx)?;
     let mailboxes = read_mailboxes(dir, &mut cx, &users, &teams)?;
     Ok(Bundle {
@@ -234,7 +278,7 @@ pub fn import(
     })
 }
 
-fn read_org(dir: &BundleSource, cx: &mut Ctx<'_>) -> Result<(String, String), AuditError> {
+fn read_org(dir: &BundleSource, cx: &mut Ctx<'_>) -> Result<(String, Attrs), AuditError> {
     let file = BundleFile::read(dir, "organizations.json")?;
     let rows = file.rows()?;
     let Some(row) = rows.first() else {
@@ -251,7 +295,7 @@ fn read_org(dir: &BundleSource, cx: &mut Ctx<'_>) -> Result<(String, String), Au
         ));
     }
     let name = file.opt_string(row, "name")?.unwrap_or_default();
-    let mut out = String::new();
+    let mut out = Attrs::default();
     let mut warnings = Vec::new();
     let maps = cx.mapping.org.clone();
     cx.columns(&file, row, &maps, &mut out, &mut warnings)?;
@@ -262,11 +306,7 @@ fn read_org(dir: &BundleSource, cx: &mut Ctx<'_>) -> Result<(String, String), Au
         let xml = file.string(raw, "orgdborgsettings")?.unwrap_or_default();
         for (attr, element) in &cx.mapping.org_settings {
             if let Some(text) = xml_element(&xml, element) {
-                let _ = write!(
-                    out,
-                    ",\"{attr}\":{}",
-                    text.trim().eq_ignore_ascii_case("true")
-                );
+                out.push(attr, Arg::Bool(text.trim().eq_ignore_ascii_case("true")));
             }
         }
     }
@@ -466,16 +506,10 @@ fn read_users(
         {
             approval.insert(key.clone(), t.clone());
         }
-        let list = |v: &[String]| {
-            let items: Vec<String> = v.iter().map(|s| json_str(s)).collect();
-            format!("[{}]", items.join(","))
-        };
-        let attrs = format!(
-            "\"security_roles\":{},\"directory_roles\":{},\"privileges\":{}",
-            list(&roles),
-            list(&dir_roles),
-            list(&privileges)
-        );
+        let mut attrs = Attrs::default();
+        attrs.push("security_roles", Arg::List(roles));
+        attrs.push("directory_roles", Arg::List(dir_roles));
+        attrs.push("privileges", Arg::List(privileges));
         by_id.insert(key, users.len());
         users.push(User {
             id,
@@ -694,23 +728,21 @@ fn read_mailboxes(
                 }
             }
         };
-        let mut attrs = String::new();
+        let mut attrs = Attrs::default();
         if let Some(k) = &owner_kind {
-            let _ = write!(attrs, "\"owner_kind\":{}", json_str(k));
+            attrs.push("owner_kind", Arg::Text(k.clone()));
         }
         match &profile {
             None => {
-                attrs.push_str(",\"has_profile\":false,\"profile_active\":false");
+                attrs.push("has_profile", Arg::Bool(false));
+                attrs.push("profile_active", Arg::Bool(false));
                 warnings.push("no email server profile: every workload is blocked until one is assigned (the server type, and so who may approve, is unknown)".to_owned());
             }
             Some(p) => {
-                let _ = write!(
-                    attrs,
-                    ",\"has_profile\":true,\"profile_active\":{}",
-                    p.active
-                );
+                attrs.push("has_profile", Arg::Bool(true));
+                attrs.push("profile_active", Arg::Bool(p.active));
                 if let Some(s) = &p.server {
-                    let _ = write!(attrs, ",\"server\":{}", json_str(s));
+                    attrs.push("server", Arg::Text(s.clone()));
                 }
                 if !p.active {
                     warnings.push(format!(
@@ -721,7 +753,6 @@ fn read_mailboxes(
             }
         }
         cx.columns(&file, &row, &maps, &mut attrs, &mut warnings)?;
-        let attrs = attrs.trim_start_matches(',').to_owned();
         // The three places approval is recorded.
         let mailbox_approval = match (
             row.get("emailrouteraccessapproval"),

@@ -8,10 +8,12 @@
 //!                                   per-user decisions, a summary
 //! ```
 //!
-//! Every decision is made from the same JSON request line that `mailgate eval --batch`
-//! takes ([`Auditor::sync_line`] and friends), parsed by [`crate::batch::parse_request`]
-//! and decided by the compiled set. The column and option-value mapping is data
-//! ([`mapping`], `policies/dataverse-mapping.yaml`).
+//! Every request is built from the imported values through the embedding facade's
+//! [`crate::RequestBuilder`] ([`Auditor::sync_request`] and friends) and decided by the
+//! compiled set. [`Auditor::sync_line`] and friends write the same requests as
+//! `mailgate eval --batch` lines (for the console, and the test that the two agree).
+//! The column and option-value mapping is data ([`mapping`],
+//! `policies/dataverse-mapping.yaml`).
 
 mod error;
 mod html;
@@ -21,13 +23,14 @@ pub mod mapping;
 mod write;
 
 pub use error::AuditError;
-pub use import::{Bundle, ImportOptions, Mailbox, Profile, User};
+pub use import::{Attrs, Bundle, ImportOptions, Mailbox, Profile, User};
 pub use json::BundleSource;
 pub use write::{Format, Summary, write_report};
 
+use crate::RequestBuilder;
 use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
 use crate::compile::CompiledSet;
-use crate::eval::{Decision, Request};
+use crate::eval::Request;
 use crate::report::DecisionReport;
 use rustc_hash::FxHashMap;
 
@@ -125,7 +128,7 @@ impl<'a> Auditor<'a> {
         for (i, u) in bundle.users.iter().enumerate() {
             let canon = set.policy_string(&u.upn_key).map(|_| u.upn_key.as_str());
             let next = u32::try_from(a.classes.len()).unwrap_or(u32::MAX);
-            let c = *index.entry((u.attrs.as_str(), canon)).or_insert_with(|| {
+            let c = *index.entry((u.attrs.json(), canon)).or_insert_with(|| {
                 a.classes.push((i, canon.map(str::to_owned)));
                 a.members.push(Vec::new());
                 next
@@ -144,71 +147,153 @@ impl<'a> Auditor<'a> {
         }
     }
 
-    /// The batch line for a sync action on a mailbox.
+    /// The batch line for a sync action on a mailbox ([`Auditor::sync_request`] as JSON).
     pub fn sync_line(&self, m: &Mailbox, action: &str) -> String {
         format!(
-            "{{\"action\":\"{action}\",\"org\":{},\"mailbox\":{}}}",
-            self.bundle.org,
+            "{{\"action\":\"{action}\",\"org\":{{{}}},\"mailbox\":{}}}",
+            self.bundle.org.json(),
             mailbox_object(m, &m.email_key)
         )
     }
 
-    /// The batch line for `approve_mailbox` by a user on a mailbox.
+    /// The batch line for `approve_mailbox` by a user on a mailbox
+    /// ([`Auditor::approve_request`] as JSON).
     pub fn approve_line(&self, u: &User, m: &Mailbox) -> String {
-        approve_line(&self.bundle.org, &u.attrs, &u.upn_key, m, &m.email_key)
+        action_line(
+            "approve_mailbox",
+            self.bundle.org.json(),
+            u.attrs.json(),
+            &u.upn_key,
+            m,
+            &m.email_key,
+        )
     }
 
     /// The batch lines of a user's two questions: `change_approval_settings`, and
-    /// `assign_role` of Delegated Mailbox Approver to a user.
+    /// `assign_role` of Delegated Mailbox Approver to a user ([`Auditor::user_requests`]
+    /// as JSON).
     pub fn user_lines(&self, u: &User) -> [String; 2] {
         let user = user_object(u, &u.upn_key);
+        let org = self.bundle.org.json();
         [
             format!(
-                "{{\"action\":\"change_approval_settings\",\"org\":{},\"user\":{user}}}",
-                self.bundle.org
+                "{{\"action\":\"change_approval_settings\",\"org\":{{{org}}},\"user\":{user}}}"
             ),
             format!(
-                "{{\"action\":\"assign_role\",\"org\":{},\"actor\":{user},\"assignee\":{{\"kind\":\"user\"}},\"role\":\"{DELEGATED_ROLE}\"}}",
-                self.bundle.org
+                "{{\"action\":\"assign_role\",\"org\":{{{org}}},\"actor\":{user},\"assignee\":{{\"kind\":\"user\"}},\"role\":\"{DELEGATED_ROLE}\"}}"
             ),
         ]
     }
 
-    /// Decides one batch line.
-    pub fn decide_line(&self, line: &str, what: &str) -> Result<(Request, Decision), AuditError> {
-        let request = crate::batch::parse_request(self.set, line.as_bytes()).map_err(|e| {
-            AuditError::Request {
-                what: what.to_owned(),
-                message: e.to_string(),
-            }
-        })?;
-        let decision = self.set.evaluate(&request);
-        Ok((request, decision))
+    /// The request for a sync action on a mailbox.
+    pub fn sync_request(&self, m: &Mailbox, action: &str) -> Result<Request, AuditError> {
+        self.build(
+            || format!("mailbox {} ({action})", m.id),
+            |b| {
+                b.set_all("org", self.bundle.org.values())?
+                    .set_all("mailbox", m.attrs.values())?
+                    .set("mailbox.email", m.email_key.as_str())
+            },
+            action,
+        )
     }
 
-    /// Decides one batch line into a report, with a hint for a denial when `hint`.
-    pub fn decide(&self, line: &str, what: &str, hint: bool) -> Result<AuditDecision, AuditError> {
-        self.decide_with(line, what, hint, false)
+    /// The request for `approve_mailbox` by a user on a mailbox.
+    pub fn approve_request(&self, u: &User, m: &Mailbox) -> Result<Request, AuditError> {
+        self.action_request(
+            "approve_mailbox",
+            &u.attrs,
+            &u.upn_key,
+            m,
+            &m.email_key,
+            &|| format!("approve_mailbox on mailbox {}", m.id),
+        )
+    }
+
+    /// The requests of a user's two questions: `change_approval_settings`, and
+    /// `assign_role` of Delegated Mailbox Approver to a user.
+    pub fn user_requests(&self, u: &User) -> Result<[Request; 2], AuditError> {
+        let what = || format!("user {}", u.id);
+        let settings = self.build(
+            what,
+            |b| {
+                b.set_all("org", self.bundle.org.values())?
+                    .set_all("user", u.attrs.values())?
+                    .set("user.upn", u.upn_key.as_str())
+            },
+            "change_approval_settings",
+        )?;
+        let assign = self.build(
+            what,
+            |b| {
+                b.set_all("org", self.bundle.org.values())?
+                    .set_all("actor", u.attrs.values())?
+                    .set("actor.upn", u.upn_key.as_str())?
+                    .set("assignee.kind", "user")?
+                    .set("request.role", DELEGATED_ROLE)
+            },
+            "assign_role",
+        )?;
+        Ok([settings, assign])
+    }
+
+    /// `action` (slots `user` and `mailbox`) by a user with `user` attributes and `upn`
+    /// on `m`, its email given as `email`.
+    fn action_request(
+        &self,
+        action: &str,
+        user: &Attrs,
+        upn: &str,
+        m: &Mailbox,
+        email: &str,
+        what: &dyn Fn() -> String,
+    ) -> Result<Request, AuditError> {
+        self.build(
+            what,
+            |b| {
+                b.set_all("org", self.bundle.org.values())?
+                    .set_all("user", user.values())?
+                    .set("user.upn", upn)?
+                    .set_all("mailbox", m.attrs.values())?
+                    .set("mailbox.email", email)
+            },
+            action,
+        )
+    }
+
+    /// Builds a request for `action` with `fill`; `what` names it in an error.
+    fn build(
+        &self,
+        what: impl FnOnce() -> String,
+        fill: impl FnOnce(RequestBuilder<'a>) -> Result<RequestBuilder<'a>, crate::RequestError>,
+        action: &str,
+    ) -> Result<Request, AuditError> {
+        RequestBuilder::new(self.set, action)
+            .and_then(fill)
+            .map(RequestBuilder::build)
+            .map_err(|e| AuditError::Request {
+                what: what(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Decides one request into a report, with a hint for a denial when `hint`.
+    pub fn decide(&self, request: &Request, hint: bool) -> AuditDecision {
+        self.decide_with(request, hint, false)
     }
 
     /// [`Auditor::decide`], and for a denial when `why_not`, its counterfactuals.
-    pub fn decide_with(
-        &self,
-        line: &str,
-        what: &str,
-        hint: bool,
-        why_not: bool,
-    ) -> Result<AuditDecision, AuditError> {
-        let (request, decision) = self.decide_line(line, what)?;
-        let report = DecisionReport::new(self.set, &request, &decision);
+    pub fn decide_with(&self, request: &Request, hint: bool, why_not: bool) -> AuditDecision {
+        let decision = self.set.evaluate(request);
+        let report = DecisionReport::new(self.set, request, &decision);
         let counterfactuals = (why_not && report.decision == "deny").then(|| {
             WhyNotResult::from(
                 self.analyzer
-                    .counterfactuals(&request, &WhyNotOptions::default()),
+                    .counterfactuals(request, &WhyNotOptions::default()),
             )
         });
         let hint = if hint && report.decision == "deny" {
-            let e = self.set.explain(&request);
+            let e = self.set.explain(request);
             self.set
                 .closest_allow(&e)
                 .filter(|(_, unmet)| !unmet.is_empty())
@@ -222,12 +307,12 @@ impl<'a> Auditor<'a> {
         } else {
             None
         };
-        Ok(AuditDecision {
+        AuditDecision {
             report,
             hint,
             counterfactuals,
             plans: None,
-        })
+        }
     }
 
     /// The three sync decisions of a mailbox, in [`SYNC_ACTIONS`] order.
@@ -237,15 +322,14 @@ impl<'a> Auditor<'a> {
             .map(|a| {
                 let key = (
                     *a,
-                    m.attrs.clone(),
+                    m.attrs.json().to_owned(),
                     self.set
                         .policy_string(&m.email_key)
                         .map(|_| m.email_key.clone()),
                 );
                 let cached = self.why_not.borrow().get(&key).cloned();
-                let line = self.sync_line(m, a);
-                let what = format!("mailbox {} ({a})", m.id);
-                let mut d = self.decide_with(&line, &what, hint, cached.is_none())?;
+                let request = self.sync_request(m, a)?;
+                let mut d = self.decide_with(&request, hint, cached.is_none());
                 if d.report.decision == "deny" {
                     match cached {
                         Some(c) => d.counterfactuals = Some(c),
@@ -298,9 +382,8 @@ impl<'a> Auditor<'a> {
             Some(k) => {
                 let mut out = Vec::new();
                 for (i, u) in self.bundle.users.iter().enumerate() {
-                    let line = &self.user_lines(u)[k];
-                    let (_, d) = self.decide_line(line, &format!("user {}", u.id))?;
-                    if d.effect == crate::ast::Effect::Allow {
+                    let request = &self.user_requests(u)?[k];
+                    if self.set.evaluate(request).effect == crate::ast::Effect::Allow {
                         out.push(u32::try_from(i).unwrap_or(u32::MAX));
                     }
                 }
@@ -323,7 +406,7 @@ impl<'a> Auditor<'a> {
         let mc = *self
             .approvals
             .mailbox_classes
-            .entry((m.attrs.clone(), m_canon.clone()))
+            .entry((m.attrs.json().to_owned(), m_canon.clone()))
             .or_insert(next);
         let mut out = Vec::new();
         let self_users: Vec<u32> = self
@@ -374,12 +457,7 @@ impl<'a> Auditor<'a> {
         let Some(u) = self.bundle.users.first() else {
             return Ok(None);
         };
-        let line = approve_line(&self.bundle.org, &u.attrs, &u.upn_key, m, &m.email_key);
-        let d = self.decide(
-            &line,
-            &format!("approve_mailbox on mailbox {}", m.id),
-            false,
-        )?;
+        let d = self.decide(&self.approve_request(u, m)?, false);
         Ok(
             (d.report.cause == "denied_by_rule" && !d.report.reasons.is_empty())
                 .then(|| d.report.reasons.join("; ")),
@@ -426,9 +504,10 @@ impl<'a> Auditor<'a> {
                 s
             }
         };
-        let line = action_line(action, &self.bundle.org, &rep.attrs, &upn, m, &email);
-        let (_, d) = self.decide_line(&line, &format!("{action} on mailbox {}", m.id))?;
-        let a = d.effect == crate::ast::Effect::Allow;
+        let request = self.action_request(action, &rep.attrs, &upn, m, &email, &|| {
+            format!("{action} on mailbox {}", m.id)
+        })?;
+        let a = self.set.evaluate(&request).effect == crate::ast::Effect::Allow;
         self.approvals
             .cache
             .entry(action.to_owned())
@@ -441,7 +520,7 @@ impl<'a> Auditor<'a> {
 fn user_object(u: &User, upn: &str) -> String {
     format!(
         "{{{},\"upn\":{}}}",
-        u.attrs,
+        u.attrs.json(),
         serde_json::to_string(upn).unwrap_or_default()
     )
 }
@@ -449,13 +528,9 @@ fn user_object(u: &User, upn: &str) -> String {
 fn mailbox_object(m: &Mailbox, email: &str) -> String {
     format!(
         "{{{},\"email\":{}}}",
-        m.attrs,
+        m.attrs.json(),
         serde_json::to_string(email).unwrap_or_default()
     )
-}
-
-fn approve_line(org: &str, user_attrs: &str, upn: &str, m: &Mailbox, email: &str) -> String {
-    action_line("approve_mailbox", org, user_attrs, upn, m, email)
 }
 
 fn action_line(
@@ -467,7 +542,7 @@ fn action_line(
     email: &str,
 ) -> String {
     format!(
-        "{{\"action\":\"{action}\",\"org\":{org},\"user\":{{{user_attrs},\"upn\":{}}},\"mailbox\":{}}}",
+        "{{\"action\":\"{action}\",\"org\":{{{org}}},\"user\":{{{user_attrs},\"upn\":{}}},\"mailbox\":{}}}",
         serde_json::to_string(upn).unwrap_or_default(),
         mailbox_object(m, email)
     )

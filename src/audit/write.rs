@@ -238,10 +238,9 @@ pub fn write_report<W: Write>(
     }
     let mut users = Vec::new();
     for (i, u) in bundle.users.iter().enumerate() {
-        let [settings, assign] = auditor.user_lines(u);
-        let what = format!("user {}", u.id);
-        let settings = auditor.decide(&settings, &what, false)?.report.decision;
-        let assign = auditor.decide(&assign, &what, false)?.report.decision;
+        let [settings, assign] = auditor.user_requests(u)?;
+        let settings = auditor.decide(&settings, false).report.decision;
+        let assign = auditor.decide(&assign, false).report.decision;
         users.push((i, settings, assign));
     }
     match format {
