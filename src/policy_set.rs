@@ -234,7 +234,19 @@ fn finish(
 ) -> Result<Loaded, LoadFailure> {
     match result {
         Ok((validated, warnings, policy_files)) => {
-            let set = compile::compile(&validated, sources);
+            let set = match compile::compile(&validated, sources.clone()) {
+                Ok(set) => set,
+                Err(failure) => {
+                    return Err(LoadFailure {
+                        sources,
+                        diagnostics: vec![Diagnostic::error(
+                            failure.error.to_string(),
+                            failure.span,
+                            "names no value of this action",
+                        )],
+                    });
+                }
+            };
             Ok(Loaded {
                 set,
                 validated,

@@ -55,6 +55,21 @@ pub enum Value {
     Set(EnumSet),
 }
 
+impl Const {
+    /// The runtime value of this constant, with strings interned by `intern` (the one
+    /// `Const` → `Value` conversion: compiling policies and building requests share it).
+    pub fn to_value(&self, intern: impl FnOnce(&str) -> StrId) -> Value {
+        match self {
+            Const::Bool(b) => Value::Bool(*b),
+            Const::Int(i) => Value::Int(*i),
+            Const::Str(s) => Value::Str(intern(s)),
+            Const::Version(v) => Value::Version(*v),
+            Const::Enum(e) => Value::Enum(*e),
+            Const::Set(s) => Value::Set(*s),
+        }
+    }
+}
+
 /// A typed constant, as written in a schema default or a policy literal.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Const {
@@ -75,5 +90,19 @@ pub enum Const {
 impl fmt::Display for StrId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Const, StrId, Value};
+
+    #[test]
+    fn to_value_interns_strings_and_copies_the_rest() {
+        assert_eq!(Const::Int(7).to_value(|_| StrId(0)), Value::Int(7));
+        assert_eq!(Const::Bool(true).to_value(|_| StrId(0)), Value::Bool(true));
+        let v =
+            Const::Str("a@b.com".to_owned()).to_value(|s| StrId(u32::try_from(s.len()).unwrap()));
+        assert_eq!(v, Value::Str(StrId(7)));
     }
 }

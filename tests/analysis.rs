@@ -310,11 +310,11 @@ fn random_request(set: &CompiledSet, action: usize, picks: &[u64]) -> Request {
                 Value::Version(Version::parse(VERSIONS[small % VERSIONS.len()]).unwrap())
             }
             Type::Enum(e) => {
-                let n = set.schema().enum_def(e).values.len();
+                let n = set.schema().get_enum_def(e).unwrap().values.len();
                 Value::Enum(u16::try_from(small % n).unwrap())
             }
             Type::Set(e) => {
-                let n = set.schema().enum_def(e).values.len();
+                let n = set.schema().get_enum_def(e).unwrap().values.len();
                 Value::Set(EnumSet(u128::from(p) & ((1u128 << n) - 1)))
             }
         };

@@ -330,7 +330,7 @@ fn version(bits: u64) -> Version {
 /// A value of type `ty` from random bits, drawing strings from the policies' own strings
 /// (so that comparisons sometimes hold) or from a few others.
 fn right_value(set: &CompiledSet, r: &mut Request, ty: Type, a: u64, b: u64) -> Value {
-    let members = |e| set.schema().enum_def(e).values.len() as u64;
+    let members = |e| set.schema().get_enum_def(e).unwrap().values.len() as u64;
     match ty {
         Type::Bool => Value::Bool(a.is_multiple_of(2)),
         Type::Int => Value::Int(i64::from_ne_bytes(a.to_ne_bytes()) % 1000),
@@ -478,7 +478,7 @@ static ALLOW_RULES: LazyLock<Vec<(usize, std::ops::Range<usize>)>> = LazyLock::n
 fn batch_line(set: &CompiledSet, r: &Request, drop: &[usize]) -> String {
     let schema = set.schema();
     let layout = set.layout(r.action);
-    let action = schema.action(r.action);
+    let action = schema.get_action(r.action).unwrap();
     let mut objects: Vec<(String, Vec<String>)> = Vec::new();
     let mut params: Vec<String> = Vec::new();
     for (i, path) in layout.paths.iter().enumerate() {

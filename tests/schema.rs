@@ -40,7 +40,7 @@ fn the_shipped_schema_loads() {
     let s = schema::load(id, sources.get(id)).unwrap();
     assert_eq!(s.actions.len(), 7);
     assert_eq!(s.context_name(), "org");
-    assert_eq!(s.enum_def(0).name, "security_role");
+    assert_eq!(s.get_enum_def(0).unwrap().name, "security_role");
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn the_shipped_schema_gives_every_changeable_attribute_a_step() {
         assert!(off.warning.as_deref().unwrap().contains("every"), "{name}");
     }
     // Approving is done by approve_mailbox; mailbox attributes cost 1.
-    let mailbox = s.entity(s.entity_id("mailbox").unwrap());
+    let mailbox = s.get_entity(s.entity_id("mailbox").unwrap()).unwrap();
     let approval = &mailbox.attrs[mailbox.attr("approval").unwrap()];
     assert_eq!(approval.cost, 1);
     let approve = approval

@@ -122,13 +122,27 @@ impl Backend for Biodivine {
 
     fn and_exists(&self, a: &Bdd, b: &Bdd, vars: &[u16]) -> Result<Bdd, OverBudget> {
         self.check()?;
-        let vars: Vec<BddVariable> = vars.iter().map(|&v| var(v)).collect();
-        let r = Bdd::binary_op_with_exists(a, b, op_function::and, &vars);
-        if r.size() > self.budget {
-            Err(OverBudget)
-        } else {
-            Ok(r)
+        // Every step stops at the budget: the product, then one variable at a time
+        // (`exists v . f` = `f[v:=0] or f[v:=1]`).
+        // The library's fused `binary_op_with_exists` has no limit, so a product far
+        // past the budget would be built before its size could be checked.
+        let mut r = self.and(a, b)?;
+        let support = r.support_set();
+        for &v in vars {
+            if support.contains(&var(v)) {
+                self.check()?;
+                // `f or f-with-v-flipped`, fused, within the budget.
+                r = Bdd::fused_binary_flip_op_with_limit(
+                    self.budget,
+                    (&r, None),
+                    (&r, Some(var(v))),
+                    None,
+                    op_function::or,
+                )
+                .ok_or(OverBudget)?;
+            }
         }
+        Ok(r)
     }
 
     fn restrict(&self, a: &Bdd, v: u16, value: bool) -> Bdd {
@@ -251,6 +265,32 @@ mod tests {
             b.min_cost(&b.constant(false), &cost, &|_| true, &[false; 3])
                 .is_none()
         );
+    }
+
+    /// `v[from] and ... and v[to - 1]`: a chain of `to - from` decision nodes.
+    fn chain(b: &Biodivine, from: u16, to: u16) -> Bdd {
+        (from..to).fold(b.constant(true), |f, v| {
+            b.and(&f, &b.literal(v, true)).unwrap()
+        })
+    }
+
+    #[test]
+    fn and_exists_stops_at_the_budget_inside_the_product() {
+        // Each side has 20 decision nodes and the answer (`exists all . a and b`) is the
+        // constant true, but the product in between has 40: a budget of 30 must stop
+        // there rather than build it and check only the small answer.
+        let all: Vec<u16> = (0..40).collect();
+        let wide = Biodivine::new(40, 1_000);
+        let (a, b) = (chain(&wide, 0, 20), chain(&wide, 20, 40));
+        assert_eq!(wide.nodes(&a), 22);
+        assert_eq!(wide.nodes(&wide.and(&a, &b).unwrap()), 42);
+        let answer = wide.and_exists(&a, &b, &all).unwrap();
+        assert!(wide.eval(&answer, &[false; 40]));
+        let tight = Biodivine::new(40, 30);
+        assert_eq!(tight.and_exists(&a, &b, &all), Err(OverBudget));
+        // At exactly the product's size it fits.
+        let exact = Biodivine::new(40, 42);
+        assert!(exact.and_exists(&a, &b, &all).is_ok());
     }
 
     #[test]

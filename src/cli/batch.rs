@@ -1,6 +1,6 @@
 //! `mailgate eval --batch FILE|-`: stream JSON Lines through [`crate::batch::run`].
 
-use super::Exit;
+use super::{Exit, WhyNot};
 use crate::batch;
 use crate::compile::CompiledSet;
 use std::io::BufReader;
@@ -11,7 +11,7 @@ pub(crate) fn run(
     set: &CompiledSet,
     input: &Path,
     threads: Option<usize>,
-    why_not: Option<&super::eval::WhyNot<'_>>,
+    why_not: Option<&WhyNot<'_>>,
 ) -> Exit {
     let why_not = why_not.map(|w| batch::WhyNot {
         analyzer: w.analyzer,

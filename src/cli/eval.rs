@@ -1,7 +1,7 @@
 //! `mailgate eval`: decide every request of each scenario, or a JSON Lines batch.
 
 use super::inputs::{load_policies, load_scenarios, scenario_files};
-use super::{Exit, Format, PolicyArgs};
+use super::{Exit, Format, PolicyArgs, WhyNot};
 use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
 use crate::compile::CompiledSet;
 use crate::diagnostics::render_all;
@@ -63,14 +63,6 @@ struct JsonDecision<'a> {
     explanation: Option<Vec<crate::report::RuleTraceJson>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     counterfactuals: Option<WhyNotResult>,
-}
-
-/// Why-not settings of a run: the analyzer, its options, and whether the full list was
-/// asked for (`--why-not` or `--explain`) or only the one-line hint of a text denial.
-pub(crate) struct WhyNot<'a> {
-    pub(crate) analyzer: &'a Analyzer<'a>,
-    pub(crate) options: WhyNotOptions,
-    pub(crate) full: bool,
 }
 
 /// Renders one decided scenario request in the chosen format.

@@ -49,6 +49,14 @@ mod serve;
 mod test;
 mod verify;
 
+/// Why-not settings of a run: the analyzer, its options, and whether the full list was
+/// asked for (`--why-not` or `--explain`) or only the one-line hint of a text denial.
+pub(crate) struct WhyNot<'a> {
+    pub(crate) analyzer: &'a crate::analysis::Analyzer<'a>,
+    pub(crate) options: crate::analysis::WhyNotOptions,
+    pub(crate) full: bool,
+}
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

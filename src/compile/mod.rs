@@ -300,8 +300,22 @@ pub fn layouts(schema: &Schema) -> Vec<Layout> {
 /// be decided by a set other than the one that built it (see [`crate::eval::Request`]).
 static NEXT_SET_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// A set that could not be compiled: the error and the path it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileFailure {
+    /// What is wrong.
+    pub error: CompileError,
+    /// Where.
+    pub span: Span,
+}
+
 /// Compiles a validated set. `sources` is kept for explanations.
-pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
+///
+/// # Errors
+///
+/// A path that names no value of its action (validation rules this out; a set built
+/// against another schema is refused instead of reading index 0).
+pub fn compile(set: &ValidatedSet, sources: SourceMap) -> Result<CompiledSet, CompileFailure> {
     let schema = set.schema().clone();
     let layouts = layouts(&schema);
     let mut c = Compiler {
@@ -312,6 +326,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
         const_ix: rustc_hash::FxHashMap::default(),
         strings: rustc_hash::FxHashMap::default(),
         string_names: Vec::new(),
+        error: None,
     };
     let mut layouts = layouts;
     for (a, layout) in layouts.iter_mut().enumerate() {
@@ -398,7 +413,10 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
         }
         *bits = ActionBits::build(&c.nodes, &c.kids, &c.consts, &deny.rules, &allow.rules);
     }
-    CompiledSet {
+    if let Some((error, span)) = c.error {
+        return Err(CompileFailure { error, span });
+    }
+    Ok(CompiledSet {
         id: NEXT_SET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         schema,
         rules,
@@ -411,7 +429,7 @@ pub fn compile(set: &ValidatedSet, sources: SourceMap) -> CompiledSet {
         strings: c.strings,
         string_names: c.string_names,
         sources,
-    }
+    })
 }
 
 struct Compiler {
@@ -422,6 +440,8 @@ struct Compiler {
     const_ix: rustc_hash::FxHashMap<Value, u32>,
     strings: rustc_hash::FxHashMap<String, u32>,
     string_names: Vec<String>,
+    /// The first path that named no value, with its source.
+    error: Option<(CompileError, Span)>,
 }
 
 fn idx(n: usize) -> u32 {
@@ -450,14 +470,7 @@ impl Compiler {
     }
 
     fn value(&mut self, c: &Const) -> Value {
-        match c {
-            Const::Bool(b) => Value::Bool(*b),
-            Const::Int(i) => Value::Int(*i),
-            Const::Str(s) => Value::Str(StrId(self.intern(s))),
-            Const::Version(v) => Value::Version(*v),
-            Const::Enum(e) => Value::Enum(*e),
-            Const::Set(s) => Value::Set(*s),
-        }
+        c.to_value(|s| StrId(self.intern(s)))
     }
 
     fn constant(&mut self, c: &Const) -> u32 {
@@ -474,7 +487,15 @@ impl Compiler {
     fn operand(&mut self, o: &Operand, schema: &Schema, action: ActionId, layout: &Layout) -> Opnd {
         match o {
             Operand::Const(c, ..) => Opnd::Const(self.constant(c)),
-            Operand::Path(p) => Opnd::Value(path_index(&p.root, schema, action, layout)),
+            Operand::Path(p) => match path_index(&p.root, schema, action, layout) {
+                Ok(i) => Opnd::Value(i),
+                Err(e) => {
+                    // Fail closed: remember the first error; `compile` returns it, so
+                    // this placeholder is never evaluated.
+                    self.error.get_or_insert((e, p.span));
+                    Opnd::Value(0)
+                }
+            },
         }
     }
 
@@ -725,18 +746,114 @@ fn intersect_sorted(a: &[u16], b: &[u16]) -> Vec<u16> {
     out
 }
 
-/// The index in an action's value array of a path.
-pub(crate) fn path_index(root: &Root, schema: &Schema, action: ActionId, layout: &Layout) -> u32 {
-    let def = schema.action(action);
+/// Why a validated set could not be compiled. Validation rules all of these out; the
+/// compiler still fails closed on them instead of reading some other value (index 0).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// An action id the schema did not hand out.
+    #[error("action id {0} is not in the schema")]
+    UnknownAction(ActionId),
+    /// A path through a slot the action does not have.
+    #[error("`{name}` is not a slot of action `{action}`")]
+    UnknownSlot {
+        /// The action.
+        action: String,
+        /// The slot name.
+        name: String,
+    },
+    /// A path to a parameter the action does not have.
+    #[error("`{name}` is not a parameter of action `{action}`")]
+    UnknownParam {
+        /// The action.
+        action: String,
+        /// The parameter name.
+        name: String,
+    },
+}
+
+/// The index in an action's value array of a path, or why there is none.
+///
+/// # Errors
+///
+/// A foreign action id, or a slot or parameter the action does not have.
+pub(crate) fn path_index(
+    root: &Root,
+    schema: &Schema,
+    action: ActionId,
+    layout: &Layout,
+) -> Result<u32, CompileError> {
+    let def = schema
+        .get_action(action)
+        .ok_or(CompileError::UnknownAction(action))?;
     match root {
-        Root::Context { attr } => idx(*attr),
+        Root::Context { attr } => Ok(idx(*attr)),
         Root::Slot { name, attr } => {
-            let pos = def.slot_position(name).unwrap_or(0);
-            layout.slots.get(pos).copied().unwrap_or(0) + idx(*attr)
+            let base = def
+                .slot_position(name)
+                .and_then(|pos| layout.slots.get(pos).copied())
+                .ok_or_else(|| CompileError::UnknownSlot {
+                    action: def.name.clone(),
+                    name: name.clone(),
+                })?;
+            Ok(base + idx(*attr))
         }
         Root::Param { name } => {
-            let pos = def.param_position(name).unwrap_or(0);
-            layout.params + idx(pos)
+            let pos = def
+                .param_position(name)
+                .ok_or_else(|| CompileError::UnknownParam {
+                    action: def.name.clone(),
+                    name: name.clone(),
+                })?;
+            Ok(layout.params + idx(pos))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CompileError, layouts, path_index};
+    use crate::schema::ActionId;
+    use crate::validate::Root;
+
+    fn schema() -> crate::schema::Schema {
+        let loaded = crate::policy_set::load_texts(include_str!("../../policies/schema.yaml"), &[])
+            .unwrap_or_else(|f| panic!("schema loads: {:?}", f.diagnostics));
+        loaded.set.schema().clone()
+    }
+
+    #[test]
+    fn a_foreign_action_id_is_an_error_not_index_0() {
+        let schema = schema();
+        let layouts = layouts(&schema);
+        let foreign = ActionId::try_from(layouts.len()).unwrap();
+        assert!(schema.get_action(foreign).is_none());
+        assert_eq!(
+            path_index(&Root::Context { attr: 0 }, &schema, foreign, &layouts[0]),
+            Err(CompileError::UnknownAction(foreign))
+        );
+        assert!(schema.get_action(ActionId::MAX).is_none());
+        assert!(schema.get_entity(u16::MAX).is_none());
+        assert!(schema.get_enum_def(u16::MAX).is_none());
+    }
+
+    #[test]
+    fn an_unknown_slot_or_parameter_is_an_error_not_index_0() {
+        let schema = schema();
+        let layouts = layouts(&schema);
+        let slot = Root::Slot {
+            name: "no_such_slot".to_owned(),
+            attr: 0,
+        };
+        assert!(matches!(
+            path_index(&slot, &schema, 0, &layouts[0]),
+            Err(CompileError::UnknownSlot { .. })
+        ));
+        let param = Root::Param {
+            name: "no_such_param".to_owned(),
+        };
+        assert!(matches!(
+            path_index(&param, &schema, 0, &layouts[0]),
+            Err(CompileError::UnknownParam { .. })
+        ));
     }
 }

@@ -129,14 +129,7 @@ impl CompiledSet {
 
     /// Converts a typed constant to a runtime value for `r`.
     pub fn to_value(&self, r: &mut Request, c: &Const) -> Value {
-        match c {
-            Const::Bool(b) => Value::Bool(*b),
-            Const::Int(i) => Value::Int(*i),
-            Const::Str(s) => Value::Str(self.intern(r, s)),
-            Const::Version(v) => Value::Version(*v),
-            Const::Enum(e) => Value::Enum(*e),
-            Const::Set(s) => Value::Set(*s),
-        }
+        c.to_value(|s| self.intern(r, s))
     }
 
     /// Renders value `index` of `r` for people: `[System Administrator]`, `"a@b.com"`.

@@ -286,8 +286,14 @@ impl Schema {
         &self.context().name
     }
 
-    /// An entity type by id.
-    pub fn entity(&self, id: EntityId) -> &EntityDef {
+    /// An entity type by id, or `None` for an id this schema did not hand out.
+    pub fn get_entity(&self, id: EntityId) -> Option<&EntityDef> {
+        self.entities.get(usize::from(id))
+    }
+
+    /// An entity type by an id taken from this schema (crate-internal: callers outside
+    /// use [`Schema::get_entity`], which cannot panic on a foreign id).
+    pub(crate) fn entity(&self, id: EntityId) -> &EntityDef {
         &self.entities[id as usize]
     }
 
@@ -318,8 +324,14 @@ impl Schema {
         self.names.params.get(name).copied()
     }
 
-    /// An action by id.
-    pub fn action(&self, id: ActionId) -> &ActionDef {
+    /// An action by id, or `None` for an id this schema did not hand out.
+    pub fn get_action(&self, id: ActionId) -> Option<&ActionDef> {
+        self.actions.get(usize::from(id))
+    }
+
+    /// An action by an id taken from this schema (crate-internal: callers outside use
+    /// [`Schema::get_action`], which cannot panic on a foreign id).
+    pub(crate) fn action(&self, id: ActionId) -> &ActionDef {
         &self.actions[id as usize]
     }
 
@@ -328,8 +340,14 @@ impl Schema {
         did_you_mean(name, self.actions.iter().map(|a| a.name.as_str()))
     }
 
-    /// An enum by id.
-    pub fn enum_def(&self, id: EnumId) -> &EnumDef {
+    /// An enum by id, or `None` for an id this schema did not hand out.
+    pub fn get_enum_def(&self, id: EnumId) -> Option<&EnumDef> {
+        self.enums.get(usize::from(id))
+    }
+
+    /// An enum by an id taken from this schema (crate-internal: callers outside use
+    /// [`Schema::get_enum_def`], which cannot panic on a foreign id).
+    pub(crate) fn enum_def(&self, id: EnumId) -> &EnumDef {
         &self.enums[id as usize]
     }
 
