@@ -583,3 +583,46 @@ fn a_why_not_counts_against_max_concurrency() {
         plain.text()
     );
 }
+
+/// A client that sends `Expect: 100-continue` (curl does for bodies over 1 MiB) is told to go
+/// on before the answer starts, so it never waits out its own timeout (curl's is 1 s).
+#[test]
+fn a_batch_client_that_expects_100_continue_gets_it_first() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let server = Server::start(&["--policies", "policies"]);
+    let line = b"{\"action\":\"approve_mailbx\"}\n";
+    let body: Vec<u8> = line.repeat(40_000);
+    let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert_eq!(
+        status.trim_end(),
+        "HTTP/1.1 100 Continue",
+        "the server answered before asking for the body"
+    );
+    let mut blank = String::new();
+    reader.read_line(&mut blank).unwrap();
+    s.write_all(&body).unwrap();
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.starts_with("HTTP/1.1 200"),
+        "{}",
+        &rest[..rest.len().min(200)]
+    );
+    assert_eq!(
+        rest.matches("\"cause\":\"invalid_request\"").count(),
+        40_000
+    );
+    assert_eq!(server.terminate(), 0);
+}

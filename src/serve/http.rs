@@ -397,6 +397,7 @@ async fn batch(
         CHUNK_BYTES, ChannelReader, LogTo, READ_BYTES, Stopped, decide_stream,
         decide_stream_parallel,
     };
+    use futures_util::StreamExt as _;
     let limit = app.max_batch_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -424,14 +425,21 @@ async fn batch(
     let (snap, revision) = app.snapshot();
     let batch_id: Arc<str> = Arc::from(new_id());
 
-    // The body, piece by piece, to the deciding thread.
+    // The body, piece by piece, to the deciding thread. The first piece is awaited here,
+    // before the answer's head is sent: polling the body is what makes hyper send
+    // `100 Continue` to a client that asked for it (curl does, for bodies over 1 MiB);
+    // a head sent first would leave such a client waiting out its own timeout.
+    let mut data = body.into_data_stream();
+    let mut first = Some(tokio::time::timeout_at(deadline, data.next()).await);
     let (in_tx, in_rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::spawn(async move {
-        use futures_util::StreamExt as _;
-        let mut data = body.into_data_stream();
         let mut total = 0usize;
         loop {
-            let piece = match tokio::time::timeout_at(deadline, data.next()).await {
+            let next = match first.take() {
+                Some(piece) => piece,
+                None => tokio::time::timeout_at(deadline, data.next()).await,
+            };
+            let piece = match next {
                 Ok(None) => break,
                 Ok(Some(Ok(b))) => {
                     total = total.saturating_add(b.len());
