@@ -52,6 +52,14 @@ pub const MAX_SUGGESTION_NAME_CHARS: usize = 64;
 /// with an error naming the action; decisions themselves are unaffected.
 pub const MAX_ANALYSIS_NODES: usize = 1_000_000;
 
+/// Most rules of one action that `check`'s lints analyse. Lints compare rules pairwise
+/// (`subsumed`), so past this an action gets a note that it was not linted.
+pub const MAX_LINT_RULES: usize = 2_000;
+
+/// Most operands of `and`/`or` in one action's rules that `check`'s lints analyse
+/// (`redundant-condition` weighs each operand against its siblings); past it, a note.
+pub const MAX_LINT_OPERANDS: usize = 4_096;
+
 /// Largest file of an audit export bundle, in bytes (`mailgate audit`). A bundle of
 /// 100,000 mailboxes with every annotation is about 150 MB; larger exports are written in
 /// pages, each file at most this size.

@@ -171,6 +171,26 @@ impl Analyzer<'_> {
                 continue;
             };
             let name = set.schema().action(action).name.clone();
+            // Lints compare rules with each other and operands with their siblings: work
+            // that grows faster than the set. Past these limits the action is not linted
+            // (a note says so), never linted partly or guessed; decisions are unaffected.
+            let (n_rules, n_operands) = lint_size(set, action);
+            if n_rules > crate::limits::MAX_LINT_RULES
+                || n_operands > crate::limits::MAX_LINT_OPERANDS
+            {
+                *failed_a = true;
+                report.not_linted.push(NotLinted {
+                    action: name.clone(),
+                    reason: format!(
+                        "it has {n_rules} rules and {n_operands} operands of `and`/`or`, over the \
+                         lint limits ({} rules, {} operands)",
+                        crate::limits::MAX_LINT_RULES,
+                        crate::limits::MAX_LINT_OPERANDS
+                    ),
+                });
+                spoil(set, action, &mut operands);
+                continue;
+            }
             let result = self.model(action).and_then(|m| {
                 lint_action(
                     set,
@@ -244,6 +264,36 @@ impl Analyzer<'_> {
             .sort_by_key(|l| (l.span.file.0, l.span.start, l.code, l.action.clone()));
         report
     }
+}
+
+/// How many rules an action has, and how many operands its rules' `and`s and `or`s have in
+/// all (each node counted once), in one pass over the nodes its rules reach.
+fn lint_size(set: &CompiledSet, action: ActionId) -> (usize, usize) {
+    let plan = &set.plans[action as usize];
+    let mut rules = 0;
+    let mut operands = 0usize;
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut stack = Vec::new();
+    for list in [&plan.deny, &plan.allow] {
+        for r in &list.rules {
+            rules += 1;
+            stack.extend(r.root);
+        }
+    }
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        match set.nodes[n as usize] {
+            Node::And(s, e) | Node::Or(s, e) => {
+                operands += (e - s) as usize;
+                stack.extend_from_slice(&set.kids[s as usize..e as usize]);
+            }
+            Node::Not(k) => stack.push(k),
+            _ => {}
+        }
+    }
+    (rules, operands)
 }
 
 fn describe(s: &Subject) -> String {
