@@ -1,6 +1,6 @@
 //! Lints: what the analysis proves about the rules themselves.
 //!
-//! Every lint is decided on the decision diagrams of [`super::model`], per action, with no
+//! Every lint is decided on the decision diagrams of `super::model`, per action, with no
 //! sampling:
 //!
 //! | code | on | means |

@@ -6,8 +6,8 @@
 //! - **One snapshot per request.** The active [`Snapshot`] sits in an `ArcSwap`; a request
 //!   takes it once and parses, decides and logs with it, so no request ever sees two sets.
 //! - **Reloads** come from a debounced, recursive watch of the policy folder (which
-//!   survives the folder being replaced, see [`watch`]), SIGHUP and `POST /v1/reload`
-//!   (loopback only). They run one at a time, and every one passes the [`gate`]: a set goes
+//!   survives the folder being replaced, see `watch`), SIGHUP and `POST /v1/reload`
+//!   (loopback only). They run one at a time, and every one passes the `gate`: a set goes
 //!   live whole only if it loads, reads the same twice one debounce apart and keeps every
 //!   invariant; otherwise it is refused and the last good set keeps deciding.
 //! - **The decision log** is written by a thread of its own behind a bounded channel; a
