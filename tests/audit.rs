@@ -1015,7 +1015,7 @@ fn the_html_report_escapes_what_the_export_says() {
 
 /// The report in a real browser (headless Chromium): no console errors, the filter and
 /// the "blocked only" toggle hide rows, and every mailbox of the JSON output is in the
-/// DOM with the same decisions. Saves docs/img/audit-report.png.
+/// DOM with the same decisions. Saves a screenshot (into `$MAILGATE_SCREENSHOTS` when set).
 #[test]
 fn the_html_report_works_in_a_browser() {
     let Some(node) = browser_ready("audit report") else {
@@ -1030,7 +1030,12 @@ fn the_html_report_works_in_a_browser() {
     let out = mailgate(&["audit", "--format", "json", BUNDLE]).run();
     out.code(0);
     std::fs::write(&json, &out.stdout).unwrap();
-    let shot = util::repo_path("docs/img/audit-report.png");
+    // The screenshot goes into the temp folder, or into `MAILGATE_SCREENSHOTS` (for example
+    // `docs/img`) when that is set, so a test run never rewrites the docs by itself.
+    let shot = match std::env::var_os("MAILGATE_SCREENSHOTS") {
+        Some(d) => std::path::PathBuf::from(d).join("audit-report.png"),
+        None => dir.join("audit-report.png"),
+    };
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let status = std::process::Command::new(node)
         .arg(util::repo_path("tests/browser/audit-report.mjs"))
