@@ -136,23 +136,7 @@ pub(crate) fn escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Keywords of the language (they never name a `let`, action or attribute).
-pub(crate) const KEYWORDS: &[&str] = &[
-    "let",
-    "rule",
-    "invariant",
-    "allow",
-    "deny",
-    "when",
-    "reason",
-    "and",
-    "or",
-    "not",
-    "in",
-    "contains",
-    "true",
-    "false",
-];
+pub(crate) use crate::syntax::KEYWORDS;
 
 #[cfg(test)]
 mod tests {

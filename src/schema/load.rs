@@ -15,23 +15,7 @@ use rustc_hash::FxHashSet;
 /// segment would become ambiguous.
 const RESERVED_ROOT: &str = "request";
 
-/// The keywords of the policy language: no schema name may be one.
-const KEYWORDS: [&str; 14] = [
-    "let",
-    "rule",
-    "invariant",
-    "allow",
-    "deny",
-    "when",
-    "reason",
-    "and",
-    "or",
-    "not",
-    "in",
-    "contains",
-    "true",
-    "false",
-];
+use crate::syntax::KEYWORDS;
 
 /// An error if policies could not write `name` (an action, attribute, slot, parameter or
 /// enum name): it must be an identifier (letters, digits and `_`, not starting with a

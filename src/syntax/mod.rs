@@ -269,6 +269,26 @@ fn bom_len(text: &str) -> usize {
     }
 }
 
+/// The keywords of the policy language: they never name a `let`, rule, action, attribute,
+/// slot, enum or member (the schema loader refuses such names; the language server never
+/// offers them as names).
+pub const KEYWORDS: [&str; 14] = [
+    "let",
+    "rule",
+    "invariant",
+    "allow",
+    "deny",
+    "when",
+    "reason",
+    "and",
+    "or",
+    "not",
+    "in",
+    "contains",
+    "true",
+    "false",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
