@@ -441,7 +441,11 @@ mod tests {
 
     #[test]
     fn a_tie_goes_to_the_name_that_sorts_first_in_any_order() {
-        for names in [["l2", "l3", "l1x"], ["l3", "l1x", "l2"], ["l1x", "l3", "l2"]] {
+        for names in [
+            ["l2", "l3", "l1x"],
+            ["l3", "l1x", "l2"],
+            ["l1x", "l3", "l2"],
+        ] {
             assert_eq!(
                 did_you_mean("l1", names).as_deref(),
                 Some("did you mean `l1x`?"),
