@@ -894,13 +894,21 @@ impl Server {
             return json!([]);
         };
         let idx = LineIndex::new(&doc.text);
+        let analyzer = scenarios::analyzer(set);
         let mut actions = Vec::new();
+        let mut tried = 0;
         for r in &view.requests {
             let range = idx.range(&doc.text, r.line.clone(), self.encoding);
             if range.start.line < p.range.start.line || range.start.line > p.range.end.line {
                 continue;
             }
-            let Some(comment) = scenarios::why_not_comment(set, &r.request) else {
+            // A whole file selected, or thousands of requests on one line: the first few
+            // are enough for a menu, and each costs an analysis.
+            if tried == scenarios::MAX_WHY_NOT_ACTIONS {
+                break;
+            }
+            tried += 1;
+            let Some(comment) = scenarios::why_not_comment(&analyzer, &r.request) else {
                 continue;
             };
             let line_start = doc.text[..r.line.start].rfind('\n').map_or(0, |i| i + 1);

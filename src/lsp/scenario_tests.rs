@@ -372,3 +372,22 @@ fn closing_a_scenario_clears_its_diagnostics_and_only_scenarios_folders_count() 
     assert_eq!(diagnostics(&sent, "notes.yaml"), None);
     assert_eq!(s.hints("notes.yaml"), vec![]);
 }
+
+#[test]
+fn a_line_of_many_requests_offers_a_bounded_number_of_actions() {
+    let mut s = Session::start(false);
+    let one = "{ action: reject_mailbox, user: alice, mailbox: mine }";
+    let many = vec![one; 100].join(", ");
+    let head = &SCENARIO[..SCENARIO.find("requests:").unwrap()];
+    s.open(FILE, &format!("{head}requests: [{many}]\n"));
+    s.settle();
+    assert_eq!(s.hints(FILE).len(), 100);
+    let r = s.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": uri(FILE) }, "range": { "start": { "line": 7, "character": 0 }, "end": { "line": 7, "character": 0 } }, "context": { "diagnostics": [] } }),
+    );
+    assert_eq!(
+        r["result"].as_array().unwrap().len(),
+        super::scenarios::MAX_WHY_NOT_ACTIONS
+    );
+}

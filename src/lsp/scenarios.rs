@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 /// one thread, so a set outside the analysis's reach must not stall the editor).
 const WHY_NOT_DEADLINE: Duration = Duration::from_secs(5);
 
+/// Most requests one code action request analyses (each costs a why-not analysis).
+pub(crate) const MAX_WHY_NOT_ACTIONS: usize = 20;
+
 /// Whether `path` is one of the scenario files of the policy folder `root`: a `.yaml` or
 /// `.yml` file under `root/scenarios/` (at any depth), the files `mailgate test` reads.
 pub(crate) fn is_scenario(root: &Path, path: &Path) -> bool {
@@ -158,11 +161,16 @@ fn first_line(text: &str, range: Range<usize>) -> Range<usize> {
     start..end
 }
 
+/// An analyzer for the why-not code action: one per request for code actions, so the
+/// requests on the lines asked about share its diagrams and its deadline.
+pub(crate) fn analyzer(set: &CompiledSet) -> Analyzer<'_> {
+    Analyzer::until(set, Instant::now() + WHY_NOT_DEADLINE)
+}
+
 /// The first why-not option of `request` as a YAML comment line (without indentation):
-/// `# would be allowed with: ...`. `None` when no change would flip the decision, or the
-/// set is outside the analysis.
-pub(crate) fn why_not_comment(set: &CompiledSet, request: &Request) -> Option<String> {
-    let analyzer = Analyzer::until(set, Instant::now() + WHY_NOT_DEADLINE);
+/// `# would be allowed with: ...`. `None` when no change would flip the decision, the set
+/// is outside the analysis, or the analysis ran past its deadline.
+pub(crate) fn why_not_comment(analyzer: &Analyzer<'_>, request: &Request) -> Option<String> {
     let cf = analyzer
         .counterfactuals(request, &WhyNotOptions::default())
         .ok()?;
