@@ -12,6 +12,10 @@
 //! - **Hover, definition, completion** read the tokens around the cursor (see
 //!   `features`), so they work while the text is being typed and does not parse.
 //! - **Formatting** is `mailgate fmt`'s: one edit that replaces the whole document.
+//! - **Scenario files** (`scenarios/*.yaml` of a policy folder) are decided with the set
+//!   as loaded for the editor (see `scenarios`): each request's decision is an inlay hint,
+//!   a disagreeing `expect` an error, and a code action adds the first why-not option as a
+//!   comment. A reload of the set decides the open scenario files again.
 //! - **Positions** are converted between byte offsets and the client's UTF-16 (or UTF-8,
 //!   when offered) columns by `text::LineIndex`.
 //!
