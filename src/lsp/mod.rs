@@ -882,24 +882,25 @@ impl Server {
         json!(hints)
     }
 
-    /// Quick fixes of a policy file's diagnostics (see [`code_action`]); in a scenario
-    /// file, for each request on the lines asked about, the first why-not option added as
+    /// The quick fixes the diagnostics carry (see [`quick_fixes`]); in a scenario file
+    /// also, for each request on the lines asked about, the first why-not option added as
     /// a comment above it.
     fn code_action(&self, p: &lt::CodeActionParams) -> Value {
         let Some((doc, view)) = self.scenario(&p.text_document.uri) else {
             return code_action(p);
         };
+        // A did-you-mean of the scenario loader (an unknown id or attribute).
+        let mut actions = quick_fixes(p);
         let Some(set) = doc
             .root
             .as_ref()
             .and_then(|r| self.roots.get(r))
             .and_then(|s| s.analysis.set.as_ref())
         else {
-            return json!([]);
+            return json!(actions);
         };
         let idx = LineIndex::new(&doc.text);
         let analyzer = scenarios::analyzer(set);
-        let mut actions = Vec::new();
         let mut tried = 0;
         for r in &view.requests {
             let range = idx.range(&doc.text, r.line.clone(), self.encoding);
@@ -992,6 +993,11 @@ impl Server {
 
 /// Quick fixes: each diagnostic that carries a did-you-mean replacement offers it.
 fn code_action(p: &lt::CodeActionParams) -> Value {
+    json!(quick_fixes(p))
+}
+
+/// The quick fixes the diagnostics of `p` carry (a lint's edit, or a did-you-mean).
+fn quick_fixes(p: &lt::CodeActionParams) -> Vec<lt::CodeActionOrCommand> {
     let mut actions = Vec::new();
     for d in &p.context.diagnostics {
         if let Some(data) = &d.data
@@ -1044,7 +1050,7 @@ fn code_action(p: &lt::CodeActionParams) -> Value {
             ..Default::default()
         }));
     }
-    json!(actions)
+    actions
 }
 
 /// The parameters of a request, or an `InvalidParams` error.

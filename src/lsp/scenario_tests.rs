@@ -391,3 +391,31 @@ fn a_line_of_many_requests_offers_a_bounded_number_of_actions() {
         super::scenarios::MAX_WHY_NOT_ACTIONS
     );
 }
+
+#[test]
+fn a_misspelled_id_in_a_scenario_has_its_did_you_mean_as_a_quick_fix() {
+    let mut s = Session::start(false);
+    let typo = SCENARIO.replace(
+        "{ action: approve_mailbox, user: alice,",
+        "{ action: approve_mailbox, user: alicee,",
+    );
+    s.open(FILE, &typo);
+    let sent = s.settle();
+    let d = diagnostics(&sent, FILE).unwrap();
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(
+        d[0]["range"],
+        json!({ "start": { "line": 8, "character": 37 }, "end": { "line": 8, "character": 43 } })
+    );
+    let r = s.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": uri(FILE) }, "range": d[0]["range"], "context": { "diagnostics": d } }),
+    );
+    let a = &r["result"][0];
+    assert_eq!(a["title"], "Replace with `alice`", "{r:#}");
+    assert_eq!(
+        a["edit"]["changes"][uri(FILE)][0]["newText"],
+        "alice",
+        "{r:#}"
+    );
+}
