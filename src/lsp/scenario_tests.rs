@@ -419,3 +419,15 @@ fn a_misspelled_id_in_a_scenario_has_its_did_you_mean_as_a_quick_fix() {
         "{r:#}"
     );
 }
+
+#[test]
+fn a_hint_is_one_line_whatever_the_reason_holds() {
+    let mut s = Session::start(false);
+    s.open(
+        "zz-editor.policy",
+        "rule e2e-leave {\n  deny approve_mailbox\n  when true\n  reason \"on\\nleave\"\n}\n",
+    );
+    s.open(FILE, SCENARIO);
+    s.settle();
+    assert_eq!(s.hints(FILE)[0].1, "deny: on leave");
+}

@@ -114,7 +114,8 @@ pub(crate) fn evaluate(set: Option<&CompiledSet>, name: &str, text: &str) -> Sce
                             .unwrap_or_else(|| format!("rule {}", info.id))
                     })
                     .collect();
-                format!("deny: {}", reasons.join("; "))
+                // A hint is one line, whatever a reason holds.
+                format!("deny: {}", reasons.join("; ").replace(['\r', '\n'], " "))
             }
         };
         let tooltip = format!(
