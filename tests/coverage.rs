@@ -52,7 +52,7 @@ fn counts_match_a_hand_computed_table() {
         coverage
             .rules
             .iter()
-            .find(|r| set.rule(r.rule).id == id)
+            .find(|r| set.get_rule(r.rule).unwrap().id == id)
             .unwrap()
     };
     let take_red = by_id("take-red");

@@ -38,7 +38,8 @@ pub(crate) struct Analysis {
 
 impl Analysis {
     /// Loads the set in `root`, with `overlay` (path → text of an open buffer) in place of
-    /// the files on disk. Buffers under `root` that are not on disk yet join the set.
+    /// the files on disk. Buffers under `root` that are not on disk yet join the set, where
+    /// the folder walk would find them (not under a folder starting with `.`).
     pub(crate) fn load(root: &Path, overlay: &HashMap<PathBuf, String>) -> Analysis {
         let (diagnostics, sources, set) = match policy_set::policy_files(&Origin::Dir(root.into()))
         {
@@ -49,7 +50,7 @@ impl Analysis {
                 policy_raws = policy_raws.into_iter().map(|r| apply(r, overlay)).collect();
                 for (path, text) in overlay {
                     let is_policy = path.extension().is_some_and(|e| e == "policy");
-                    if is_policy && path.starts_with(root) && !seen.contains(path) {
+                    if is_policy && crate::files::walk_reaches(root, path) && !seen.contains(path) {
                         seen.push(path.clone());
                         policy_raws.push(RawFile {
                             name: path.display().to_string(),
