@@ -366,11 +366,14 @@ fn closing_a_scenario_clears_its_diagnostics_and_only_scenarios_folders_count() 
     );
     let sent = s.settle();
     assert_eq!(diagnostics(&sent, FILE), Some(vec![]));
-    // A YAML file outside `scenarios/` is not a scenario.
-    s.open("notes.yaml", SCENARIO);
-    let sent = s.settle();
-    assert_eq!(diagnostics(&sent, "notes.yaml"), None);
-    assert_eq!(s.hints("notes.yaml"), vec![]);
+    // A YAML file outside `scenarios/`, or under a hidden folder in it (which `mailgate
+    // test` does not read), is not a scenario.
+    for name in ["notes.yaml", "scenarios/.old/zz-editor.yaml"] {
+        s.open(name, SCENARIO);
+        let sent = s.settle();
+        assert_eq!(diagnostics(&sent, name), None, "{name}");
+        assert_eq!(s.hints(name), vec![], "{name}");
+    }
 }
 
 #[test]

@@ -27,9 +27,10 @@ const WHY_NOT_DEADLINE: Duration = Duration::from_secs(5);
 pub(crate) const MAX_WHY_NOT_ACTIONS: usize = 20;
 
 /// Whether `path` is one of the scenario files of the policy folder `root`: a `.yaml` or
-/// `.yml` file under `root/scenarios/` (at any depth), the files `mailgate test` reads.
+/// `.yml` file under `root/scenarios/` (at any depth, not under a folder starting with
+/// `.`), the files `mailgate test` reads.
 pub(crate) fn is_scenario(root: &Path, path: &Path) -> bool {
-    path.starts_with(root.join("scenarios"))
+    crate::files::walk_reaches(&root.join("scenarios"), path)
         && path
             .extension()
             .and_then(|e| e.to_str())
