@@ -4,6 +4,7 @@
 //! the parsed policy files).
 
 use crate::ast::{InvariantDecl, Item, LetDecl, PolicyFile, RuleDecl};
+use crate::compile::CompiledSet;
 use crate::diagnostics::Diagnostic;
 use crate::policy_set::{self, Origin, RawFile};
 use crate::schema::{self, Schema};
@@ -30,6 +31,9 @@ pub(crate) struct Analysis {
     pub(crate) index: SchemaIndex,
     /// The items of each policy file that parsed.
     pub(crate) policies: Vec<PolicyFile>,
+    /// The compiled set, when the set loaded without errors (scenario files are decided
+    /// with it).
+    pub(crate) set: Option<CompiledSet>,
 }
 
 impl Analysis {
@@ -37,7 +41,8 @@ impl Analysis {
     /// the files on disk. Buffers under `root` that are not on disk yet join the set, where
     /// the folder walk would find them (not under a folder starting with `.`).
     pub(crate) fn load(root: &Path, overlay: &HashMap<PathBuf, String>) -> Analysis {
-        let (diagnostics, sources) = match policy_set::policy_files(&Origin::Dir(root.into())) {
+        let (diagnostics, sources, set) = match policy_set::policy_files(&Origin::Dir(root.into()))
+        {
             Ok((schema_raw, mut policy_raws)) => {
                 let schema_raw = apply(schema_raw, overlay);
                 let mut seen: Vec<PathBuf> =
@@ -65,12 +70,13 @@ impl Analysis {
                                 .iter()
                                 .map(crate::analysis::lint::Lint::to_diagnostic),
                         );
-                        (diags, loaded.set.sources().clone())
+                        let sources = loaded.set.sources().clone();
+                        (diags, sources, Some(loaded.set))
                     }
-                    Err(failure) => (failure.diagnostics, failure.sources),
+                    Err(failure) => (failure.diagnostics, failure.sources, None),
                 }
             }
-            Err(d) => (vec![*d], SourceMap::new()),
+            Err(d) => (vec![*d], SourceMap::new(), None),
         };
         let schema_name = root.join("schema.yaml").display().to_string();
         let schema_file = sources
@@ -94,6 +100,7 @@ impl Analysis {
             schema,
             index,
             policies,
+            set,
         }
     }
 
