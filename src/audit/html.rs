@@ -6,12 +6,12 @@
 //! table (`data-filter`, `data-blocked-only`), pages it (500 rows at a time, so 100,000
 //! mailboxes stay usable) and folds the details.
 
-use super::write::{
-    Decided, Summary, WORKLOADS, describe, escape_controls, reasons_of, step_line, user_name,
-};
-use super::{Bundle, SYNC_ACTIONS};
+use super::write::{Decided, Summary, WORKLOADS, describe, escape_controls, reasons_of, user_name};
+use super::{Auditor, Bundle, SYNC_ACTIONS, SyncClass, UserList};
 use crate::analysis::WhyNotOption;
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
+use std::io::Write;
 
 /// Text as HTML: `&`, `<`, `>`, `"` and `'` escaped, control characters shown as `\x1b`.
 fn esc(text: &str) -> String {
@@ -80,21 +80,32 @@ const SCRIPT: &str = r"
 })();
 ";
 
-/// The report.
-pub(super) fn report(
-    bundle: &Bundle,
+/// A list of users longer than this is written once, in the "Who can do it" section, and
+/// referenced from every step and mailbox that has it: at 20,000 users a list can name
+/// hundreds, and repeating it per mailbox made the report gigabytes.
+const LONG_LIST: usize = 10;
+
+/// The report, written a section at a time (the mailbox table and the details a row at
+/// a time).
+pub(super) fn report<W: Write>(
+    auditor: &Auditor<'_>,
     held: &[Decided],
     users: &[(usize, &str, &str)],
     can_approve: &[u64],
     summary: &Summary,
-) -> String {
-    let mut out = String::with_capacity(4096 + held.len() * 600);
+    w: &mut W,
+) -> std::io::Result<()> {
+    let bundle = auditor.bundle;
+    let mut out = String::with_capacity(1 << 16);
     let org = if bundle.org_name.is_empty() {
         "the organization"
     } else {
         bundle.org_name.as_str()
     };
-    let blocked = held.iter().filter(|d| d.blocked()).count();
+    let blocked = held
+        .iter()
+        .filter(|d| super::write::blocked(&auditor.class(d.class).sync))
+        .count();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -141,8 +152,10 @@ pub(super) fn report(
     tile(&mut out, "", summary.warnings.len(), "data warnings");
     out.push_str("</div></section>\n");
     chart(&mut out, summary);
-    mailbox_table(&mut out, bundle, held);
-    details(&mut out, bundle, held);
+    mailbox_table(&mut out, w, auditor, held)?;
+    let mut lists = Lists::default();
+    details(&mut out, w, auditor, held, &mut lists)?;
+    lists.section(&mut out, w, bundle)?;
     users_table(&mut out, bundle, users, can_approve);
     out.push_str("<section id=\"data-warnings\"><h2>Data warnings</h2>\n");
     if summary.warnings.is_empty() {
@@ -156,9 +169,81 @@ pub(super) fn report(
     }
     out.push_str("</section>\n");
     let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
-    out
+    w.write_all(out.as_bytes())
 }
 
+/// Writes `out` once it holds a good buffer's worth.
+fn spill<W: Write>(out: &mut String, w: &mut W) -> std::io::Result<()> {
+    if out.len() >= 1 << 16 {
+        w.write_all(out.as_bytes())?;
+        out.clear();
+    }
+    Ok(())
+}
+
+/// The long lists of users, each written once and numbered in order of first use.
+#[derive(Default)]
+struct Lists {
+    number: FxHashMap<UserList, usize>,
+    order: Vec<UserList>,
+}
+
+impl Lists {
+    /// The users as people read them: the names of a short list, or a link to a long one.
+    fn names(&mut self, bundle: &Bundle, users: &UserList) -> String {
+        let name = |u: u32| user_name(bundle, u);
+        if users.len() <= LONG_LIST {
+            let names: Vec<&str> = users.iter().map(|&u| name(u)).collect();
+            return esc(&names.join(", "));
+        }
+        let next = self.order.len() + 1;
+        let n = *self.number.entry(users.clone()).or_insert(next);
+        if n == next {
+            self.order.push(users.clone());
+        }
+        format!(
+            "{} users, <a href=\"#who-{n}\">list {n}</a> ({}, …)",
+            users.len(),
+            esc(&users
+                .iter()
+                .take(3)
+                .map(|&u| name(u))
+                .collect::<Vec<_>>()
+                .join(", "))
+        )
+    }
+
+    fn section<W: Write>(
+        &self,
+        out: &mut String,
+        w: &mut W,
+        bundle: &Bundle,
+    ) -> std::io::Result<()> {
+        if self.order.is_empty() {
+            return Ok(());
+        }
+        out.push_str("<section id=\"who-lists\"><h2>Who can do it: the long lists</h2>\n");
+        for (i, users) in self.order.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<details id=\"who-{}\" data-fold open><summary>List {}: {} users</summary><p>",
+                i + 1,
+                i + 1,
+                users.len()
+            );
+            for (k, &u) in users.iter().enumerate() {
+                if k > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&esc(user_name(bundle, u)));
+            }
+            out.push_str("</p></details>\n");
+            spill(out, w)?;
+        }
+        out.push_str("</section>\n");
+        Ok(())
+    }
+}
 /// Blocked mailboxes by reason, as horizontal bars.
 fn chart(out: &mut String, summary: &Summary) {
     out.push_str("<section id=\"chart\"><h2>Blocked mailboxes by reason</h2>\n");
@@ -192,7 +277,13 @@ fn chart(out: &mut String, summary: &Summary) {
     out.push_str("</svg></section>\n");
 }
 
-fn mailbox_table(out: &mut String, bundle: &Bundle, held: &[Decided]) {
+fn mailbox_table<W: Write>(
+    out: &mut String,
+    w: &mut W,
+    auditor: &Auditor<'_>,
+    held: &[Decided],
+) -> std::io::Result<()> {
+    let bundle = auditor.bundle;
     out.push_str(
         "<section id=\"mailboxes\"><h2>Mailboxes</h2>\n<div class=\"controls\">\
 <input type=\"search\" data-filter placeholder=\"Filter by name, address, reason…\" aria-label=\"Filter mailboxes\">\
@@ -205,18 +296,18 @@ fn mailbox_table(out: &mut String, bundle: &Bundle, held: &[Decided]) {
     out.push_str("<th>Reasons</th></tr></thead>\n<tbody>\n");
     for d in held {
         let m = &bundle.mailboxes[d.index];
+        let class = auditor.class(d.class);
         let _ = write!(
             out,
             "<tr data-mailbox-id=\"{}\" data-blocked=\"{}\"><td><a href=\"#d-{}\">{}</a></td><td>{}</td><td>{}</td>",
             esc(&m.id),
-            d.blocked(),
+            super::write::blocked(&class.sync),
             d.index,
             esc(&m.name),
             esc(&m.email),
             esc(m.owner_kind.as_deref().unwrap_or("unknown"))
         );
-        let mut reasons: Vec<String> = Vec::new();
-        for (s, action) in d.sync.iter().zip(SYNC_ACTIONS) {
+        for (s, action) in class.sync.iter().zip(SYNC_ACTIONS) {
             let decision = s.report.decision;
             let _ = write!(
                 out,
@@ -227,18 +318,22 @@ fn mailbox_table(out: &mut String, bundle: &Bundle, held: &[Decided]) {
                     "blocked"
                 }
             );
-            for r in reasons_of(s, action) {
-                if !reasons.contains(&r) {
-                    reasons.push(r);
-                }
-            }
         }
-        let _ = writeln!(out, "<td>{}</td></tr>", esc(&reasons.join("; ")));
+        let _ = writeln!(out, "<td>{}</td></tr>", esc(&class.reasons.join("; ")));
+        spill(out, w)?;
     }
     out.push_str("</tbody></table>\n<p><button type=\"button\" data-more hidden>Show more</button></p></section>\n");
+    Ok(())
 }
 
-fn plan_list(out: &mut String, plan: &WhyNotOption) {
+fn plan_list(
+    out: &mut String,
+    bundle: &Bundle,
+    class: &SyncClass,
+    d: &Decided,
+    plan: &WhyNotOption,
+    lists: &mut Lists,
+) {
     out.push_str("<ol class=\"plan\">");
     for (i, step) in plan.steps.iter().enumerate() {
         let action = step
@@ -251,25 +346,42 @@ fn plan_list(out: &mut String, plan: &WhyNotOption) {
             .iter()
             .filter_map(|&c| plan.changes.get(c).map(crate::analysis::Change::describe))
             .collect();
-        let who = step_line(step);
-        let who = who.strip_prefix(step.text.as_str()).unwrap_or("");
+        let who = match step
+            .action
+            .as_ref()
+            .and_then(|a| class.actions.iter().position(|x| x == a))
+            .and_then(|k| d.who.get(k))
+        {
+            Some(Some(users)) if users.is_empty() => {
+                "(can do it: nobody in this export)".to_owned()
+            }
+            Some(Some(users)) => format!("(can do it: {})", lists.names(bundle, users)),
+            _ => String::new(),
+        };
         let _ = write!(
             out,
-            "<li data-step=\"{}\"{action}>{} <span class=\"who\">{}</span> <code class=\"muted\">[{}]</code></li>",
+            "<li data-step=\"{}\"{action}>{} <span class=\"who\">{who}</span> <code class=\"muted\">[{}]</code></li>",
             i + 1,
             esc(&step.text),
-            esc(who.trim()),
             esc(&changes.join(" and "))
         );
     }
     out.push_str("</ol>");
 }
 
-fn details(out: &mut String, bundle: &Bundle, held: &[Decided]) {
+fn details<W: Write>(
+    out: &mut String,
+    w: &mut W,
+    auditor: &Auditor<'_>,
+    held: &[Decided],
+    lists: &mut Lists,
+) -> std::io::Result<()> {
+    let bundle = auditor.bundle;
     out.push_str("<section id=\"details\"><h2>What to do, per mailbox</h2>\n");
     for d in held {
         let m = &bundle.mailboxes[d.index];
-        let blocked = d.blocked();
+        let class = auditor.class(d.class);
+        let blocked = super::write::blocked(&class.sync);
         let _ = writeln!(
             out,
             "<details id=\"d-{}\" data-details-for=\"{}\" data-fold open><summary>{}{}</summary>",
@@ -282,7 +394,7 @@ fn details(out: &mut String, bundle: &Bundle, held: &[Decided]) {
                 " — syncs"
             }
         );
-        for (i, s) in d.sync.iter().enumerate() {
+        for (i, s) in class.sync.iter().enumerate() {
             if s.report.decision == "allow" {
                 let _ = writeln!(out, "<p>{}: syncs</p>", esc(WORKLOADS[i]));
                 continue;
@@ -296,7 +408,7 @@ fn details(out: &mut String, bundle: &Bundle, held: &[Decided]) {
             match plans.first() {
                 Some(p) if p.warning().is_none() => {
                     out.push_str("<p>To fix:</p>");
-                    plan_list(out, p);
+                    plan_list(out, bundle, class, d, p, lists);
                 }
                 Some(_) => out.push_str("<p>To fix: no plan without a warning.</p>"),
                 None => match &s.hint {
@@ -314,29 +426,30 @@ fn details(out: &mut String, bundle: &Bundle, held: &[Decided]) {
                     "<p class=\"warn\">Not recommended ({}):</p>",
                     esc(p.warning().unwrap_or_default())
                 );
-                plan_list(out, p);
+                plan_list(out, bundle, class, d, p, lists);
             }
             for e in &s.report.errors {
                 let _ = write!(out, "<p class=\"warn\">error: {}</p>", esc(e));
             }
             out.push('\n');
         }
-        let approvers: Vec<&str> = d.approvers.iter().map(|&u| user_name(bundle, u)).collect();
-        let approvers = if approvers.is_empty() {
-            match &d.nobody {
+        let approvers = if d.approvers.is_empty() {
+            esc(&match &d.nobody {
                 Some(why) => format!("nobody: {why}"),
                 None => "nobody in this export".to_owned(),
-            }
+            })
         } else {
-            approvers.join(", ")
+            lists.names(bundle, &d.approvers)
         };
-        let _ = writeln!(out, "<p>Who can approve it: {}</p>", esc(&approvers));
+        let _ = writeln!(out, "<p>Who can approve it: {approvers}</p>");
         for w in &m.warnings {
             let _ = writeln!(out, "<p class=\"warn\">warning: {}</p>", esc(w));
         }
         out.push_str("</details>\n");
+        spill(out, w)?;
     }
     out.push_str("</section>\n");
+    Ok(())
 }
 
 fn users_table(
