@@ -12,6 +12,7 @@ use crate::analysis::WhyNotOption;
 use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::io::Write;
+use std::rc::Rc;
 
 /// Text as HTML: `&`, `<`, `>`, `"` and `'` escaped, control characters shown as `\x1b`.
 fn esc(text: &str) -> String {
@@ -47,6 +48,7 @@ td[data-decision=allow]{color:var(--ok)}td[data-decision=deny]{color:var(--bad);
 .controls input[type=search]{padding:6px 8px;min-width:320px;border:1px solid var(--line);border-radius:6px}
 details{border:1px solid var(--line);border-radius:8px;padding:6px 12px;margin:8px 0}
 summary{cursor:pointer;font-weight:600}
+details[data-fold]{content-visibility:auto;contain-intrinsic-size:auto 40px}
 .warn{color:var(--warn)}.who{color:var(--muted)}
 ol.plan li{margin:2px 0}
 svg text{font:12px system-ui,sans-serif;fill:#1f2328}
@@ -152,9 +154,10 @@ pub(super) fn report<W: Write>(
     tile(&mut out, "", summary.warnings.len(), "data warnings");
     out.push_str("</div></section>\n");
     chart(&mut out, summary);
-    mailbox_table(&mut out, w, auditor, held)?;
+    let groups = Groups::new(auditor, held);
+    mailbox_table(&mut out, w, auditor, held, &groups)?;
     let mut lists = Lists::default();
-    details(&mut out, w, auditor, held, &mut lists)?;
+    details(&mut out, w, auditor, held, &groups, &mut lists)?;
     lists.section(&mut out, w, bundle)?;
     users_table(&mut out, bundle, users, can_approve);
     out.push_str("<section id=\"data-warnings\"><h2>Data warnings</h2>\n");
@@ -181,12 +184,19 @@ fn spill<W: Write>(out: &mut String, w: &mut W) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The long lists of users, each written once and numbered in order of first use.
+/// The long lists of users, each written once and numbered in order of first use. A
+/// list that differs from a numbered one in a few users (a mailbox's own user, who may
+/// or may not approve it) is shown as that list with or without them.
 #[derive(Default)]
 struct Lists {
-    number: FxHashMap<UserList, usize>,
+    /// How each long list seen is shown.
+    shown: FxHashMap<UserList, String>,
+    /// The numbered lists, in order.
     order: Vec<UserList>,
 }
+
+/// Most users a list may differ by to be shown as another list with or without them.
+const NEAR: usize = 3;
 
 impl Lists {
     /// The users as people read them: the names of a short list, or a link to a long one.
@@ -196,21 +206,37 @@ impl Lists {
             let names: Vec<&str> = users.iter().map(|&u| name(u)).collect();
             return esc(&names.join(", "));
         }
-        let next = self.order.len() + 1;
-        let n = *self.number.entry(users.clone()).or_insert(next);
-        if n == next {
-            self.order.push(users.clone());
+        if let Some(shown) = self.shown.get(users) {
+            return shown.clone();
         }
-        format!(
-            "{} users, <a href=\"#who-{n}\">list {n}</a> ({}, …)",
-            users.len(),
-            esc(&users
-                .iter()
-                .take(3)
-                .map(|&u| name(u))
-                .collect::<Vec<_>>()
-                .join(", "))
-        )
+        // The most recent numbered lists only: a list alike is usually one of the few the
+        // export has, and the search must not grow with the number of lists.
+        let skip = self.order.len().saturating_sub(64);
+        let near = self.order.iter().enumerate().skip(skip).find_map(|(i, l)| {
+            (l.len().abs_diff(users.len()) <= NEAR)
+                .then(|| difference(l, users))
+                .flatten()
+                .map(|d| (i + 1, d))
+        });
+        let shown = match near {
+            Some((n, (without, with))) => {
+                let mut s = format!("{} users: <a href=\"#who-{n}\">list {n}</a>", users.len());
+                for (word, set) in [("without", without), ("and", with)] {
+                    if !set.is_empty() {
+                        let names: Vec<&str> = set.iter().map(|&u| name(u)).collect();
+                        let _ = write!(s, " {word} {}", esc(&names.join(", ")));
+                    }
+                }
+                s
+            }
+            None => {
+                self.order.push(users.clone());
+                let n = self.order.len();
+                format!("{} users: <a href=\"#who-{n}\">list {n}</a>", users.len())
+            }
+        };
+        self.shown.insert(users.clone(), shown.clone());
+        shown
     }
 
     fn section<W: Write>(
@@ -282,6 +308,7 @@ fn mailbox_table<W: Write>(
     w: &mut W,
     auditor: &Auditor<'_>,
     held: &[Decided],
+    groups: &Groups,
 ) -> std::io::Result<()> {
     let bundle = auditor.bundle;
     out.push_str(
@@ -294,7 +321,7 @@ fn mailbox_table<W: Write>(
         let _ = write!(out, "<th>{}</th>", esc(w));
     }
     out.push_str("<th>Reasons</th></tr></thead>\n<tbody>\n");
-    for d in held {
+    for (i, d) in held.iter().enumerate() {
         let m = &bundle.mailboxes[d.index];
         let class = auditor.class(d.class);
         let _ = write!(
@@ -302,7 +329,7 @@ fn mailbox_table<W: Write>(
             "<tr data-mailbox-id=\"{}\" data-blocked=\"{}\"><td><a href=\"#d-{}\">{}</a></td><td>{}</td><td>{}</td>",
             esc(&m.id),
             super::write::blocked(&class.sync),
-            d.index,
+            groups.anchor(held, i),
             esc(&m.name),
             esc(&m.email),
             esc(m.owner_kind.as_deref().unwrap_or("unknown"))
@@ -331,6 +358,7 @@ fn plan_list(
     bundle: &Bundle,
     class: &SyncClass,
     d: &Decided,
+    shared: Option<&(Vec<Option<Own>>, Own)>,
     plan: &WhyNotOption,
     lists: &mut Lists,
 ) {
@@ -350,13 +378,18 @@ fn plan_list(
             .action
             .as_ref()
             .and_then(|a| class.actions.iter().position(|x| x == a))
-            .and_then(|k| d.who.get(k))
         {
-            Some(Some(users)) if users.is_empty() => {
-                "(can do it: nobody in this export)".to_owned()
-            }
-            Some(Some(users)) => format!("(can do it: {})", lists.names(bundle, users)),
-            _ => String::new(),
+            Some(k) => match (d.who.get(k), shared.map(|s| s.0.get(k))) {
+                (Some(Some(users)), shared) => {
+                    let shared = shared.flatten().and_then(Option::as_ref);
+                    match users_text(lists, bundle, users, shared) {
+                        None => "(can do it: nobody in this export)".to_owned(),
+                        Some(names) => format!("(can do it: {names})"),
+                    }
+                }
+                _ => String::new(),
+            },
+            None => String::new(),
         };
         let _ = write!(
             out,
@@ -369,31 +402,148 @@ fn plan_list(
     out.push_str("</ol>");
 }
 
+/// The mailboxes whose details are the same but for their names: same sync decisions,
+/// same warnings, and the same lists of users once each mailbox's own users (those whose
+/// UPN is its email, who may approve their own mailbox) are set aside. Each group's
+/// details are written once, so an export of 100,000 mailboxes has a few hundred blocks
+/// of "what to do", not 100,000.
+struct Groups {
+    /// Per group: its mailboxes (indices into the held mailboxes), in export order.
+    members: Vec<Vec<usize>>,
+    /// Per group: its lists without the mailboxes' own users, and whether the mailboxes'
+    /// own users are in them: per action of the plans, then the approvers.
+    lists: Vec<(Vec<Option<Own>>, Own)>,
+    /// Per held mailbox: its group.
+    of: Vec<usize>,
+}
+
+/// A list of users without the mailbox's own users, and whether they are in it.
+type Own = (UserList, bool);
+
+type GroupKey<'a> = (
+    u32,
+    Vec<Option<Own>>,
+    Own,
+    &'a Option<Rc<str>>,
+    &'a [String],
+);
+
+impl Groups {
+    fn new(auditor: &Auditor<'_>, held: &[Decided]) -> Self {
+        let bundle = auditor.bundle;
+        let mut index: FxHashMap<GroupKey<'_>, usize> = FxHashMap::default();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut lists = Vec::new();
+        let mut of = Vec::with_capacity(held.len());
+        for (i, d) in held.iter().enumerate() {
+            let m = &bundle.mailboxes[d.index];
+            let own = auditor.own_users(m);
+            let split = |l: &UserList| -> Own {
+                if own.iter().any(|u| l.binary_search(u).is_ok()) {
+                    let rest: Vec<u32> = l.iter().copied().filter(|u| !own.contains(u)).collect();
+                    (UserList::from(rest), true)
+                } else {
+                    (l.clone(), false)
+                }
+            };
+            let who: Vec<Option<Own>> = d.who.iter().map(|w| w.as_ref().map(split)).collect();
+            let key = (
+                d.class,
+                who,
+                split(&d.approvers),
+                &d.nobody,
+                m.warnings.as_slice(),
+            );
+            let next = members.len();
+            let g = *index.entry(key.clone()).or_insert(next);
+            if g == next {
+                members.push(Vec::new());
+                lists.push((key.1, key.2));
+            }
+            members[g].push(i);
+            of.push(g);
+        }
+        Groups { members, lists, of }
+    }
+
+    /// The id of the details of the group of held mailbox `i`: `d-` and the export index
+    /// of its first mailbox.
+    fn anchor(&self, held: &[Decided], i: usize) -> usize {
+        held[self.members[self.of[i]][0]].index
+    }
+}
+
+/// Who can do something, as a report shows it, or `None` when nobody can: the names of
+/// a mailbox's own list, or for a group the list shared and each mailbox's own user.
+fn users_text(
+    lists: &mut Lists,
+    bundle: &Bundle,
+    mine: &UserList,
+    shared: Option<&Own>,
+) -> Option<String> {
+    match shared {
+        None => (!mine.is_empty()).then(|| lists.names(bundle, mine)),
+        Some((rest, own)) => match (rest.is_empty(), own) {
+            (true, false) => None,
+            (true, true) => Some("each mailbox's own user".to_owned()),
+            (false, false) => Some(lists.names(bundle, rest)),
+            (false, true) => Some(format!(
+                "{}, and each mailbox's own user",
+                lists.names(bundle, rest)
+            )),
+        },
+    }
+}
+
 fn details<W: Write>(
     out: &mut String,
     w: &mut W,
     auditor: &Auditor<'_>,
     held: &[Decided],
+    groups: &Groups,
     lists: &mut Lists,
 ) -> std::io::Result<()> {
     let bundle = auditor.bundle;
     out.push_str("<section id=\"details\"><h2>What to do, per mailbox</h2>\n");
-    for d in held {
+    for (g, group) in groups.members.iter().enumerate() {
+        let d = &held[group[0]];
+        // A group of one shows its own lists; a larger group the lists it shares.
+        let shared = (group.len() > 1).then(|| &groups.lists[g]);
         let m = &bundle.mailboxes[d.index];
         let class = auditor.class(d.class);
         let blocked = super::write::blocked(&class.sync);
+        let ids: Vec<String> = group
+            .iter()
+            .map(|&i| esc(&bundle.mailboxes[held[i].index].id))
+            .collect();
+        let what = if group.len() == 1 {
+            esc(&describe(m))
+        } else {
+            format!("{} mailboxes alike", group.len())
+        };
         let _ = writeln!(
             out,
-            "<details id=\"d-{}\" data-details-for=\"{}\" data-fold open><summary>{}{}</summary>",
+            "<details id=\"d-{}\" data-details-for=\"{}\" data-fold open><summary>{what}{}</summary>",
             d.index,
-            esc(&m.id),
-            esc(&describe(m)),
+            ids.join(" "),
             if blocked {
                 " — blocked"
             } else {
                 " — syncs"
             }
         );
+        if group.len() > 1 {
+            out.push_str("<ul class=\"members\">");
+            for &i in group {
+                let _ = write!(
+                    out,
+                    "<li>{}</li>",
+                    esc(&describe(&bundle.mailboxes[held[i].index]))
+                );
+                spill(out, w)?;
+            }
+            out.push_str("</ul>\n");
+        }
         for (i, s) in class.sync.iter().enumerate() {
             if s.report.decision == "allow" {
                 let _ = writeln!(out, "<p>{}: syncs</p>", esc(WORKLOADS[i]));
@@ -408,7 +558,7 @@ fn details<W: Write>(
             match plans.first() {
                 Some(p) if p.warning().is_none() => {
                     out.push_str("<p>To fix:</p>");
-                    plan_list(out, bundle, class, d, p, lists);
+                    plan_list(out, bundle, class, d, shared, p, lists);
                 }
                 Some(_) => out.push_str("<p>To fix: no plan without a warning.</p>"),
                 None => match &s.hint {
@@ -426,21 +576,20 @@ fn details<W: Write>(
                     "<p class=\"warn\">Not recommended ({}):</p>",
                     esc(p.warning().unwrap_or_default())
                 );
-                plan_list(out, bundle, class, d, p, lists);
+                plan_list(out, bundle, class, d, shared, p, lists);
             }
             for e in &s.report.errors {
                 let _ = write!(out, "<p class=\"warn\">error: {}</p>", esc(e));
             }
             out.push('\n');
         }
-        let approvers = if d.approvers.is_empty() {
-            esc(&match &d.nobody {
-                Some(why) => format!("nobody: {why}"),
-                None => "nobody in this export".to_owned(),
-            })
-        } else {
-            lists.names(bundle, &d.approvers)
-        };
+        let approvers = users_text(lists, bundle, &d.approvers, shared.map(|s| &s.1))
+            .unwrap_or_else(|| {
+                esc(&match &d.nobody {
+                    Some(why) => format!("nobody: {why}"),
+                    None => "nobody in this export".to_owned(),
+                })
+            });
         let _ = writeln!(out, "<p>Who can approve it: {approvers}</p>");
         for w in &m.warnings {
             let _ = writeln!(out, "<p class=\"warn\">warning: {}</p>", esc(w));
@@ -485,4 +634,36 @@ fn users_table(
         );
     }
     out.push_str("</tbody></table></section>\n");
+}
+
+/// The users of `from` not in `to`, and of `to` not in `from` (both sorted), if they are
+/// [`NEAR`] or fewer in all.
+fn difference(from: &[u32], to: &[u32]) -> Option<(Vec<u32>, Vec<u32>)> {
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    let (mut i, mut k) = (0, 0);
+    while i < from.len() || k < to.len() {
+        match (from.get(i), to.get(k)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                k += 1;
+            }
+            (Some(&a), Some(&b)) if a < b => {
+                without.push(a);
+                i += 1;
+            }
+            (Some(&a), None) => {
+                without.push(a);
+                i += 1;
+            }
+            (_, Some(&b)) => {
+                with.push(b);
+                k += 1;
+            }
+            (None, None) => break,
+        }
+        if without.len() + with.len() > NEAR {
+            return None;
+        }
+    }
+    Some((without, with))
 }

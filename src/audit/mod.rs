@@ -620,6 +620,15 @@ impl<'a> Auditor<'a> {
             .or_insert(next)
     }
 
+    /// The mailbox's own users: those whose UPN is its email (who may approve their own
+    /// mailbox), in export order.
+    pub(crate) fn own_users(&self, m: &Mailbox) -> &[u32] {
+        self.approvals
+            .by_upn
+            .get(&m.email_key)
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// When nobody may approve `m`: the reasons of the deny rules that stop the first
     /// user of the export, if a deny rule stops them (an already approved address, say).
     pub fn why_nobody(&mut self, m: &Mailbox) -> Result<Option<String>, AuditError> {
