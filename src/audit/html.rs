@@ -435,8 +435,17 @@ impl Groups {
         let mut members: Vec<Vec<usize>> = Vec::new();
         let mut lists = Vec::new();
         let mut of = Vec::with_capacity(held.len());
+        // Classes by what they decide (an auditor that reuses nothing has a class per
+        // mailbox, alike or not).
+        let mut same: FxHashMap<String, u32> = FxHashMap::default();
+        let mut canonical: FxHashMap<u32, u32> = FxHashMap::default();
         for (i, d) in held.iter().enumerate() {
             let m = &bundle.mailboxes[d.index];
+            let class = *canonical.entry(d.class).or_insert_with(|| {
+                *same
+                    .entry(format!("{:?}", auditor.class(d.class)))
+                    .or_insert(d.class)
+            });
             let own = auditor.own_users(m);
             let split = |l: &UserList| -> Own {
                 if own.iter().any(|u| l.binary_search(u).is_ok()) {
@@ -448,7 +457,7 @@ impl Groups {
             };
             let who: Vec<Option<Own>> = d.who.iter().map(|w| w.as_ref().map(split)).collect();
             let key = (
-                d.class,
+                class,
                 who,
                 split(&d.approvers),
                 &d.nobody,
