@@ -391,10 +391,8 @@ impl<'a> Auditor<'a> {
     /// the first of its class.
     pub fn sync_class(&mut self, m: &Mailbox, hint: bool) -> Result<u32, AuditError> {
         let key = (m.attrs.json().to_owned(), self.email_if_read(m), hint);
-        if self.memo {
-            if let Some(&c) = self.sync_index.get(&key) {
-                return Ok(c);
-            }
+        if let Some(&c) = self.sync_index.get(&key).filter(|_| self.memo) {
+            return Ok(c);
         }
         self.count(|w| w.sync_classes += 1);
         let mut sync = Vec::with_capacity(SYNC_ACTIONS.len());
@@ -411,10 +409,8 @@ impl<'a> Auditor<'a> {
                 // Those without a warning first, each group still cheapest first.
                 plans.sort_by_key(|o| o.warning().is_some());
                 for step in plans.iter().flat_map(|p| &p.steps) {
-                    if let Some(action) = &step.action {
-                        if !actions.contains(action) {
-                            actions.push(action.clone());
-                        }
+                    if let Some(action) = step.action.as_ref().filter(|a| !actions.contains(a)) {
+                        actions.push(action.clone());
                     }
                 }
                 d.plans = Some(plans);
@@ -495,10 +491,13 @@ impl<'a> Auditor<'a> {
         if names == ["user", "mailbox"] && def.params.is_empty() {
             return self.users_allowed(m, action).map(Some);
         }
-        if self.memo {
-            if let Some(found) = self.approvals.user_actions.get(action) {
-                return Ok(found.clone());
-            }
+        if let Some(found) = self
+            .approvals
+            .user_actions
+            .get(action)
+            .filter(|_| self.memo)
+        {
+            return Ok(found.clone());
         }
         let which = match action {
             "change_approval_settings" => Some(0),

@@ -211,7 +211,7 @@ pub fn write_report_with<W: Write>(
     }
     let mut json = JsonWriter::new(bundle);
     // Mailboxes per class of sync decisions, for the summary's counts.
-    let mut per_class: Vec<u64> = Vec::new();
+    let mut per_class: Vec<usize> = Vec::new();
     let mut held = Vec::new();
     for (index, m) in bundle.mailboxes.iter().enumerate() {
         let class = auditor.sync_class(m, format == Format::Text)?;
@@ -257,11 +257,11 @@ pub fn write_report_with<W: Write>(
         let class = auditor.class(u32::try_from(c).unwrap_or(u32::MAX));
         for (d, action) in class.sync.iter().zip(SYNC_ACTIONS) {
             if d.report.decision == "deny" {
-                *summary.blocked.entry(action.to_owned()).or_default() += n as usize;
+                *summary.blocked.entry(action.to_owned()).or_default() += n;
             }
         }
         for r in &class.reasons {
-            *summary.by_reason.entry(r.clone()).or_default() += n as usize;
+            *summary.by_reason.entry(r.clone()).or_default() += n;
         }
     }
     if format == Format::Csv {
@@ -421,7 +421,7 @@ impl JsonWriter {
             let Some((at, i, len)) = next else { break };
             pieces.push(Piece::Raw(text[..at].to_owned()));
             pieces.push(Piece::Who(i));
-            text = text[at + len..].to_owned();
+            text = text.split_off(at + len);
         }
         pieces.push(Piece::Raw(text));
         pieces
