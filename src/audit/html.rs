@@ -3,8 +3,9 @@
 //! Everything is inline (style, script, the chart as SVG) and the only links are
 //! fragments; a Content-Security-Policy forbids loading anything else. Without script
 //! every row and detail is in the document and shown; the script only filters the mailbox
-//! table (`data-filter`, `data-blocked-only`), pages it (500 rows at a time, so 100,000
-//! mailboxes stay usable) and folds the details.
+//! table (`data-filter`, `data-blocked-only`), pages it (500 rows at a time) and folds the
+//! details. For 100,000 mailboxes to stay usable, a long list of users is written once
+//! and linked (`Lists`), and mailboxes alike share one block of details (`Groups`).
 
 use super::write::{Decided, Summary, WORKLOADS, describe, escape_controls, reasons_of, user_name};
 use super::{Auditor, Bundle, SYNC_ACTIONS, SyncClass, UserList};

@@ -1,8 +1,9 @@
 //! The audit's three outputs: JSON Lines (one record per mailbox, then per user, then a
 //! summary), CSV (one row per mailbox) and a text report for people (blocked mailboxes
 //! first, each with what to do; then who can approve what; then the summary). JSON and
-//! CSV are written as the mailboxes are decided; the text report holds the decided
-//! mailboxes to put the blocked ones first.
+//! CSV are written as the mailboxes are decided; the text and HTML reports hold each
+//! decided mailbox as a few words (its class of sync decisions and its shared user lists,
+//! `Decided`) and write it a mailbox at a time, so no report is built in memory.
 
 use super::{
     AuditDecision, AuditError, Auditor, Bundle, Mailbox, SYNC_ACTIONS, SyncClass, UserList,
@@ -169,7 +170,7 @@ pub fn write_report<W: Write>(
     write_report_with(&mut Auditor::new(set, bundle), format, out)
 }
 
-/// [`write_report`] with a given auditor (one made by [`Auditor::without_memo`], say, or
+/// [`write_report`] with a given auditor (one made by `Auditor::without_memo`, say, or
 /// one whose [`Auditor::work`] is read afterwards).
 pub fn write_report_with<W: Write>(
     auditor: &mut Auditor<'_>,
