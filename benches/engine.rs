@@ -212,7 +212,7 @@ fn scaling(c: &mut Criterion) {
             assert_eq!(
                 d.rules
                     .iter()
-                    .map(|&r| set.rule(r).id.as_str())
+                    .map(|&r| set.get_rule(r).unwrap().id.as_str())
                     .collect::<Vec<_>>(),
                 ["r0"],
                 "{label}/{rules}: the request should match exactly rule r0"

@@ -8,12 +8,15 @@
 //!    and p99 latency (closed loop: each connection sends its next request when the last
 //!    answer arrived);
 //! 2. stops that server, starts another with `--threads 2` and no pinning (a batch
-//!    streams: one pool thread decides its lines as they arrive while the runtime
-//!    threads move the bytes), posts a large JSON Lines body to `POST /v1/batch` a few
-//!    times, sending while reading the answer, and reports lines/s (median).
+//!    streams: its body is cut into ordered chunks of whole lines, decided on every free
+//!    pool thread and written back in order, while the runtime threads move the bytes),
+//!    posts a large JSON Lines body to `POST /v1/batch` a few times, sending while
+//!    reading the answer, and reports lines/s (median).
 //!
 //! Sizes: `MAILGATE_LOAD_REQUESTS` (default 100000), `MAILGATE_LOAD_CONNECTIONS` (32),
-//! `MAILGATE_LOAD_BATCH_LINES` (200000).
+//! `MAILGATE_LOAD_BATCH_LINES` (200000). `MAILGATE_LOAD_BIN` runs another `mailgate`
+//! binary (to compare builds side by side), and `MAILGATE_LOAD_SERVE_ARGS` adds arguments
+//! to both servers (for example `--decision-log /tmp/log.jsonl`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -147,7 +150,10 @@ fn main() {
 /// Starts the release binary on a free port with `--threads threads`, pinned to core 0
 /// when `pin`; returns it and its address.
 fn start_server(pin: bool, threads: &str) -> (std::process::Child, SocketAddr) {
-    let exe = env!("CARGO_BIN_EXE_mailgate");
+    let exe = std::env::var("MAILGATE_LOAD_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mailgate").to_owned());
+    let exe = exe.as_str();
+    let extra = std::env::var("MAILGATE_LOAD_SERVE_ARGS").unwrap_or_default();
     let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
     let serve_args = [
         "serve",
@@ -169,6 +175,7 @@ fn start_server(pin: bool, threads: &str) -> (std::process::Child, SocketAddr) {
     };
     let mut child = cmd
         .args(serve_args)
+        .args(extra.split_whitespace())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -41,7 +41,7 @@ impl ConditionCount {
 /// The counts of one rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleCount {
-    /// The rule (an index for [`CompiledSet::rule`]).
+    /// The rule (an index for [`CompiledSet::get_rule`]).
     pub rule: u32,
     /// Names of the actions it is about, in schema order.
     pub actions: Vec<String>,

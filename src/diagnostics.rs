@@ -332,7 +332,9 @@ pub fn a(name: &str) -> &'static str {
     }
 }
 
-/// The closest candidate to `name`, if one is close enough to be a likely typo.
+/// The closest candidate to `name`, if one is close enough to be a likely typo (of the
+/// first [`MAX_SUGGESTION_CANDIDATES`](crate::limits::MAX_SUGGESTION_CANDIDATES); among
+/// equally close ones, the one that sorts first).
 ///
 /// Case differences count as near-misses, so `system administrator` suggests
 /// `System Administrator`.
@@ -349,24 +351,108 @@ where
         return None;
     }
     let lower = name.to_lowercase();
+    let name_bag = Bag::of(&lower);
     let mut best: Option<(usize, &str)> = None;
     for c in candidates.into_iter().take(MAX_SUGGESTION_CANDIDATES) {
         let c_len = c.chars().count();
         let limit = (len.max(c_len) / 3).max(1);
-        if len.abs_diff(c_len) > limit {
+        if len.abs_diff(c_len) > limit || name_bag.distance(&Bag::of(c)) > limit {
             continue;
         }
-        let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+        // Optimal string alignment: edits and adjacent swaps, without the per-call hash map
+        // of the unrestricted Damerau-Levenshtein distance (a typo is rarely more).
+        let d = strsim::osa_distance(&lower, &c.to_lowercase());
+        // Ties go to the name that sorts first, so a suggestion never depends on the
+        // order the caller's map happens to iterate in.
+        if d <= limit && best.is_none_or(|(bd, bc)| (d, c) < (bd, bc)) {
             best = Some((d, c));
         }
     }
     best.map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
+/// The letters of a name, lower-cased and counted in 32 buckets: a cheap lower bound on
+/// the edit distance between two names, so most candidates are ruled out without one.
+///
+/// Each insertion, deletion or substitution changes the difference between two bags by at
+/// most one, and a swap of neighbours not at all; sharing buckets only hides differences.
+/// So [`Bag::distance`] never exceeds the optimal-string-alignment distance.
+struct Bag([i32; 32]);
+
+impl Bag {
+    fn of(s: &str) -> Self {
+        let mut counts = [0; 32];
+        for c in s.chars().flat_map(char::to_lowercase) {
+            counts[c as usize % 32] += 1;
+        }
+        Bag(counts)
+    }
+
+    /// The larger of what `self` has that `other` lacks, and the reverse.
+    fn distance(&self, other: &Bag) -> usize {
+        let (mut more, mut fewer) = (0, 0);
+        for (a, b) in self.0.iter().zip(&other.0) {
+            let d = a - b;
+            if d > 0 {
+                more += d;
+            } else {
+                fewer -= d;
+            }
+        }
+        usize::try_from(more.max(fewer)).unwrap_or(usize::MAX)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bag_distance_never_exceeds_the_edit_distance() {
+        let names = [
+            "approve_mailbox",
+            "aprove_mailbox",
+            "approve_mialbox",
+            "System Administrator",
+            "system administrator",
+            "Sytem Administrator",
+            "l123",
+            "m123",
+            "l4567",
+            "",
+            "a",
+            "ü",
+            "Ü",
+            "ab",
+            "ba",
+            "Delegated Mailbox Approver",
+            "exchange_online",
+        ];
+        for a in names {
+            for b in names {
+                let (la, lb) = (a.to_lowercase(), b.to_lowercase());
+                assert!(
+                    Bag::of(a).distance(&Bag::of(b)) <= strsim::osa_distance(&la, &lb),
+                    "{a} / {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_name_that_sorts_first_in_any_order() {
+        for names in [
+            ["l2", "l3", "l1x"],
+            ["l3", "l1x", "l2"],
+            ["l1x", "l3", "l2"],
+        ] {
+            assert_eq!(
+                did_you_mean("l1", names).as_deref(),
+                Some("did you mean `l1x`?"),
+                "{names:?}"
+            );
+        }
+    }
 
     #[test]
     fn suggests_close_names_only() {

@@ -75,6 +75,19 @@ pub fn check_inside(root: &Path, path: &Path, what: &str) -> Result<PathBuf, Str
     Ok(canon)
 }
 
+/// Whether [`walk`] of `dir` would reach `path`: it lies under `dir` (compared as written,
+/// as editors name open files) and no entry on the way, the file included, starts with
+/// `.`. The language server holds unsaved buffers to this, so a buffer opened inside a
+/// Kubernetes config map's `..data/` folder does not join the set twice.
+pub fn walk_reaches(dir: &Path, path: &Path) -> bool {
+    path.strip_prefix(dir).is_ok_and(|rel| {
+        rel.components().all(|c| match c {
+            std::path::Component::Normal(name) => !name.to_string_lossy().starts_with('.'),
+            _ => false,
+        })
+    })
+}
+
 /// Every file under `dir` (any depth) whose path `keep` accepts, in [`load_order`], each
 /// real file once. Entries starting with `.` are skipped; links to folders are not
 /// followed (so a link loop cannot hang the walk); a kept entry that resolves outside

@@ -66,7 +66,8 @@ fn option_units(cf: &Counterfactuals) -> BTreeSet<BTreeSet<Unit>> {
 
 /// The index of `path` in the request's layout.
 fn index_of(set: &CompiledSet, r: &Request, path: &str) -> usize {
-    set.layout(r.action)
+    set.get_layout(r.action)
+        .unwrap()
         .paths
         .iter()
         .position(|p| p == path)
@@ -76,7 +77,7 @@ fn index_of(set: &CompiledSet, r: &Request, path: &str) -> usize {
 /// Applies one change to a request.
 fn apply(set: &CompiledSet, r: &mut Request, c: &mailgate::analysis::Change) {
     let i = index_of(set, r, &c.path);
-    let ty = set.layout(r.action).types[i];
+    let ty = set.get_layout(r.action).unwrap().types[i];
     let v = match (c.op, ty) {
         (ChangeOp::Add | ChangeOp::Remove, Type::Set(e)) => {
             let m = set
@@ -298,7 +299,7 @@ const STRINGS: &[&str] = &["", "a@contoso.com", "b@contoso.com", "support@contos
 fn random_request(set: &CompiledSet, action: usize, picks: &[u64]) -> Request {
     let action = u16::try_from(action % set.schema().actions.len()).unwrap();
     let mut r = set.new_request(action);
-    let types = set.layout(action).types.clone();
+    let types = set.get_layout(action).unwrap().types.clone();
     for (i, ty) in types.into_iter().enumerate() {
         let p = picks.get(i).copied().unwrap_or(0);
         let small = (p % 1000) as usize;
@@ -385,7 +386,7 @@ fn brute_force(
     pools: &[(&str, Vec<Value>)],
 ) -> BTreeSet<BTreeSet<Unit>> {
     let before = set.evaluate(r).effect;
-    let layout = set.layout(r.action);
+    let layout = set.get_layout(r.action).unwrap();
     let idx: Vec<usize> = pools.iter().map(|(p, _)| index_of(set, r, p)).collect();
     let mut family: Vec<BTreeSet<Unit>> = Vec::new();
     let mut counter = vec![0usize; pools.len()];

@@ -63,7 +63,11 @@ fn batch_agrees_with_scenarios_on_12000_generated_requests() {
                 "line {}",
                 line_index + 1
             );
-            let ids: Vec<&str> = d.rules.iter().map(|&r| set.rule(r).id.as_str()).collect();
+            let ids: Vec<&str> = d
+                .rules
+                .iter()
+                .map(|&r| set.get_rule(r).unwrap().id.as_str())
+                .collect();
             let rec_ids: Vec<&str> = rec["rules"]
                 .as_array()
                 .unwrap()

@@ -4,22 +4,23 @@
 use crate::util::{self, mailgate};
 
 const BAD_SCENARIOS: &str = "tests/fixtures/cli/bad-scenarios";
+const SYNC_ACT: &str = "policies/scenarios/sync-act.yaml";
+
+/// What `test` should print last for the shipped scenarios: every expectation passes.
+fn shipped_test_summary() -> String {
+    let n = util::expectations(&util::shipped_scenario_files());
+    format!("{n} passed, 0 failed")
+}
 
 #[test]
 fn check_the_shipped_policies() {
     let out = mailgate(&["check"]).run();
     out.code(0);
-    assert_eq!(
-        out.stdout,
-        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
-    );
+    assert_eq!(out.stdout, format!("{}\n", util::shipped_check_summary()));
     assert_eq!(out.stderr, "");
     let out = mailgate(&["check", "--policies", "policies"]).run();
     out.code(0);
-    assert_eq!(
-        out.last_line(),
-        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants"
-    );
+    assert_eq!(out.last_line(), util::shipped_check_summary());
 }
 
 /// A copy of the shipped policies in a temp dir, with `edit` applied to the named files.
@@ -139,7 +140,8 @@ fn eval_prints_each_decision_with_its_rules() {
         "{}",
         out.stdout
     );
-    assert_eq!(out.stdout.matches(" -> ").count(), 22);
+    let requests = util::requests(&["policies/scenarios/assign-role.yaml".into()]);
+    assert_eq!(out.stdout.matches(" -> ").count(), requests);
 }
 
 #[test]
@@ -269,10 +271,10 @@ fn eval_explain_shows_the_missing_role_and_actual_values() {
 fn test_passes_on_the_shipped_scenarios() {
     let out = mailgate(&["test"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "297 passed, 0 failed");
+    assert_eq!(out.last_line(), shipped_test_summary());
     assert_eq!(
         out.stdout.matches("\nok   ").count() + 1,
-        22,
+        util::shipped_scenario_files().len(),
         "{}",
         out.stdout
     );
@@ -283,7 +285,11 @@ fn test_passes_on_the_shipped_scenarios() {
     ])
     .run();
     out.code(0);
-    assert_eq!(out.last_line(), "39 passed, 0 failed");
+    let both = util::expectations(&[
+        "policies/scenarios/sync-act.yaml".into(),
+        "policies/scenarios/assign-role.yaml".into(),
+    ]);
+    assert_eq!(out.last_line(), format!("{both} passed, 0 failed"));
 }
 
 #[test]
@@ -315,7 +321,9 @@ fn test_explains_a_wrong_expectation_and_exits_1() {
     ])
     .run();
     out.code(1);
-    assert_eq!(out.last_line(), "19 passed, 1 failed");
+    // The fixture has three expectations, one of them wrong.
+    let passed = util::expectations(&[SYNC_ACT.into()]) + 2;
+    assert_eq!(out.last_line(), format!("{passed} passed, 1 failed"));
 }
 
 #[test]
@@ -330,10 +338,7 @@ fn without_a_policies_folder_the_built_in_set_is_used() {
     let dir = util::temp_dir("embedded");
     let out = mailgate(&["check"]).dir(&dir).run();
     out.code(0);
-    assert_eq!(
-        out.stdout,
-        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
-    );
+    assert_eq!(out.stdout, format!("{}\n", util::shipped_check_summary()));
     assert!(
         out.stderr
             .contains("using the policy set built into mailgate"),
@@ -343,7 +348,7 @@ fn without_a_policies_folder_the_built_in_set_is_used() {
 
     let out = mailgate(&["test"]).dir(&dir).run();
     out.code(0);
-    assert_eq!(out.last_line(), "297 passed, 0 failed");
+    assert_eq!(out.last_line(), shipped_test_summary());
     assert!(out.stderr.contains("built into mailgate"), "{}", out.stderr);
 
     // A scenario file from elsewhere is decided by the built-in set.
@@ -482,10 +487,24 @@ fn one_bad_scenario_does_not_stop_the_others() {
     ])
     .run();
     out.code(1);
-    assert_eq!(out.stdout.matches(" -> ").count(), 18, "{}", out.stdout);
+    let decided = util::requests(&[
+        SYNC_ACT.into(),
+        "tests/fixtures/cli/good/denied-approval.yaml".into(),
+    ]);
+    assert_eq!(
+        out.stdout.matches(" -> ").count(),
+        decided,
+        "{}",
+        out.stdout
+    );
     let out = mailgate(&["test", "policies/scenarios/sync-act.yaml", BAD_SCENARIOS]).run();
     out.code(1);
-    assert_eq!(out.last_line(), "17 passed, 10 failed");
+    // Each file of the bad-scenarios fixture fails as a whole.
+    let bad = std::fs::read_dir(util::repo_path(BAD_SCENARIOS))
+        .unwrap()
+        .count();
+    let passed = util::expectations(&[SYNC_ACT.into()]);
+    assert_eq!(out.last_line(), format!("{passed} passed, {bad} failed"));
 }
 
 #[test]
@@ -538,10 +557,7 @@ fn usage_errors_exit_2() {
 fn piped_input_does_not_change_check() {
     let out = mailgate(&["check"]).stdin("garbage\n").run();
     out.code(0);
-    assert_eq!(
-        out.stdout,
-        "ok: 7 policy files, 32 rules, 7 actions, 12 invariants\n"
-    );
+    assert_eq!(out.stdout, format!("{}\n", util::shipped_check_summary()));
 }
 
 /// `mailgate eval ... | head -1`: a closed stdout is not a reason to panic.
@@ -611,7 +627,7 @@ fn check_json_lists_every_diagnostic_with_its_span() {
     ok.code(0);
     let summary: serde_json::Value = serde_json::from_str(ok.stdout.trim()).unwrap();
     assert_eq!(summary["summary"], "ok");
-    assert_eq!(summary["rules"], 32);
+    assert_eq!(summary["rules"], util::shipped_policy_counts().1);
 }
 
 /// `mailgate test policies`: a folder search leaves out the policy set's `schema.yaml`.
@@ -619,6 +635,6 @@ fn check_json_lists_every_diagnostic_with_its_span() {
 fn test_on_a_policy_folder_runs_its_scenarios_not_its_schema() {
     let out = mailgate(&["test", "policies"]).run();
     out.code(0);
-    assert_eq!(out.last_line(), "297 passed, 0 failed");
+    assert_eq!(out.last_line(), shipped_test_summary());
     assert!(!out.stdout.contains("schema.yaml"), "{}", out.stdout);
 }

@@ -73,7 +73,10 @@ fn replay_witnesses(old: &CompiledSet, new: &CompiledSet, diffs: &[ActionDiff]) 
                 assert_eq!(n.effect.as_str(), after, "{line}");
                 assert!(o.errors.is_empty() && n.errors.is_empty(), "{line}");
                 let ids = |s: &CompiledSet, rules: &[u32]| -> Vec<String> {
-                    rules.iter().map(|&r| s.rule(r).id.clone()).collect()
+                    rules
+                        .iter()
+                        .map(|&r| s.get_rule(r).unwrap().id.clone())
+                        .collect()
                 };
                 assert_eq!(ids(old, &o.rules), c.old.rules, "{line}");
                 assert_eq!(ids(new, &n.rules), c.new.rules, "{line}");
@@ -380,7 +383,7 @@ fn brute_force(
             .position(|x| x.name == action)
             .unwrap();
         let mut r = set.new_request(u16::try_from(a).unwrap());
-        let layout = set.layout(r.action).clone();
+        let layout = set.get_layout(r.action).unwrap().clone();
         let at = |p: &str| layout.paths.iter().position(|x| x == p).unwrap();
         let name = Value::Str(set.intern(&mut r, texts[c[0]]));
         let owner = Value::Str(set.intern(&mut r, texts[c[1]]));

@@ -1107,18 +1107,57 @@ fn malformed_schemas_are_errors_with_their_line() {
 
 // ---- size: loading stays linear ----------------------------------------------------------
 //
-// Each input below is large enough that a path quadratic in its size would run into the
-// runner's watchdog; the benchmark `loading` shows the growth.
+// Each input below is built at n and at 4n, and the run at 4n must take at most 8 times as
+// long as the run at n (a linear path takes about 4 times, a quadratic one 16). The larger
+// size is also large enough that a quadratic path would run into the runner's watchdog;
+// the benchmark `loading` shows the growth.
 
 const MANY: usize = 40_000;
 
-/// `check` on a folder with `schema` and one small policy, expected to fail naming `needle`
-/// (each schema below ends with a mistake that needs the rest of it to be found).
-fn big_schema_fails(name: &str, schema: &str, needle: &str) {
+/// Builds an input at `MANY / 4` and at `MANY`, runs `run` on each three times, and asserts
+/// that the fastest run at 4n took at most 8 times the fastest at n (both at least 50 ms, the
+/// process's own start-up, so that noise around a tiny figure cannot fail it).
+fn assert_linear<T>(build: impl Fn(usize) -> T, run: impl Fn(&T)) {
+    assert_linear_from(MANY / 4, build, run);
+}
+
+/// [`assert_linear`] at `n` and `4 * n`.
+fn assert_linear_from<T>(n: usize, build: impl Fn(usize) -> T, run: impl Fn(&T)) {
+    let fastest = |n: usize| {
+        let input = build(n);
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                run(&input);
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (t1, t4) = (fastest(n), fastest(4 * n));
+    assert!(
+        t4 <= 8.0 * t1.max(0.05),
+        "n = {n}: {t1:.3} s, 4n = {}: {t4:.3} s (more than 8 times: not linear)",
+        4 * n
+    );
+}
+
+/// A folder with `schema` and one small policy.
+fn schema_dir(name: &str, schema: &str) -> TempDir {
     let d = TempDir::new(name);
     d.write("schema.yaml", schema.as_bytes());
     d.write("a.policy", b"rule ok { allow a0 }\n");
-    check_fails(d.path(), &[needle, "schema.yaml:"]);
+    d
+}
+
+/// `check` on a schema of every size, expected to fail naming `needle` (each schema below
+/// ends with a mistake that needs the rest of it to be found), in linear time.
+fn big_schema_fails_in_linear_time(name: &str, schema: impl Fn(usize) -> String, needle: &str) {
+    assert_linear(
+        |n| schema_dir(name, &schema(n)),
+        |d| {
+            check_fails(d.path(), &[needle, "schema.yaml:"]);
+        },
+    );
 }
 
 fn big_schema(enums: &str, entities: &str, actions: &str) -> String {
@@ -1134,43 +1173,59 @@ fn big_schema(enums: &str, entities: &str, actions: &str) -> String {
 
 #[test]
 fn a_schema_with_many_enums_loads_in_linear_time() {
-    let mut enums = String::new();
-    for i in 0..MANY {
-        writeln!(enums, "  e{i}: [a, b]").unwrap();
-    }
-    let actions = "  last: { slots: { user: user }, params: { p: e39999x } }\n";
-    big_schema_fails(
-        "many-enums",
-        &big_schema(&enums, "", actions),
-        "unknown type `e39999x`",
+    let schema = |n: usize| {
+        let mut enums = String::new();
+        for i in 0..n {
+            writeln!(enums, "  e{i}: [a, b]").unwrap();
+        }
+        let actions = format!(
+            "  last: {{ slots: {{ user: user }}, params: {{ p: e{}x }} }}\n",
+            n - 1
+        );
+        big_schema(&enums, "", &actions)
+    };
+    // The misspelt type's name is checked at 4n (the text differs only in its number).
+    assert_linear(
+        |n| {
+            (
+                schema_dir("many-enums", &schema(n)),
+                format!("unknown type `e{}x`", n - 1),
+            )
+        },
+        |(d, needle)| {
+            check_fails(d.path(), &[needle, "schema.yaml:"]);
+        },
     );
 }
 
 #[test]
 fn a_schema_with_many_entity_types_loads_in_linear_time() {
-    let mut entities = String::new();
-    for i in 0..MANY {
-        writeln!(entities, "  t{i}: {{ plural: p{i} }}").unwrap();
-    }
-    entities.push_str("  extra: { plural: p3 }\n");
-    big_schema_fails(
+    big_schema_fails_in_linear_time(
         "many-entities",
-        &big_schema("", &entities, ""),
+        |n| {
+            let mut entities = String::new();
+            for i in 0..n {
+                writeln!(entities, "  t{i}: {{ plural: p{i} }}").unwrap();
+            }
+            entities.push_str("  extra: { plural: p3 }\n");
+            big_schema("", &entities, "")
+        },
         "duplicate plural `p3`",
     );
 }
 
-#[test]
-fn a_schema_with_many_actions_and_slots_loads_in_linear_time() {
+/// `n - 1` actions with a parameter each, one action with `n` slots and a clash, and a last
+/// action with an unknown entity type.
+fn many_actions_and_slots(n: usize) -> String {
     let mut actions = String::new();
-    for i in 1..MANY {
+    for i in 1..n {
         writeln!(
             actions,
             "  a{i}: {{ slots: {{ user: user }}, params: {{ p{i}: int }} }}"
         )
         .unwrap();
     }
-    let slots: Vec<String> = (0..MANY).map(|i| format!("s{i}: user")).collect();
+    let slots: Vec<String> = (0..n).map(|i| format!("s{i}: user")).collect();
     writeln!(
         actions,
         "  wide: {{ slots: {{ {} }}, params: {{ s5: int }} }}",
@@ -1178,69 +1233,99 @@ fn a_schema_with_many_actions_and_slots_loads_in_linear_time() {
     )
     .unwrap();
     actions.push_str("  last: { slots: { user: usr } }\n");
-    let schema = big_schema("", "", &actions);
-    big_schema_fails("many-slots", &schema, "duplicate slot or parameter `s5`");
-    big_schema_fails("many-actions", &schema, "unknown entity type `usr`");
+    big_schema("", "", &actions)
+}
+
+#[test]
+fn a_schema_with_many_actions_and_slots_loads_in_linear_time() {
+    assert_linear(
+        |n| schema_dir("many-slots", &many_actions_and_slots(n)),
+        |d| {
+            check_fails(
+                d.path(),
+                &[
+                    "duplicate slot or parameter `s5`",
+                    "unknown entity type `usr`",
+                    "schema.yaml:",
+                ],
+            );
+        },
+    );
 }
 
 #[test]
 fn an_entity_with_many_attributes_loads_in_linear_time() {
-    let attrs: Vec<String> = (0..MANY)
-        .map(|i| format!("x{i}: {{ type: int }}"))
-        .collect();
-    let entities = format!(
-        "  wide:\n    plural: wides\n    attributes: {{ {}, last: {{ type: x11 }} }}\n",
-        attrs.join(", ")
-    );
-    big_schema_fails(
+    big_schema_fails_in_linear_time(
         "many-attrs",
-        &big_schema("", &entities, ""),
+        |n| {
+            let attrs: Vec<String> = (0..n).map(|i| format!("x{i}: {{ type: int }}")).collect();
+            let entities = format!(
+                "  wide:\n    plural: wides\n    attributes: {{ {}, last: {{ type: x11 }} }}\n",
+                attrs.join(", ")
+            );
+            big_schema("", &entities, "")
+        },
         "unknown type `x11`",
     );
 }
 
 #[test]
 fn many_unknown_names_with_many_candidates_stay_linear() {
-    // 40,000 lets, and 40,000 uses of names that are not lets: each unknown name gets a
-    // did-you-mean, which looks at a bounded number of candidates.
-    let mut text = String::new();
-    for i in 0..MANY {
-        writeln!(text, "let l{i} = user.upn == \"u{i}\"").unwrap();
-    }
-    let uses: Vec<String> = (0..MANY).map(|i| format!("m{i}")).collect();
-    writeln!(
-        text,
-        "rule r {{ allow approve_mailbox when {} reason \"x\" }}",
-        uses.join("\n  or ")
-    )
-    .unwrap();
-    let d = TempDir::policy_set("unknown-names", &[("a.policy", text.as_bytes())]);
-    // Every unknown name is an error; `check` prints the first 100 and counts the rest.
-    let more = format!("and {} more errors", MANY - 100);
-    check_fails(d.path(), &["unknown name `m0`", "a.policy:", &more]);
+    // n lets, and n uses of names that are not lets: each unknown name gets a did-you-mean,
+    // which looks at a bounded number of candidates (`MAX_SUGGESTION_CANDIDATES`, 2,000, so
+    // from n = 2,000 on each name costs the same, and a quadratic path would show).
+    assert_linear_from(
+        2_000,
+        |n| {
+            let mut text = String::new();
+            for i in 0..n {
+                writeln!(text, "let l{i} = user.upn == \"u{i}\"").unwrap();
+            }
+            let uses: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+            writeln!(
+                text,
+                "rule r {{ allow approve_mailbox when {} reason \"x\" }}",
+                uses.join("\n  or ")
+            )
+            .unwrap();
+            let d = TempDir::policy_set("unknown-names", &[("a.policy", text.as_bytes())]);
+            // Every unknown name is an error; `check` prints the first 100 and counts the rest.
+            (d, format!("and {} more errors", n - 100))
+        },
+        |(d, more)| {
+            check_fails(d.path(), &["unknown name `m0`", "a.policy:", more]);
+        },
+    );
 }
 
 #[test]
 fn a_scenario_with_many_entities_and_unknown_keys_loads_in_linear_time() {
-    let mut text = String::from("org: { version: 9.2.22104.00170 }\nusers:\n");
-    for i in 0..MANY {
-        writeln!(text, "  u{i}: {{ security_roles: [], upn: u{i} }}").unwrap();
-    }
-    text.push_str("mailboxes:\n  m:\n    owner_kind: user\n    email: a@b.c\n    approval: approved\n    server: exchange_online\n");
-    for i in 0..MANY {
-        writeln!(text, "    junk{i}: 1").unwrap();
-    }
-    text.push_str("requests:\n");
-    for i in 0..MANY {
-        writeln!(
-            text,
-            "  - {{ action: approve_mailbox, user: u{i}, mailbox: m }}"
-        )
-        .unwrap();
-    }
-    let d = TempDir::new("big-scenario");
-    let p = d.write("big.yaml", text.as_bytes());
-    scenario_fails(&p, &["`mailbox` has no attribute `junk39999`", "big.yaml:"]);
+    assert_linear(
+        |n| {
+            let mut text = String::from("org: { version: 9.2.22104.00170 }\nusers:\n");
+            for i in 0..n {
+                writeln!(text, "  u{i}: {{ security_roles: [], upn: u{i} }}").unwrap();
+            }
+            text.push_str("mailboxes:\n  m:\n    owner_kind: user\n    email: a@b.c\n    approval: approved\n    server: exchange_online\n");
+            for i in 0..n {
+                writeln!(text, "    junk{i}: 1").unwrap();
+            }
+            text.push_str("requests:\n");
+            for i in 0..n {
+                writeln!(
+                    text,
+                    "  - {{ action: approve_mailbox, user: u{i}, mailbox: m }}"
+                )
+                .unwrap();
+            }
+            let d = TempDir::new("big-scenario");
+            let p = d.write("big.yaml", text.as_bytes());
+            (d, p, format!("`mailbox` has no attribute `junk{}`", n - 1))
+        },
+        |(_, p, needle)| {
+            scenario_fails(p, &[needle, "big.yaml:"]);
+        },
+    );
 }
 
 // ---- hostile folders (issue 19) ------------------------------------------------------

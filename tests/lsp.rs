@@ -505,3 +505,85 @@ fn lsp_publishes_lints_with_codes_and_removes_a_redundant_condition() {
     c.notify("exit", &json!(null));
     assert_eq!(c.exit_code(), 0);
 }
+
+/// A scenario on the shipped schema whose second request expects the wrong decision.
+const SCENARIO: &str = "org: { deployment: online, version: 9.2.22104.00170 }
+users:
+  alice: { security_roles: [Basic User], upn: alice@contoso.com, privileges: [Write Mailbox] }
+mailboxes:
+  mine: { owner_kind: user, email: alice@contoso.com, approval: pending_approval,
+          server: exchange_online }
+requests:
+  - { action: approve_mailbox, user: alice, mailbox: mine, expect: allow }
+  - { action: reject_mailbox, user: alice, mailbox: mine, expect: allow }
+";
+
+/// The real binary with a scenario file: inlay hints, the error of a disagreeing `expect`,
+/// and after a policy edit the refresh request, answered as a client answers it.
+#[test]
+fn lsp_decides_an_open_scenario_and_asks_for_fresh_hints_after_a_policy_edit() {
+    let dir = temp_dir("lsp-scenario");
+    copy_dir(&repo_path("policies"), &dir);
+    let dir = dir.canonicalize().unwrap();
+    let mut c = Client::start(&dir);
+    let caps = json!({ "workspace": { "inlayHint": { "refreshSupport": true } } });
+    let init = c.request(
+        "initialize",
+        &json!({ "processId": null, "capabilities": caps, "rootUri": uri(&dir) }),
+    );
+    assert_eq!(
+        init["result"]["capabilities"]["inlayHintProvider"],
+        json!(true)
+    );
+    c.notify("initialized", &json!({}));
+    let file = dir.join("scenarios/editor.yaml");
+    let doc = uri(&file);
+    c.notify(
+        "textDocument/didOpen",
+        &json!({ "textDocument": { "uri": doc, "languageId": "yaml", "version": 1, "text": SCENARIO } }),
+    );
+    let diags = c.diagnostics(&doc);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0]["severity"], 1);
+    assert_eq!(diags[0]["range"]["start"]["line"], 8);
+    let range =
+        json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 9, "character": 0 } });
+    let hints = c.request(
+        "textDocument/inlayHint",
+        &json!({ "textDocument": { "uri": doc }, "range": range }),
+    );
+    let labels: Vec<&Value> = hints["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| &h["label"])
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            &json!("allow"),
+            &json!("deny: no rule allows reject_mailbox")
+        ]
+    );
+
+    // A policy buffer that denies alice: the server asks for the hints again.
+    let policy = uri(&dir.join("leave.policy"));
+    c.notify(
+        "textDocument/didOpen",
+        &json!({ "textDocument": { "uri": policy, "languageId": "mailgate", "version": 1, "text": "rule leave { deny approve_mailbox when user.upn == \"alice@contoso.com\" reason \"alice is on leave\" }\n" } }),
+    );
+    let refresh = c.wait_for(|m| m["method"] == "workspace/inlayHint/refresh");
+    c.send_raw(
+        json!({ "jsonrpc": "2.0", "id": refresh["id"], "result": null })
+            .to_string()
+            .as_bytes(),
+    );
+    let hints = c.request(
+        "textDocument/inlayHint",
+        &json!({ "textDocument": { "uri": doc }, "range": range }),
+    );
+    assert_eq!(hints["result"][0]["label"], "deny: alice is on leave");
+    c.request("shutdown", &json!(null));
+    c.notify("exit", &json!(null));
+    assert_eq!(c.exit_code(), 0);
+}

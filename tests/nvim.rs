@@ -2,7 +2,9 @@
 //! `docs/editors.md`, taken from the docs unchanged so the two cannot drift, talks to the
 //! built `mailgate lsp`. The Lua driver (`tests/nvim/e2e.lua`) does what a user does (open
 //! the file, read the diagnostics Neovim shows, apply the quick fix with
-//! `vim.lsp.buf.code_action`) and writes what it saw to a JSON file read here.
+//! `vim.lsp.buf.code_action`) and writes what it saw to a JSON file read here;
+//! `tests/nvim/scenario.lua` does the same with a scenario file (its decisions as inlay
+//! hints, the why-not comment, a policy edited in a split).
 
 use crate::util::{copy_dir, repo_path, temp_dir};
 use serde_json::Value;
@@ -67,8 +69,9 @@ fn docs_config() -> String {
 }
 
 /// Runs headless Neovim on `file` (relative to `dir`) with the docs' configuration and the
-/// driver script, with `mailgate` on `PATH`, and returns the driver's JSON report.
-fn run_nvim(nvim: &str, dir: &Path, file: &str) -> Value {
+/// driver script `tests/nvim/DRIVER`, with `mailgate` on `PATH` and `env` set, and returns
+/// the driver's JSON report.
+fn run_nvim(nvim: &str, dir: &Path, file: &str, driver: &str, env: &[(&str, &str)]) -> Value {
     let config = dir.join("init.lua");
     std::fs::write(&config, docs_config()).unwrap();
     let out = dir.join("report.json");
@@ -86,8 +89,9 @@ fn run_nvim(nvim: &str, dir: &Path, file: &str) -> Value {
         .arg("-c")
         .arg(format!(
             "luafile {}",
-            repo_path("tests/nvim/e2e.lua").display()
+            repo_path(&format!("tests/nvim/{driver}")).display()
         ))
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("PATH", path)
         .env("MAILGATE_NVIM_OUT", &out)
@@ -129,7 +133,7 @@ fn nvim_with_the_docs_config_shows_a_lint_and_applies_its_quick_fix() {
     let dir = temp_dir("nvim");
     copy_dir(&repo_path("policies"), &dir.join("policies"));
     std::fs::write(dir.join("policies/editor.policy"), REDUNDANT).unwrap();
-    let report = run_nvim(&nvim, &dir, "policies/editor.policy");
+    let report = run_nvim(&nvim, &dir, "policies/editor.policy", "e2e.lua", &[]);
     assert_eq!(report["error"], Value::Null, "{report:#}");
     assert_eq!(report["filetype"], "mailgate", "{report:#}");
     assert_eq!(report["clients"], serde_json::json!(["mailgate"]));
@@ -165,4 +169,93 @@ fn nvim_with_the_docs_config_shows_a_lint_and_applies_its_quick_fix() {
     let expected = REDUNDANT.replace(" and mailbox.approval != \"pending_approval\"", "");
     assert_eq!(fixed, expected.lines().collect::<Vec<_>>());
     assert_eq!(report["after"], serde_json::json!([]), "the warning clears");
+}
+
+/// A scenario on the shipped schema: alice may approve her own mailbox (self-approval) but
+/// not reject it (no rule allows rejecting); request 2 expects the wrong decision.
+const SCENARIO: &str = "description: editor test
+org: { deployment: online, version: 9.2.22104.00170 }
+users:
+  alice: { security_roles: [Basic User], upn: alice@contoso.com, privileges: [Write Mailbox] }
+mailboxes:
+  mine: { owner_kind: user, email: alice@contoso.com, approval: pending_approval,
+          server: exchange_online }
+requests:
+  - { action: approve_mailbox, user: alice, mailbox: mine, expect: allow }
+  - { action: reject_mailbox, user: alice, mailbox: mine, expect: allow }
+";
+
+#[test]
+fn nvim_with_the_docs_config_shows_scenario_decisions_and_the_why_not_comment() {
+    let Some(nvim) = nvim() else { return };
+    let dir = temp_dir("nvim-scenario");
+    copy_dir(&repo_path("policies"), &dir.join("policies"));
+    let file = "policies/scenarios/editor.yaml";
+    std::fs::write(dir.join(file), SCENARIO).unwrap();
+    let policy = dir.join("policies/editor.policy");
+    let report = run_nvim(
+        &nvim,
+        &dir,
+        file,
+        "scenario.lua",
+        &[("MAILGATE_NVIM_POLICY", policy.to_str().unwrap())],
+    );
+    assert_eq!(report["error"], Value::Null, "{report:#}");
+    assert_eq!(report["filetype"], "yaml.mailgate", "{report:#}");
+    assert_eq!(report["clients"], serde_json::json!(["mailgate"]));
+    assert_eq!(
+        report["hints"],
+        serde_json::json!(["9: allow", "10: deny: no rule allows reject_mailbox"]),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["diagnostics"],
+        serde_json::json!([{
+            "severity": 1,
+            "lnum": 9,
+            "message": "request 2: expected allow, but the decision is deny: no rule allows reject_mailbox",
+        }]),
+        "{report:#}"
+    );
+    assert!(
+        report["titles"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(
+                "Add the first why-not option as a comment"
+            )),
+        "{report:#}"
+    );
+    let commented: Vec<&str> = report["commented"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let lines: Vec<&str> = SCENARIO.lines().collect();
+    assert_eq!(commented.len(), lines.len() + 1, "{report:#}");
+    assert_eq!(commented[..9], lines[..9]);
+    assert!(
+        commented[9]
+            .starts_with("  # would be allowed with: Grant the user the System Administrator"),
+        "{report:#}"
+    );
+    assert_eq!(commented[10], lines[9]);
+
+    // The policy edited in a split: alice's own approval is now denied, with its reason.
+    assert_eq!(
+        report["after"]["hints"],
+        serde_json::json!([
+            "9: deny: alice is on leave",
+            "11: deny: no rule allows reject_mailbox"
+        ]),
+        "{report:#}"
+    );
+    let lnums: Vec<&Value> = report["after"]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["lnum"])
+        .collect();
+    assert_eq!(lnums, [8, 10], "{report:#}");
 }

@@ -396,7 +396,7 @@ fn request(set: &CompiledSet, action: usize, fills: &[Fill]) -> Request {
     let actions = set.schema().actions.len();
     let action = u16::try_from(action % actions).unwrap();
     let mut r = set.new_request(action);
-    let types = set.layout(action).types.clone();
+    let types = set.get_layout(action).unwrap().types.clone();
     for (i, ty) in types.into_iter().enumerate() {
         let f = fills.get(i).copied().unwrap_or(Fill::Default);
         let v = match f {
@@ -477,7 +477,7 @@ static ALLOW_RULES: LazyLock<Vec<(usize, std::ops::Range<usize>)>> = LazyLock::n
 /// A batch line for `r`, with the attributes in `drop` (value indexes) left out.
 fn batch_line(set: &CompiledSet, r: &Request, drop: &[usize]) -> String {
     let schema = set.schema();
-    let layout = set.layout(r.action);
+    let layout = set.get_layout(r.action).unwrap();
     let action = schema.get_action(r.action).unwrap();
     let mut objects: Vec<(String, Vec<String>)> = Vec::new();
     let mut params: Vec<String> = Vec::new();
@@ -519,7 +519,7 @@ fn batch_line(set: &CompiledSet, r: &Request, drop: &[usize]) -> String {
 
 fn json_value(set: &CompiledSet, r: &Request, i: usize) -> String {
     let schema = set.schema();
-    let ty = set.layout(r.action).types[i];
+    let ty = set.get_layout(r.action).unwrap().types[i];
     match (r.values[i], ty) {
         (Value::Bool(b), _) => b.to_string(),
         (Value::Int(n), _) => n.to_string(),
@@ -676,7 +676,7 @@ proptest! {
         r.values = vec![Value::Bool(true); len];
         let d = set.evaluate(&r);
         let fits = usize::from(action) < set.schema().actions.len()
-            && len == set.layout(action).len as usize;
+            && len == set.get_layout(action).unwrap().len as usize;
         if !fits {
             prop_assert_eq!(d.effect, Effect::Deny);
             prop_assert!(!d.errors.is_empty());
@@ -776,7 +776,7 @@ proptest! {
     ) {
         let set = &*SET;
         let mut full = request(set, action, &fills);
-        let layout = set.layout(full.action).clone();
+        let layout = set.get_layout(full.action).unwrap().clone();
         // The full request has every value.
         for (i, &ty) in layout.types.iter().enumerate() {
             if full.values[i] == Value::Missing {

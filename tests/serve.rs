@@ -789,16 +789,36 @@ fn metrics_count_what_was_served() {
     assert!(value(r#"mailgate_policy_reloads_total{result="refused"}"#).abs() < 1e-9);
     assert!(value("mailgate_decision_log_dropped_total").abs() < 1e-9);
     // The decide histogram: cumulative buckets ending in the count.
-    let prefix = r#"mailgate_http_request_duration_seconds_bucket{handler="/v1/decide",method="POST",code="200",le="#;
+    let labels = r#",handler="/v1/decide",method="POST",code="200"}"#;
     let buckets: Vec<f64> = samples
         .iter()
-        .filter(|(s, _)| s.starts_with(prefix))
+        .filter(|(s, _)| {
+            s.starts_with("mailgate_http_request_duration_seconds_bucket{le=")
+                && s.ends_with(labels)
+        })
         .map(|(_, v)| *v)
         .collect();
     assert!(buckets.len() > 5);
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]));
     assert!((buckets[buckets.len() - 1] - 4.0).abs() < 1e-9);
     assert!((value(r#"mailgate_http_request_duration_seconds_count{handler="/v1/decide",method="POST",code="200"}"#) - 4.0).abs() < 1e-9);
+    // A scraper that asks for OpenMetrics (as Prometheus does) gets it, labelled so.
+    let r = http(
+        server.addr,
+        "GET",
+        "/metrics",
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )],
+        b"",
+    );
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/openmetrics-text; version=1.0.0")
+    );
+    assert!(r.text().ends_with("# EOF\n"));
     assert_eq!(server.terminate(), 0);
 }
 

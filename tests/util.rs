@@ -235,3 +235,68 @@ impl Output {
         )
     }
 }
+
+/// What `check` should say of the shipped policies, counted from the files themselves (not
+/// through mailgate's parser): `.policy` files in `policies/`, lines that start a rule or an
+/// invariant, and the keys under the schema's `actions:`.
+pub(crate) fn shipped_check_summary() -> String {
+    let (files, rules, invariants) = shipped_policy_counts();
+    let schema: serde_json::Value = serde_saphyr::from_str(&read("policies/schema.yaml")).unwrap();
+    let actions = schema["actions"].as_object().unwrap().len();
+    format!("ok: {files} policy files, {rules} rules, {actions} actions, {invariants} invariants")
+}
+
+/// The shipped `.policy` files, rules and invariants, counted line by line.
+pub(crate) fn shipped_policy_counts() -> (usize, usize, usize) {
+    let (mut files, mut rules, mut invariants) = (0, 0, 0);
+    for entry in std::fs::read_dir(repo_path("policies")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "policy") {
+            files += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines().map(str::trim_start) {
+                rules += usize::from(line.starts_with("rule "));
+                invariants += usize::from(line.starts_with("invariant "));
+            }
+        }
+    }
+    (files, rules, invariants)
+}
+
+/// The shipped scenario files, sorted.
+pub(crate) fn shipped_scenario_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_path("policies/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// How many requests of the scenario files (paths relative to the repository) carry an
+/// `expect`, read with a YAML parser rather than through mailgate.
+pub(crate) fn expectations(files: &[PathBuf]) -> usize {
+    count_requests(files, |r| r.get("expect").is_some())
+}
+
+/// How many requests the scenario files hold.
+pub(crate) fn requests(files: &[PathBuf]) -> usize {
+    count_requests(files, |_| true)
+}
+
+fn count_requests(files: &[PathBuf], keep: impl Fn(&serde_json::Value) -> bool) -> usize {
+    files
+        .iter()
+        .map(|f| {
+            let doc: serde_json::Value =
+                serde_saphyr::from_str(&std::fs::read_to_string(repo().join(f)).unwrap()).unwrap();
+            doc["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| keep(r))
+                .count()
+        })
+        .sum()
+}

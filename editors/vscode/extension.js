@@ -1,6 +1,8 @@
-// The VS Code client: starts `mailgate lsp` for .policy files. Every feature (diagnostics,
-// hover, definition, completion, quick fixes, formatting) lives in the server, so any
-// editor with a language client gets the same.
+// The VS Code client: starts `mailgate lsp` for .policy files and for scenario files
+// (YAML under a `scenarios/` folder). Every feature (diagnostics, hover, definition,
+// completion, quick fixes, formatting, a scenario's decisions as inlay hints) lives in the
+// server, so any editor with a language client gets the same. esbuild.mjs bundles this file
+// with vscode-languageclient into dist/extension.js, the extension's `main`.
 'use strict';
 
 const vscode = require('vscode');
@@ -25,7 +27,12 @@ async function start() {
     'mailgate',
     serverOptions(),
     {
-      documentSelector: [{ scheme: 'file', language: 'mailgate' }],
+      documentSelector: [
+        { scheme: 'file', language: 'mailgate' },
+        // Scenario files stay YAML (highlighting, other YAML tools); the server decides
+        // their requests with the policy set of the folder above `scenarios/`.
+        { scheme: 'file', language: 'yaml', pattern: '**/scenarios/**/*.{yaml,yml}' },
+      ],
       synchronize: {
         // Edits made outside the editor (git checkout, schema.yaml) reload the set.
         fileEvents: vscode.workspace.createFileSystemWatcher('**/{*.policy,schema.yaml}'),

@@ -1,7 +1,8 @@
 //! `mailgate lsp` on hostile input. With the first byte even, the rest is the raw input
 //! stream (framing, headers, JSON). With it odd, the rest is the text of an open policy
-//! file in the shipped set, and the session asks for hover, definition, completion, code
-//! actions and formatting at a position taken from the next two bytes. With it 3 modulo 4,
+//! file in the shipped set (1 modulo 8) or of an open scenario file in its `scenarios/`
+//! (5 modulo 8), and the session asks for hover, definition, completion, code actions,
+//! inlay hints and formatting at a position taken from the next two bytes. With it 3 modulo 4,
 //! the rest is the path of a `file://` URI (long, deep, odd: `-max_len` reaches 1 MiB) that
 //! is opened, asked about, changed and closed. The server must never panic and must
 //! always end.
@@ -45,7 +46,11 @@ fuzz_target!(|data: &[u8]| {
         let character = pos.get(1).copied().unwrap_or(0) % 64;
         let text = String::from_utf8_lossy(text);
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
-        let uri = format!("file://{root}/zz-fuzz.policy");
+        let uri = if mode % 8 == 5 {
+            format!("file://{root}/scenarios/zz-fuzz.yaml")
+        } else {
+            format!("file://{root}/zz-fuzz.policy")
+        };
         let at = json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } });
         let mut input = Vec::new();
         frame(&mut input, &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } }));
@@ -54,6 +59,9 @@ fuzz_target!(|data: &[u8]| {
         for (id, method) in ["textDocument/hover", "textDocument/definition", "textDocument/completion"].iter().enumerate() {
             frame(&mut input, &json!({ "jsonrpc": "2.0", "id": id + 2, "method": method, "params": at }));
         }
+        let range = json!({ "start": { "line": line, "character": 0 }, "end": { "line": line, "character": character } });
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "id": 7, "method": "textDocument/inlayHint", "params": { "textDocument": { "uri": uri }, "range": range } }));
+        frame(&mut input, &json!({ "jsonrpc": "2.0", "id": 8, "method": "textDocument/codeAction", "params": { "textDocument": { "uri": uri }, "range": range, "context": { "diagnostics": [] } } }));
         frame(&mut input, &json!({ "jsonrpc": "2.0", "id": 9, "method": "textDocument/formatting", "params": { "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } } }));
         frame(&mut input, &json!({ "jsonrpc": "2.0", "id": 10, "method": "shutdown" }));
         frame(&mut input, &json!({ "jsonrpc": "2.0", "method": "exit" }));

@@ -265,7 +265,9 @@ fn same_schema(old: &CompiledSet, new: &CompiledSet) -> Result<(), AnalysisError
         let Ok(id) = ActionId::try_from(a) else {
             continue;
         };
-        let (lo, ln) = (old.layout(id), new.layout(id));
+        let (Some(lo), Some(ln)) = (old.get_layout(id), new.get_layout(id)) else {
+            return Err(mismatch("they have different actions".to_owned()));
+        };
         let name = &sn.action(id).name;
         if so.action(id).name != *name || lo.paths != ln.paths || lo.types != ln.types {
             return Err(mismatch(format!("action `{name}` differs")));

@@ -56,6 +56,24 @@ impl ShownDecision {
     }
 }
 
+impl std::fmt::Display for ShownDecision {
+    /// `allow by RULE (file:line), …`, or `deny by no rule allows it`: the one way the
+    /// CLI and the server's reload gate word a counterexample's decision.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} by ", self.decision)?;
+        if self.rules.is_empty() {
+            return f.write_str("no rule allows it");
+        }
+        for (i, (r, l)) in self.rules.iter().zip(&self.locations).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{r} ({l})")?;
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of one invariant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InvariantOutcome {

@@ -26,17 +26,7 @@ fn text(o: &InvariantOutcome) -> String {
         s.push_str(&format!("    counterexample: {c}\n"));
     }
     if let Some(d) = &o.decision {
-        let by = if d.rules.is_empty() {
-            "no rule allows it".to_owned()
-        } else {
-            d.rules
-                .iter()
-                .zip(&d.locations)
-                .map(|(r, l)| format!("{r} ({l})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        s.push_str(&format!("    decided: {} by {by}\n", d.decision));
+        s.push_str(&format!("    decided: {d}\n"));
     }
     s
 }

@@ -219,8 +219,15 @@ impl CompiledSet {
         &self.schema
     }
 
-    /// Facts about rule `i` (as found in [`crate::eval::Decision::rules`]).
-    pub fn rule(&self, i: u32) -> &RuleInfo {
+    /// Facts about rule `i` (as found in [`crate::eval::Decision::rules`]), or `None` for
+    /// an index this set did not hand out.
+    pub fn get_rule(&self, i: u32) -> Option<&RuleInfo> {
+        self.rules.get(usize::try_from(i).ok()?)
+    }
+
+    /// Facts about a rule by an index taken from this set's own decisions (crate-internal:
+    /// callers outside use [`CompiledSet::get_rule`], which cannot panic on a foreign index).
+    pub(crate) fn rule(&self, i: u32) -> &RuleInfo {
         &self.rules[i as usize]
     }
 
@@ -234,8 +241,15 @@ impl CompiledSet {
         &self.invariants
     }
 
-    /// The value layout of an action's requests.
-    pub fn layout(&self, action: ActionId) -> &Layout {
+    /// The value layout of an action's requests, or `None` for an id this set's schema did
+    /// not hand out.
+    pub fn get_layout(&self, action: ActionId) -> Option<&Layout> {
+        self.plans.get(usize::from(action)).map(|p| &p.layout)
+    }
+
+    /// The value layout of an action by an id taken from this set's schema (crate-internal:
+    /// callers outside use [`CompiledSet::get_layout`], which cannot panic on a foreign id).
+    pub(crate) fn layout(&self, action: ActionId) -> &Layout {
         &self.plans[action as usize].layout
     }
 
@@ -244,10 +258,11 @@ impl CompiledSet {
         &self.sources
     }
 
-    /// Number of policy rules that apply to `action`.
-    pub fn rule_count(&self, action: ActionId) -> usize {
-        let p = &self.plans[action as usize];
-        p.deny.rules.len() + p.allow.rules.len()
+    /// Number of policy rules that apply to `action`, or `None` for an id this set's schema
+    /// did not hand out.
+    pub fn rule_count(&self, action: ActionId) -> Option<usize> {
+        let p = self.plans.get(usize::from(action))?;
+        Some(p.deny.rules.len() + p.allow.rules.len())
     }
 
     /// The id of a string that appears in the policies, if it does.

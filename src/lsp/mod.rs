@@ -12,6 +12,10 @@
 //! - **Hover, definition, completion** read the tokens around the cursor (see
 //!   `features`), so they work while the text is being typed and does not parse.
 //! - **Formatting** is `mailgate fmt`'s: one edit that replaces the whole document.
+//! - **Scenario files** (`scenarios/*.yaml` of a policy folder) are decided with the set
+//!   as loaded for the editor (see `scenarios`): each request's decision is an inlay hint,
+//!   a disagreeing `expect` an error, and a code action adds the first why-not option as a
+//!   comment. A reload of the set decides the open scenario files again.
 //! - **Positions** are converted between byte offsets and the client's UTF-16 (or UTF-8,
 //!   when offered) columns by `text::LineIndex`.
 //!
@@ -19,10 +23,12 @@
 
 mod features;
 mod lexer;
+mod scenarios;
 mod text;
 mod transport;
 mod workspace;
 
+use crate::source::SourceMap;
 use features::CompletionKind;
 use lsp_server::{ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types as lt;
@@ -116,6 +122,8 @@ struct Doc {
     text: String,
     /// The policy folder it belongs to, if any.
     root: Option<PathBuf>,
+    /// Whether it is a scenario file of that folder (`scenarios/*.yaml`).
+    scenario: bool,
 }
 
 /// A policy folder the server has loaded.
@@ -137,6 +145,14 @@ struct Server {
     roots: BTreeMap<PathBuf, RootState>,
     /// Folders whose files changed since they were last loaded.
     dirty: BTreeSet<PathBuf>,
+    /// Open scenario files, decided.
+    scenarios: HashMap<PathBuf, scenarios::ScenarioView>,
+    /// Open scenario files whose text changed since they were last decided.
+    scenarios_dirty: BTreeSet<PathBuf>,
+    /// Whether the client takes `workspace/inlayHint/refresh`.
+    inlay_refresh: bool,
+    /// Ids of the requests the server sends.
+    next_id: u64,
     outbox: Vec<Value>,
 }
 
@@ -154,6 +170,10 @@ impl Server {
             docs: HashMap::new(),
             roots: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            scenarios: HashMap::new(),
+            scenarios_dirty: BTreeSet::new(),
+            inlay_refresh: false,
+            next_id: 0,
             outbox: Vec::new(),
         }
     }
@@ -238,7 +258,8 @@ impl Server {
             "textDocument/hover" => params(req).map(|p| self.hover(&p)),
             "textDocument/definition" => params(req).map(|p| self.definition(&p)),
             "textDocument/completion" => params(req).map(|p| self.completion(&p)),
-            "textDocument/codeAction" => params(req).map(|p| code_action(&p)),
+            "textDocument/codeAction" => params(req).map(|p| self.code_action(&p)),
+            "textDocument/inlayHint" => params(req).map(|p| self.inlay_hints(&p)),
             "textDocument/formatting" => params(req).map(|p| self.formatting(&p)),
             other => Err((
                 ErrorCode::MethodNotFound,
@@ -262,6 +283,13 @@ impl Server {
             .as_ref()
             .and_then(|g| g.position_encodings.as_ref())
             .is_some_and(|encs| encs.contains(&lt::PositionEncodingKind::UTF8));
+        self.inlay_refresh = p
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.inlay_hint.as_ref())
+            .and_then(|i| i.refresh_support)
+            .unwrap_or(false);
         self.encoding = if offers_utf8 {
             Encoding::Utf8
         } else {
@@ -310,6 +338,7 @@ impl Server {
                 ..Default::default()
             }),
             document_formatting_provider: Some(lt::OneOf::Left(true)),
+            inlay_hint_provider: Some(lt::OneOf::Left(true)),
             code_action_provider: Some(lt::CodeActionProviderCapability::Options(
                 lt::CodeActionOptions {
                     code_action_kinds: Some(vec![lt::CodeActionKind::QUICKFIX]),
@@ -394,16 +423,33 @@ impl Server {
             return;
         };
         let root = self.root_of(&path);
-        if let Some(r) = &root {
+        let scenario = root
+            .as_ref()
+            .is_some_and(|r| scenarios::is_scenario(r, &path));
+        if scenario {
+            // Decided with the folder's set: load it if it is not loaded yet.
+            if let Some(r) = root.as_ref().filter(|r| !self.roots.contains_key(*r)) {
+                self.dirty.insert(r.clone());
+            }
+            self.scenarios_dirty.insert(path.clone());
+        } else if let Some(r) = &root {
             self.dirty.insert(r.clone());
-        } else {
+        } else if path.extension().is_some_and(|e| e == "policy") {
             let msg = format!(
                 "mailgate: no schema.yaml in the folders above {}; start the server with --policies DIR",
                 path.display()
             );
             self.log(&msg);
         }
-        self.docs.insert(path, Doc { uri, text, root });
+        self.docs.insert(
+            path,
+            Doc {
+                uri,
+                text,
+                root,
+                scenario,
+            },
+        );
     }
 
     fn doc_path(&self, uri: &lt::Uri) -> Option<PathBuf> {
@@ -417,17 +463,41 @@ impl Server {
         };
         if let Some(doc) = self.docs.get_mut(&path) {
             doc.text = text;
-            if let Some(r) = doc.root.clone() {
+            if doc.scenario {
+                // A scenario is not part of the set: only it is decided again.
+                self.scenarios_dirty.insert(path);
+            } else if let Some(r) = doc.root.clone() {
                 self.dirty.insert(r);
             }
         }
     }
 
     fn close(&mut self, uri: &lt::Uri) {
-        if let Some(path) = self.doc_path(uri)
-            && let Some(Doc { root: Some(r), .. }) = self.docs.remove(&path)
-        {
-            self.dirty.insert(r);
+        let Some(path) = self.doc_path(uri) else {
+            return;
+        };
+        match self.docs.remove(&path) {
+            Some(Doc {
+                scenario: true,
+                uri,
+                ..
+            }) => {
+                // Only open scenario files are decided: its diagnostics go with it.
+                self.scenarios.remove(&path);
+                self.scenarios_dirty.remove(&path);
+                self.notify(
+                    "textDocument/publishDiagnostics",
+                    lt::PublishDiagnosticsParams {
+                        uri,
+                        diagnostics: Vec::new(),
+                        version: None,
+                    },
+                );
+            }
+            Some(Doc { root: Some(r), .. }) => {
+                self.dirty.insert(r);
+            }
+            _ => {}
         }
     }
 
@@ -435,6 +505,12 @@ impl Server {
     fn touch(&mut self, uri: &lt::Uri) {
         if let Some(path) = uri_to_path(uri) {
             let path = canonical(&path);
+            if self.docs.get(&path).is_some_and(|d| d.scenario)
+                || self.roots.keys().any(|r| scenarios::is_scenario(r, &path))
+            {
+                // Not part of a set; an open scenario is decided on its buffer's text.
+                return;
+            }
             for root in self.roots.keys() {
                 if path.starts_with(root) {
                     self.dirty.insert(root.clone());
@@ -449,9 +525,11 @@ impl Server {
         }
     }
 
-    /// Reloads every folder that changed and publishes its diagnostics.
+    /// Reloads every folder that changed and publishes its diagnostics, then decides the
+    /// open scenario files again (those of a reloaded folder, and those edited).
     fn refresh(&mut self) {
-        for root in std::mem::take(&mut self.dirty) {
+        let reloaded = std::mem::take(&mut self.dirty);
+        for root in reloaded.iter().cloned() {
             let overlay: HashMap<PathBuf, String> = self
                 .docs
                 .iter()
@@ -473,6 +551,57 @@ impl Server {
                 },
             );
         }
+        let mut redecided = false;
+        for (path, doc) in &self.docs {
+            if doc.scenario && doc.root.as_ref().is_some_and(|r| reloaded.contains(r)) {
+                self.scenarios_dirty.insert(path.clone());
+                redecided = true;
+            }
+        }
+        for path in std::mem::take(&mut self.scenarios_dirty) {
+            self.decide_scenario(&path);
+        }
+        // The hints of scenario files the client shows may have changed with the policies:
+        // ask it to fetch them again.
+        if redecided && self.inlay_refresh {
+            self.next_id += 1;
+            let id = RequestId::from(format!("mailgate-{}", self.next_id));
+            self.send(&Message::Request(Request::new(
+                id,
+                "workspace/inlayHint/refresh".to_owned(),
+                Value::Null,
+            )));
+        }
+    }
+
+    /// Decides the open scenario file `path` with its folder's set and publishes its
+    /// diagnostics.
+    fn decide_scenario(&mut self, path: &Path) {
+        let Some(doc) = self.docs.get(path) else {
+            return;
+        };
+        let set = doc
+            .root
+            .as_ref()
+            .and_then(|r| self.roots.get(r))
+            .and_then(|s| s.analysis.set.as_ref());
+        let view = scenarios::evaluate(set, &path.display().to_string(), &doc.text);
+        let mut indexes = HashMap::new();
+        let diagnostics = view
+            .diagnostics
+            .iter()
+            .map(|d| self.convert(&view.sources, d, &mut indexes))
+            .collect();
+        let uri = doc.uri.clone();
+        self.scenarios.insert(path.to_path_buf(), view);
+        self.notify(
+            "textDocument/publishDiagnostics",
+            lt::PublishDiagnosticsParams {
+                uri,
+                diagnostics,
+                version: None,
+            },
+        );
     }
 
     /// The URI for a file of a set: the client's own for an open buffer.
@@ -502,7 +631,7 @@ impl Server {
             let Some(file) = file else {
                 continue;
             };
-            let diag = self.convert(a, d, file, &mut indexes);
+            let diag = self.convert(&a.sources, d, &mut indexes);
             by_file.entry(file).or_default().push(diag);
         }
         let mut published = BTreeSet::new();
@@ -537,11 +666,11 @@ impl Server {
 
     fn range(
         &self,
-        a: &Analysis,
+        sources: &SourceMap,
         span: crate::source::Span,
         indexes: &mut HashMap<crate::source::FileId, LineIndex>,
     ) -> lt::Range {
-        let text = &a.sources.get(span.file).text;
+        let text = &sources.get(span.file).text;
         indexes
             .entry(span.file)
             .or_insert_with(|| LineIndex::new(text))
@@ -550,15 +679,14 @@ impl Server {
 
     fn convert(
         &self,
-        a: &Analysis,
+        sources: &SourceMap,
         d: &crate::diagnostics::Diagnostic,
-        _file: crate::source::FileId,
         indexes: &mut HashMap<crate::source::FileId, LineIndex>,
     ) -> lt::Diagnostic {
         let range = d
             .primary
             .as_ref()
-            .map_or_else(lt::Range::default, |l| self.range(a, l.span, indexes));
+            .map_or_else(lt::Range::default, |l| self.range(sources, l.span, indexes));
         let mut message = d.message.clone();
         if let Some(help) = &d.help {
             message.push_str("\nhelp: ");
@@ -574,8 +702,8 @@ impl Server {
             .filter_map(|l| {
                 Some(lt::DiagnosticRelatedInformation {
                     location: lt::Location {
-                        uri: self.uri_for(&a.sources.get(l.span.file).name)?,
-                        range: self.range(a, l.span, indexes),
+                        uri: self.uri_for(&sources.get(l.span.file).name)?,
+                        range: self.range(sources, l.span, indexes),
                     },
                     message: if l.text.is_empty() {
                         d.message.clone()
@@ -587,7 +715,7 @@ impl Server {
             .collect();
         // The did-you-mean, as the text that replaces the primary span.
         let fix = d.help.as_deref().and_then(suggestion).and_then(|name| {
-            let old = a.sources.slice(d.primary.as_ref()?.span);
+            let old = sources.slice(d.primary.as_ref()?.span);
             if old.len() >= 2 && old.starts_with('"') && old.ends_with('"') {
                 Some(lexer::quote(name))
             } else if !old.is_empty()
@@ -614,7 +742,7 @@ impl Server {
             data: match &d.fix {
                 // A fix with its own range (a lint's): the edit to make.
                 Some((span, text)) => Some(json!({
-                    "edit": { "range": self.range(a, *span, indexes), "newText": text },
+                    "edit": { "range": self.range(sources, *span, indexes), "newText": text },
                     "title": if text.is_empty() { "Remove the redundant condition" } else { "Apply the fix" },
                 })),
                 None => fix.map(|f| json!({ "replacement": f })),
@@ -687,7 +815,7 @@ impl Server {
         let Some(uri) = self.uri_for(&a.sources.get(span.file).name) else {
             return Value::Null;
         };
-        let range = self.range(a, span, &mut HashMap::new());
+        let range = self.range(&a.sources, span, &mut HashMap::new());
         json!(lt::Location { uri, range })
     }
 
@@ -697,6 +825,7 @@ impl Server {
     fn formatting(&self, p: &lt::DocumentFormattingParams) -> Value {
         let Some(doc) = self
             .doc_path(&p.text_document.uri)
+            .filter(|p| p.extension().is_some_and(|e| e == "policy"))
             .and_then(|path| self.docs.get(&path))
         else {
             return Value::Null;
@@ -713,6 +842,122 @@ impl Server {
             }
             Err(_) => Value::Null,
         }
+    }
+
+    /// The open scenario file `uri`, its text and its decisions.
+    fn scenario(&self, uri: &lt::Uri) -> Option<(&Doc, &scenarios::ScenarioView)> {
+        let path = self.doc_path(uri)?;
+        let doc = self.docs.get(&path).filter(|d| d.scenario)?;
+        Some((doc, self.scenarios.get(&path)?))
+    }
+
+    /// Each request's decision (`allow`, or `deny: REASON`) at the end of its first line;
+    /// none for other files.
+    fn inlay_hints(&self, p: &lt::InlayHintParams) -> Value {
+        let Some((doc, view)) = self.scenario(&p.text_document.uri) else {
+            return json!([]);
+        };
+        let idx = LineIndex::new(&doc.text);
+        let hints: Vec<lt::InlayHint> = view
+            .requests
+            .iter()
+            .filter_map(|r| {
+                let position = idx
+                    .range(&doc.text, r.hint_at..r.hint_at, self.encoding)
+                    .start;
+                let visible =
+                    p.range.start.line <= position.line && position.line <= p.range.end.line;
+                visible.then(|| lt::InlayHint {
+                    position,
+                    label: lt::InlayHintLabel::String(r.label.clone()),
+                    kind: None,
+                    text_edits: None,
+                    tooltip: Some(lt::InlayHintTooltip::String(r.tooltip.clone())),
+                    padding_left: Some(true),
+                    padding_right: None,
+                    data: None,
+                })
+            })
+            .collect();
+        json!(hints)
+    }
+
+    /// The quick fixes the diagnostics carry (see [`quick_fixes`]); in a scenario file
+    /// also, for each request on the lines asked about, the first why-not option added as
+    /// a comment above it.
+    fn code_action(&self, p: &lt::CodeActionParams) -> Value {
+        let Some((doc, view)) = self.scenario(&p.text_document.uri) else {
+            return code_action(p);
+        };
+        // A did-you-mean of the scenario loader (an unknown id or attribute).
+        let mut actions = quick_fixes(p);
+        let Some(set) = doc
+            .root
+            .as_ref()
+            .and_then(|r| self.roots.get(r))
+            .and_then(|s| s.analysis.set.as_ref())
+        else {
+            return json!(actions);
+        };
+        let idx = LineIndex::new(&doc.text);
+        let analyzer = scenarios::analyzer(set);
+        let mut tried = 0;
+        for r in &view.requests {
+            let range = idx.range(&doc.text, r.line.clone(), self.encoding);
+            if range.start.line < p.range.start.line || range.start.line > p.range.end.line {
+                continue;
+            }
+            // A whole file selected, or thousands of requests on one line: the first few
+            // are enough for a menu, and each costs an analysis.
+            if tried == scenarios::MAX_WHY_NOT_ACTIONS {
+                break;
+            }
+            tried += 1;
+            let Some(comment) = scenarios::why_not_comment(&analyzer, &r.request) else {
+                continue;
+            };
+            let line_start = doc.text[..r.line.start].rfind('\n').map_or(0, |i| i + 1);
+            let indent: String = doc.text[line_start..]
+                .chars()
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .collect();
+            // Not twice: the line above already says it.
+            let above = doc.text[..line_start.saturating_sub(1)]
+                .rsplit('\n')
+                .next()
+                .unwrap_or("");
+            if line_start > 0 && above.trim() == comment {
+                continue;
+            }
+            let at = idx
+                .range(&doc.text, line_start..line_start, self.encoding)
+                .start;
+            let edit = lt::TextEdit {
+                range: lt::Range { start: at, end: at },
+                new_text: format!("{indent}{comment}\n"),
+            };
+            // The disagreement this request shows, if any, is what the action answers.
+            let diagnostics: Vec<lt::Diagnostic> = p
+                .context
+                .diagnostics
+                .iter()
+                .filter(|d| d.range.start.line == range.start.line)
+                .cloned()
+                .collect();
+            #[allow(clippy::mutable_key_type, reason = "lsp-types keys edits by Uri")]
+            let changes = HashMap::from([(p.text_document.uri.clone(), vec![edit])]);
+            actions.push(lt::CodeActionOrCommand::CodeAction(lt::CodeAction {
+                title: "Add the first why-not option as a comment".to_owned(),
+                kind: Some(lt::CodeActionKind::QUICKFIX),
+                diagnostics: (!diagnostics.is_empty()).then_some(diagnostics),
+                edit: Some(lt::WorkspaceEdit {
+                    changes: Some(changes),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }));
+        }
+        json!(actions)
     }
 
     fn completion(&self, p: &lt::CompletionParams) -> Value {
@@ -748,6 +993,11 @@ impl Server {
 
 /// Quick fixes: each diagnostic that carries a did-you-mean replacement offers it.
 fn code_action(p: &lt::CodeActionParams) -> Value {
+    json!(quick_fixes(p))
+}
+
+/// The quick fixes the diagnostics of `p` carry (a lint's edit, or a did-you-mean).
+fn quick_fixes(p: &lt::CodeActionParams) -> Vec<lt::CodeActionOrCommand> {
     let mut actions = Vec::new();
     for d in &p.context.diagnostics {
         if let Some(data) = &d.data
@@ -800,7 +1050,7 @@ fn code_action(p: &lt::CodeActionParams) -> Value {
             ..Default::default()
         }));
     }
-    json!(actions)
+    actions
 }
 
 /// The parameters of a request, or an `InvalidParams` error.
@@ -841,3 +1091,6 @@ fn canonical(path: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod scenario_tests;

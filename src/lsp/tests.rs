@@ -64,6 +64,34 @@ fn expect(file: &str, prefix: &str, name: &str) -> String {
 
 const RULE: &str = "rule t {\n  allow approve_mailbox\n  when ";
 
+/// A buffer the folder walk would not find (under a hidden folder, as a config map's
+/// `..data/` copy is) does not join the set: a copy of a shipped file opened there is not a
+/// second definition of its rules. The same copy beside the others is.
+#[test]
+fn a_buffer_under_a_hidden_folder_does_not_join_the_set() {
+    let text = std::fs::read_to_string(root().join("approval.policy")).unwrap();
+    let duplicates = |a: &Analysis| {
+        a.diagnostics
+            .iter()
+            .filter(|d| d.message.contains("duplicate rule id"))
+            .count()
+    };
+    for hidden in [
+        "..data/approval.policy",
+        ".git/approval.policy",
+        "..2026_12_05/x/approval.policy",
+    ] {
+        let overlay = HashMap::from([(root().join(hidden), text.clone())]);
+        assert_eq!(
+            duplicates(&Analysis::load(&root(), &overlay)),
+            0,
+            "{hidden}"
+        );
+    }
+    let overlay = HashMap::from([(root().join("copy/approval.policy"), text)]);
+    assert!(duplicates(&Analysis::load(&root(), &overlay)) > 0);
+}
+
 #[test]
 fn hover_on_an_attribute_shows_its_type_members_and_default() {
     let h = hover(&format!(

@@ -4,6 +4,7 @@
 //! the parsed policy files).
 
 use crate::ast::{InvariantDecl, Item, LetDecl, PolicyFile, RuleDecl};
+use crate::compile::CompiledSet;
 use crate::diagnostics::Diagnostic;
 use crate::policy_set::{self, Origin, RawFile};
 use crate::schema::{self, Schema};
@@ -30,13 +31,18 @@ pub(crate) struct Analysis {
     pub(crate) index: SchemaIndex,
     /// The items of each policy file that parsed.
     pub(crate) policies: Vec<PolicyFile>,
+    /// The compiled set, when the set loaded without errors (scenario files are decided
+    /// with it).
+    pub(crate) set: Option<CompiledSet>,
 }
 
 impl Analysis {
     /// Loads the set in `root`, with `overlay` (path → text of an open buffer) in place of
-    /// the files on disk. Buffers under `root` that are not on disk yet join the set.
+    /// the files on disk. Buffers under `root` that are not on disk yet join the set, where
+    /// the folder walk would find them (not under a folder starting with `.`).
     pub(crate) fn load(root: &Path, overlay: &HashMap<PathBuf, String>) -> Analysis {
-        let (diagnostics, sources) = match policy_set::policy_files(&Origin::Dir(root.into())) {
+        let (diagnostics, sources, set) = match policy_set::policy_files(&Origin::Dir(root.into()))
+        {
             Ok((schema_raw, mut policy_raws)) => {
                 let schema_raw = apply(schema_raw, overlay);
                 let mut seen: Vec<PathBuf> =
@@ -44,7 +50,7 @@ impl Analysis {
                 policy_raws = policy_raws.into_iter().map(|r| apply(r, overlay)).collect();
                 for (path, text) in overlay {
                     let is_policy = path.extension().is_some_and(|e| e == "policy");
-                    if is_policy && path.starts_with(root) && !seen.contains(path) {
+                    if is_policy && crate::files::walk_reaches(root, path) && !seen.contains(path) {
                         seen.push(path.clone());
                         policy_raws.push(RawFile {
                             name: path.display().to_string(),
@@ -64,12 +70,13 @@ impl Analysis {
                                 .iter()
                                 .map(crate::analysis::lint::Lint::to_diagnostic),
                         );
-                        (diags, loaded.set.sources().clone())
+                        let sources = loaded.set.sources().clone();
+                        (diags, sources, Some(loaded.set))
                     }
-                    Err(failure) => (failure.diagnostics, failure.sources),
+                    Err(failure) => (failure.diagnostics, failure.sources, None),
                 }
             }
-            Err(d) => (vec![*d], SourceMap::new()),
+            Err(d) => (vec![*d], SourceMap::new(), None),
         };
         let schema_name = root.join("schema.yaml").display().to_string();
         let schema_file = sources
@@ -93,6 +100,7 @@ impl Analysis {
             schema,
             index,
             policies,
+            set,
         }
     }
 

@@ -82,17 +82,7 @@ fn invariant_line(o: &InvariantOutcome) -> String {
         s.push_str(&format!(": counterexample {c}"));
     }
     if let Some(d) = &o.decision {
-        let by = if d.rules.is_empty() {
-            "no rule allows it".to_owned()
-        } else {
-            d.rules
-                .iter()
-                .zip(&d.locations)
-                .map(|(r, l)| format!("{r} ({l})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        s.push_str(&format!(", decided {} by {by}", d.decision));
+        s.push_str(&format!(", decided {d}"));
     }
     s
 }

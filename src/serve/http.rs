@@ -603,14 +603,23 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
     )
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+/// `GET /metrics`: the `OpenMetrics` text, labelled as such when the scraper asks for it (as
+/// Prometheus does), and as the Prometheus text format otherwise (whose parsers read the
+/// same lines; `# EOF` is a comment there).
+async fn metrics(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Response {
     let (_, revision) = app.snapshot();
     let text = app.metrics.render(&revision);
-    json_response(
-        StatusCode::OK,
-        text.into_bytes(),
-        "text/plain; version=0.0.4; charset=utf-8",
-    )
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let content_type = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    json_response(StatusCode::OK, text.into_bytes(), content_type)
 }
 
 async fn not_found() -> Response {

@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -221,7 +221,7 @@ impl DecisionLog {
         if queued {
             self.shared.ready.notify_one();
         } else {
-            self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.log_dropped.inc();
             self.metrics.log.ok.store(false, Ordering::Relaxed);
         }
     }
@@ -258,7 +258,7 @@ impl DecisionLog {
             let left = queued + self.shared.unflushed.load(Ordering::Relaxed);
             self.metrics
                 .log_dropped
-                .fetch_add(u64::try_from(left).unwrap_or(u64::MAX), Ordering::Relaxed);
+                .inc_by(u64::try_from(left).unwrap_or(u64::MAX));
             super::note(&format!(
                 "mailgate: the decision log did not drain before the deadline; {left} queued decision{} dropped",
                 if left == 1 { "" } else { "s" }
@@ -271,14 +271,14 @@ impl DecisionLog {
 #[derive(Debug)]
 pub(crate) struct LogHealth {
     pub(crate) ok: AtomicBool,
-    pub(crate) write_errors: AtomicU64,
+    pub(crate) write_errors: prometheus_client::metrics::counter::Counter,
 }
 
 impl Default for LogHealth {
     fn default() -> Self {
         LogHealth {
             ok: AtomicBool::new(true),
-            write_errors: AtomicU64::new(0),
+            write_errors: prometheus_client::metrics::counter::Counter::default(),
         }
     }
 }
@@ -292,7 +292,7 @@ fn writer(shared: &Shared, out: Box<dyn Write + Send>, masks: &Masks, metrics: &
     let mut batch: Vec<Box<Event>> = Vec::with_capacity(BATCH);
     let mut reported = false;
     let fail = |e: &std::io::Error, reported: &mut bool| {
-        metrics.log.write_errors.fetch_add(1, Ordering::Relaxed);
+        metrics.log.write_errors.inc();
         metrics.log.ok.store(false, Ordering::Relaxed);
         if !*reported {
             *reported = true;
@@ -688,7 +688,7 @@ mod tests {
         let start = Instant::now();
         log.close(Instant::now() + Duration::from_millis(200));
         assert!(start.elapsed() < Duration::from_secs(2));
-        assert!(metrics.log_dropped.load(Ordering::Relaxed) > 0);
+        assert!(metrics.log_dropped.get() > 0);
         drop(held);
     }
 
@@ -710,7 +710,7 @@ mod tests {
             log.send(event(&big, true, b"{}"));
         }
         assert!(log.shared.queue.lock().unwrap().bytes <= 64 * 1024);
-        assert!(metrics.log_dropped.load(Ordering::Relaxed) >= 80);
+        assert!(metrics.log_dropped.get() >= 80);
         drop(held);
         log.close(Instant::now() + Duration::from_secs(10));
     }

@@ -1,11 +1,20 @@
-//! Prometheus metrics, written by hand in the text exposition format: a few counters, two
-//! gauges and one histogram. Labels are bounded: action names come from the schema,
-//! handlers from the fixed routes, never from a request's values.
+//! Prometheus metrics, kept and encoded by the Prometheus organisation's `prometheus-client`
+//! crate (the `OpenMetrics` text format): a few counters, two gauges and one histogram. Labels are
+//! bounded: action names come from the schema, handlers from the fixed routes, never from a
+//! request's values.
+//!
+//! The hot path never allocates: each action's four decision counters are looked up once
+//! (by name, in a map read under a read lock) and then counted with one atomic add, and the
+//! HTTP histogram's labels are `&'static str`s and a status code.
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 /// The outcome label of a decision.
@@ -48,19 +57,6 @@ impl Outcome {
 pub(crate) struct DecisionCounts(pub(crate) BTreeMap<String, [u64; 4]>);
 
 impl DecisionCounts {
-    /// Counts one decision. `action` is `None` for a request that named no known action.
-    pub(crate) fn add(&mut self, action: Option<&str>, outcome: Outcome) {
-        let action = action.unwrap_or(INVALID_ACTION);
-        let i = outcome as usize;
-        if let Some(c) = self.0.get_mut(action) {
-            c[i] += 1;
-        } else {
-            let mut c = [0; 4];
-            c[i] = 1;
-            self.0.insert(action.to_owned(), c);
-        }
-    }
-
     /// Adds counts per outcome (in the order of [`Outcome`]) for one action; nothing
     /// when they are all zero.
     pub(crate) fn add_counts(&mut self, action: Option<&str>, counts: [u64; 4]) {
@@ -86,43 +82,173 @@ const BUCKETS: [f64; 14] = [
     5.0,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum_ns: u128,
+/// The labels of `mailgate_decisions_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DecisionLabels {
+    action: String,
+    decision: &'static str,
+    cause: &'static str,
 }
 
+/// The labels of `mailgate_http_request_duration_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HttpLabels {
+    handler: &'static str,
+    method: &'static str,
+    code: u16,
+}
+
+/// The label of `mailgate_policy_reloads_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
+}
+
+/// The label of `mailgate_policy_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RevisionLabels {
+    revision: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+type HttpFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
+
 /// Every metric of the service.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Metrics {
-    decisions: Mutex<DecisionCounts>,
-    http: Mutex<BTreeMap<(&'static str, &'static str, u16), Histogram>>,
-    pub(crate) reloads_ok: AtomicU64,
-    pub(crate) reloads_failed: AtomicU64,
-    pub(crate) last_reload_success: AtomicU64,
-    pub(crate) log_dropped: AtomicU64,
+    registry: Registry,
+    decisions: Family<DecisionLabels, Counter>,
+    /// Each action's counters, in the order of [`Outcome`], so that counting one decision is
+    /// a map lookup by `&str` and an atomic add.
+    by_action: RwLock<BTreeMap<String, [OnceLock<Counter>; 4]>>,
+    http: HttpFamily,
+    pub(crate) reloads_ok: Counter,
+    pub(crate) reloads_failed: Counter,
+    pub(crate) last_reload_success: Gauge,
+    info: Family<RevisionLabels, Gauge>,
+    /// The revision `info` shows; held while encoding, so two scrapes never interleave.
+    shown_revision: Mutex<String>,
+    pub(crate) log_dropped: Counter,
     /// The decision log's write failures and whether it is writing.
     pub(crate) log: super::log::LogHealth,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let http = HttpFamily::new_with_constructor(latency_histogram);
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        let reloads_ok = reloads
+            .get_or_create(&ReloadLabels { result: "success" })
+            .clone();
+        let reloads_failed = reloads
+            .get_or_create(&ReloadLabels { result: "refused" })
+            .clone();
+        let last_reload_success = Gauge::default();
+        let info = Family::<RevisionLabels, Gauge>::default();
+        let log_dropped = Counter::default();
+        let log = super::log::LogHealth::default();
+        let mut registry = Registry::default();
+        // Counters are registered without `_total`: the encoder adds it to the samples.
+        registry.register(
+            "mailgate_decisions",
+            "Decisions made, by action, decision and cause",
+            decisions.clone(),
+        );
+        registry.register(
+            "mailgate_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            http.clone(),
+        );
+        registry.register(
+            "mailgate_policy_reloads",
+            "Policy reloads, by result",
+            reloads,
+        );
+        registry.register(
+            "mailgate_policy_last_reload_success_timestamp_seconds",
+            "When the active policy set was last (re)loaded",
+            last_reload_success.clone(),
+        );
+        registry.register(
+            "mailgate_policy_info",
+            "The active policy set",
+            info.clone(),
+        );
+        registry.register(
+            "mailgate_decision_log_dropped",
+            "Decision log events dropped because the writer fell behind",
+            log_dropped.clone(),
+        );
+        registry.register(
+            "mailgate_decision_log_write_errors",
+            "Decision log writes that failed",
+            log.write_errors.clone(),
+        );
+        Metrics {
+            registry,
+            decisions,
+            by_action: RwLock::default(),
+            http,
+            reloads_ok,
+            reloads_failed,
+            last_reload_success,
+            info,
+            shown_revision: Mutex::default(),
+            log_dropped,
+            log,
+        }
+    }
+}
+
 impl Metrics {
+    /// Adds `counts` (in the order of [`Outcome`]) to `action`'s counters. A series is
+    /// created at its first count, so one that cannot happen (an allow of an unknown
+    /// action) never shows.
+    fn add(&self, action: Option<&str>, counts: [u64; 4]) {
+        let action = action.unwrap_or(INVALID_ACTION);
+        let add = |c: &[OnceLock<Counter>; 4]| {
+            for ((slot, n), o) in c.iter().zip(counts).zip(Outcome::ALL) {
+                if n > 0 {
+                    slot.get_or_init(|| {
+                        let (decision, cause) = o.labels();
+                        self.decisions
+                            .get_or_create(&DecisionLabels {
+                                action: action.to_owned(),
+                                decision,
+                                cause,
+                            })
+                            .clone()
+                    })
+                    .inc_by(n);
+                }
+            }
+        };
+        if let Ok(map) = self.by_action.read()
+            && let Some(c) = map.get(action)
+        {
+            add(c);
+            return;
+        }
+        if let Ok(mut map) = self.by_action.write() {
+            add(map.entry(action.to_owned()).or_default());
+        }
+    }
+
     /// Counts one decision.
     pub(crate) fn decision(&self, action: Option<&str>, outcome: Outcome) {
-        if let Ok(mut d) = self.decisions.lock() {
-            d.add(action, outcome);
-        }
+        let mut counts = [0; 4];
+        counts[outcome as usize] = 1;
+        self.add(action, counts);
     }
 
     /// Adds the counts of a batch.
     pub(crate) fn merge(&self, counts: &DecisionCounts) {
-        if let Ok(mut d) = self.decisions.lock() {
-            for (action, c) in &counts.0 {
-                let e = d.0.entry(action.clone()).or_default();
-                for (a, b) in e.iter_mut().zip(c) {
-                    *a += b;
-                }
-            }
+        for (action, c) in &counts.0 {
+            self.add(Some(action), *c);
         }
     }
 
@@ -134,106 +260,34 @@ impl Metrics {
         code: u16,
         took: Duration,
     ) {
-        let secs = took.as_secs_f64();
-        if let Ok(mut h) = self.http.lock() {
-            let h = h.entry((handler, method, code)).or_default();
-            for (c, &bound) in h.counts.iter_mut().zip(&BUCKETS) {
-                if secs <= bound {
-                    *c += 1;
-                }
-            }
-            h.count += 1;
-            h.sum_ns += took.as_nanos();
-        }
+        self.http
+            .get_or_create(&HttpLabels {
+                handler,
+                method,
+                code,
+            })
+            .observe(took.as_secs_f64());
     }
 
-    /// The Prometheus text exposition (format 0.0.4).
+    /// The `OpenMetrics` text exposition, with `revision` as the active set.
     pub(crate) fn render(&self, revision: &str) -> String {
         let mut s = String::with_capacity(4096);
-        s.push_str(
-            "# HELP mailgate_decisions_total Decisions made, by action, decision and cause.\n\
-             # TYPE mailgate_decisions_total counter\n",
-        );
-        if let Ok(d) = self.decisions.lock() {
-            for (action, counts) in &d.0 {
-                for o in Outcome::ALL {
-                    let n = counts[o as usize];
-                    if n > 0 {
-                        let (decision, cause) = o.labels();
-                        let _ = writeln!(
-                            s,
-                            "mailgate_decisions_total{{action=\"{}\",decision=\"{decision}\",cause=\"{cause}\"}} {n}",
-                            escape(action)
-                        );
-                    }
-                }
-            }
+        let Ok(mut shown) = self.shown_revision.lock() else {
+            return s;
+        };
+        if *shown != revision {
+            self.info.clear();
+            self.info
+                .get_or_create(&RevisionLabels {
+                    revision: revision.to_owned(),
+                })
+                .set(1);
+            revision.clone_into(&mut shown);
         }
-        s.push_str(
-            "# HELP mailgate_http_request_duration_seconds Time to answer an HTTP request.\n\
-             # TYPE mailgate_http_request_duration_seconds histogram\n",
-        );
-        if let Ok(h) = self.http.lock() {
-            for ((handler, method, code), h) in h.iter() {
-                let labels = format!("handler=\"{handler}\",method=\"{method}\",code=\"{code}\"");
-                for (c, bound) in h.counts.iter().zip(BUCKETS) {
-                    let _ = writeln!(
-                        s,
-                        "mailgate_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {c}"
-                    );
-                }
-                let _ = writeln!(
-                    s,
-                    "mailgate_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                    h.count
-                );
-                #[expect(clippy::cast_precision_loss, reason = "a sum of seconds")]
-                let sum = h.sum_ns as f64 / 1e9;
-                let _ = writeln!(
-                    s,
-                    "mailgate_http_request_duration_seconds_sum{{{labels}}} {sum}"
-                );
-                let _ = writeln!(
-                    s,
-                    "mailgate_http_request_duration_seconds_count{{{labels}}} {}",
-                    h.count
-                );
-            }
-        }
-        let _ = write!(
-            s,
-            "# HELP mailgate_policy_reloads_total Policy reloads, by result.\n\
-             # TYPE mailgate_policy_reloads_total counter\n\
-             mailgate_policy_reloads_total{{result=\"success\"}} {}\n\
-             mailgate_policy_reloads_total{{result=\"refused\"}} {}\n\
-             # HELP mailgate_policy_last_reload_success_timestamp_seconds When the active policy set was last (re)loaded.\n\
-             # TYPE mailgate_policy_last_reload_success_timestamp_seconds gauge\n\
-             mailgate_policy_last_reload_success_timestamp_seconds {}\n\
-             # HELP mailgate_policy_info The active policy set.\n\
-             # TYPE mailgate_policy_info gauge\n\
-             mailgate_policy_info{{revision=\"{}\"}} 1\n\
-             # HELP mailgate_decision_log_dropped_total Decision log events dropped because the writer fell behind.\n\
-             # TYPE mailgate_decision_log_dropped_total counter\n\
-             mailgate_decision_log_dropped_total {}\n\
-             # HELP mailgate_decision_log_write_errors_total Decision log writes that failed.\n\
-             # TYPE mailgate_decision_log_write_errors_total counter\n\
-             mailgate_decision_log_write_errors_total {}\n",
-            self.reloads_ok.load(Ordering::Relaxed),
-            self.reloads_failed.load(Ordering::Relaxed),
-            self.last_reload_success.load(Ordering::Relaxed),
-            escape(revision),
-            self.log_dropped.load(Ordering::Relaxed),
-            self.log.write_errors.load(Ordering::Relaxed),
-        );
+        // Writing to a `String` cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut s, &self.registry);
         s
     }
-}
-
-/// Escapes a label value.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -255,15 +309,45 @@ mod tests {
         assert!(text.contains(
             "mailgate_decisions_total{action=\"-\",decision=\"deny\",cause=\"invalid_request\"} 1\n"
         ));
-        assert!(text.contains("le=\"0.00025\"} 0\n"));
-        assert!(text.contains("le=\"0.0005\"} 1\n"));
-        assert!(text.contains("le=\"5\"} 2\n"));
-        assert!(text.contains("le=\"+Inf\"} 2\n"));
+        let bucket = |le: &str, n: u64| {
+            format!(
+                "mailgate_http_request_duration_seconds_bucket{{le=\"{le}\",handler=\"/v1/decide\",method=\"POST\",code=\"200\"}} {n}\n"
+            )
+        };
+        for (le, n) in [("0.00025", 0), ("0.0005", 1), ("5.0", 2), ("+Inf", 2)] {
+            assert!(text.contains(&bucket(le, n)), "{le}: {text}");
+        }
+        // Only series that happened: no allow for the unknown action `-`.
+        assert_eq!(
+            text.matches("mailgate_decisions_total{").count(),
+            2,
+            "{text}"
+        );
         assert!(text.contains("mailgate_policy_info{revision=\"abc\"} 1\n"));
+        assert!(text.contains("mailgate_policy_reloads_total{result=\"refused\"} 0\n"));
+        assert!(text.ends_with("# EOF\n"));
+        // A new revision replaces the old one.
+        let text = m.render("def");
+        assert!(text.contains("mailgate_policy_info{revision=\"def\"} 1\n"));
+        assert!(!text.contains("revision=\"abc\""), "{text}");
     }
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    fn a_batch_adds_to_the_same_counters() {
+        let m = Metrics::default();
+        m.decision(Some("a"), Outcome::Allowed);
+        let mut counts = DecisionCounts::default();
+        counts.add_counts(Some("a"), [1, 0, 1, 0]);
+        m.merge(&counts);
+        let text = m.render("r");
+        assert!(
+            text.contains(
+                "mailgate_decisions_total{action=\"a\",decision=\"allow\",cause=\"allowed\"} 2\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "mailgate_decisions_total{action=\"a\",decision=\"deny\",cause=\"no_rule_allows\"} 1\n"
+        ), "{text}");
     }
 }

@@ -38,7 +38,6 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 /// Errors that stop the service.
@@ -309,7 +308,7 @@ impl Parts {
         };
         metrics
             .last_reload_success
-            .store(unix_secs(initial.loaded_at), Ordering::Relaxed);
+            .set(i64::try_from(unix_secs(initial.loaded_at)).unwrap_or(i64::MAX));
         let last = LastReload {
             at: now_rfc3339(),
             ok: true,
@@ -493,10 +492,10 @@ async fn reload(app: &Arc<App>, trigger: &'static str) -> LastReload {
     let current = app.active.load_full().revision.clone();
     let last = match candidate(app).await {
         Ok(snap) => {
-            app.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+            app.metrics.reloads_ok.inc();
             app.metrics
                 .last_reload_success
-                .store(unix_secs(snap.loaded_at), Ordering::Relaxed);
+                .set(i64::try_from(unix_secs(snap.loaded_at)).unwrap_or(i64::MAX));
             let last = LastReload {
                 at: now_rfc3339(),
                 ok: true,
@@ -518,7 +517,7 @@ async fn reload(app: &Arc<App>, trigger: &'static str) -> LastReload {
             last
         }
         Err(refusal) => {
-            app.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            app.metrics.reloads_failed.inc();
             note(&format!(
                 "mailgate: policy reload ({trigger}) refused ({}; see /v1/status); still serving revision {current}",
                 refusal.summary()
