@@ -43,7 +43,6 @@ nav a{margin-right:14px}.muted{color:var(--muted)}
 .tile b{display:block;font-size:24px}.tile.bad b{color:var(--bad)}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg);position:sticky;top:0}
-tbody tr{content-visibility:auto;contain-intrinsic-size:auto 28px}
 td[data-decision=allow]{color:var(--ok)}td[data-decision=deny]{color:var(--bad);font-weight:600}
 .controls{display:flex;gap:16px;align-items:center;margin:8px 0}
 .controls input[type=search]{padding:6px 8px;min-width:320px;border:1px solid var(--line);border-radius:6px}
@@ -77,8 +76,11 @@ const SCRIPT: &str = r"
   filter.addEventListener('input',function(){limit=PAGE;apply();});
   blockedOnly.addEventListener('change',function(){limit=PAGE;apply();});
   more.addEventListener('click',function(){limit+=PAGE;apply();});
-  var folds=document.querySelectorAll('details[data-fold]');
-  for(var i=0;i<folds.length;i++){folds[i].open=false;}
+  function fold(){
+    var folds=document.querySelectorAll('details[data-fold]');
+    for(var i=0;i<folds.length;i++){folds[i].open=false;}
+  }
+  if(document.readyState==='loading'){document.addEventListener('DOMContentLoaded',fold);}else{fold();}
   apply();
 })();
 ";
@@ -172,7 +174,7 @@ pub(super) fn report<W: Write>(
         out.push_str("</ul>\n");
     }
     out.push_str("</section>\n");
-    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    out.push_str("</body>\n</html>\n");
     w.write_all(out.as_bytes())
 }
 
@@ -351,6 +353,9 @@ fn mailbox_table<W: Write>(
         spill(out, w)?;
     }
     out.push_str("</tbody></table>\n<p><button type=\"button\" data-more hidden>Show more</button></p></section>\n");
+    // The script right after the table: filtering and paging work while the rest of a
+    // large report is still loading (it folds the details once they are all there).
+    let _ = writeln!(out, "<script>{SCRIPT}</script>");
     Ok(())
 }
 
