@@ -15,8 +15,9 @@
 //!
 //! Sizes: `MAILGATE_LOAD_REQUESTS` (default 100000), `MAILGATE_LOAD_CONNECTIONS` (32),
 //! `MAILGATE_LOAD_BATCH_LINES` (200000). `MAILGATE_LOAD_BIN` runs another `mailgate`
-//! binary (to compare builds side by side), and `MAILGATE_LOAD_SERVE_ARGS` adds arguments
-//! to both servers (for example `--decision-log /tmp/log.jsonl`).
+//! binary (to compare builds side by side; `MAILGATE_LOAD_POLICIES` gives it the policy
+//! folder of its own commit), and `MAILGATE_LOAD_SERVE_ARGS` adds arguments to both
+//! servers (for example `--decision-log /tmp/log.jsonl`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -154,7 +155,9 @@ fn start_server(pin: bool, threads: &str) -> (std::process::Child, SocketAddr) {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mailgate").to_owned());
     let exe = exe.as_str();
     let extra = std::env::var("MAILGATE_LOAD_SERVE_ARGS").unwrap_or_default();
-    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+    let policies = std::env::var("MAILGATE_LOAD_POLICIES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/policies").to_owned());
+    let policies = policies.as_str();
     let serve_args = [
         "serve",
         "--threads",

@@ -362,7 +362,9 @@ async fn decide(
             decision_id,
             timestamp: SystemTime::now(),
             revision,
-            input: body,
+            // A copy: holding the body itself would keep hyper's read buffer from being
+            // reused until the writer gets to it, and each connection would allocate anew.
+            input: Bytes::copy_from_slice(&body),
             valid: ok,
             record,
             eval_ns,

@@ -156,6 +156,9 @@ struct Queue {
     events: VecDeque<Box<Event>>,
     bytes: usize,
     stop: bool,
+    /// The writer is waiting for an event: the next `send` wakes it. While it works or
+    /// gathers, nobody signals it, so a busy log costs the requests no system call.
+    writer_idle: bool,
 }
 
 #[derive(Debug)]
@@ -210,17 +213,20 @@ impl DecisionLog {
     /// Queues an event without waiting; counts it as dropped if it does not fit.
     pub(crate) fn send(&self, event: Event) {
         let cost = event.cost();
+        let mut wake = false;
         let queued = self.shared.queue.lock().is_ok_and(|mut q| {
             if q.stop || q.bytes + cost > self.shared.capacity {
                 return false;
             }
             q.bytes += cost;
             q.events.push_back(Box::new(event));
+            wake = std::mem::take(&mut q.writer_idle);
             true
         });
-        if queued {
+        if wake {
             self.shared.ready.notify_one();
-        } else {
+        }
+        if !queued {
             self.metrics.log_dropped.inc();
             self.metrics.log.ok.store(false, Ordering::Relaxed);
         }
@@ -286,6 +292,9 @@ impl Default for LogHealth {
 /// How many events the writer takes from the queue at once.
 const BATCH: usize = 4096;
 
+/// How long the writer lets events gather once the first one has arrived.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
+
 fn writer(shared: &Shared, out: Box<dyn Write + Send>, masks: &Masks, metrics: &Metrics) {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut line = Vec::with_capacity(1024);
@@ -300,16 +309,30 @@ fn writer(shared: &Shared, out: Box<dyn Write + Send>, masks: &Masks, metrics: &
         }
     };
     loop {
-        let stop = {
+        // Waits for the first event, then lets more gather for `GATHER` (unless a batch is
+        // already full or the log is closing), so the writer wakes, composes and writes
+        // a few hundred times a second at most, not once per decision.
+        let gather = {
             let Ok(mut q) = shared.queue.lock() else {
                 return;
             };
             while q.events.is_empty() && !q.stop {
+                q.writer_idle = true;
                 q = match shared.ready.wait(q) {
                     Ok(q) => q,
                     Err(_) => return,
                 };
             }
+            q.writer_idle = false;
+            !q.stop && q.events.len() < BATCH
+        };
+        if gather {
+            std::thread::sleep(GATHER);
+        }
+        let stop = {
+            let Ok(mut q) = shared.queue.lock() else {
+                return;
+            };
             let n = q.events.len().min(BATCH);
             batch.extend(q.events.drain(..n));
             shared.unflushed.fetch_add(n, Ordering::Relaxed);
