@@ -4,6 +4,7 @@
 
 mod analysis;
 mod audit;
+mod audit_scale;
 mod batch;
 mod cli;
 #[cfg(feature = "serve")]

@@ -25,7 +25,7 @@ mod write;
 pub use error::AuditError;
 pub use import::{Attrs, Bundle, ImportOptions, Mailbox, Profile, User};
 pub use json::BundleSource;
-pub use write::{Format, Summary, write_report};
+pub use write::{Format, Summary, write_report, write_report_with};
 
 use crate::RequestBuilder;
 use crate::analysis::{Analyzer, WhyNotOptions, WhyNotResult};
@@ -33,6 +33,8 @@ use crate::compile::CompiledSet;
 use crate::eval::Request;
 use crate::report::DecisionReport;
 use rustc_hash::FxHashMap;
+use std::cell::Cell;
+use std::rc::Rc;
 
 /// The three sync actions, in the order reports list them.
 pub const SYNC_ACTIONS: [&str; 3] = [
@@ -84,21 +86,56 @@ pub struct AuditDecision {
     pub plans: Option<Vec<crate::analysis::WhyNotOption>>,
 }
 
-/// Decides the audit's requests; caches approval decisions by class of user and mailbox.
+/// Users by index into the bundle's users, in export order. Mailboxes alike share one
+/// list (an approver list can name thousands of users; it is computed and held once).
+pub type UserList = Rc<[u32]>;
+
+/// The sync decisions of every mailbox alike: the three decisions with their plans (steps
+/// without `who`, which depends on the mailbox's own email), computed once per class.
+#[derive(Debug, Clone)]
+pub struct SyncClass {
+    /// The decisions, in [`SYNC_ACTIONS`] order; a denial has its `plans`.
+    pub sync: Vec<AuditDecision>,
+    /// The actions the plans' steps name, each once, in order of first appearance.
+    pub actions: Vec<String>,
+    /// The mailbox's reasons: each denial's reasons, each once (see `reasons_of`).
+    pub reasons: Vec<String>,
+}
+
+/// How much work an audit did (for the tests that it grows linearly, not with the output).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Requests built and decided.
+    pub decisions: u64,
+    /// Why-not searches run.
+    pub why_not: u64,
+    /// Classes of sync decisions computed ([`SyncClass`]).
+    pub sync_classes: u64,
+}
+
+/// Decides the audit's requests; caches approval decisions by class of user and mailbox,
+/// and sync decisions (with their counterfactuals and plans) by class of mailbox.
 #[derive(Debug)]
 pub struct Auditor<'a> {
     set: &'a CompiledSet,
     bundle: &'a Bundle,
     approvals: Approvals,
     analyzer: Analyzer<'a>,
-    /// Counterfactuals of sync decisions by (action, mailbox attributes, email if a policy
-    /// string): the email is never changed and is read only through equality, so mailboxes
-    /// alike in everything else have the same options.
-    why_not: std::cell::RefCell<FxHashMap<WhyNotKey, WhyNotResult>>,
+    /// Whether to reuse what was decided for a mailbox alike (off only to test that the
+    /// reuse changes nothing).
+    memo: bool,
+    /// Sync classes by (attributes, email where it can matter, hint): the email is never
+    /// changed and a policy reads a string only by comparing it with a policy string or
+    /// another request string, so mailboxes alike in everything else decide alike.
+    sync_index: FxHashMap<(String, Option<String>, bool), u32>,
+    sync_classes: Vec<SyncClass>,
+    /// Per (action, mailbox class): the users allowed it, before the mailbox's own users
+    /// (those whose UPN is its email) are decided.
+    base_allowed: FxHashMap<(String, u32), UserList>,
+    /// Per (mailbox class, first user's UPN equals the email): why nobody may approve.
+    nobody: FxHashMap<(u32, bool), Option<Rc<str>>>,
+    work: Cell<Work>,
 }
-
-/// A sync action, a mailbox's attributes and its email if that is a policy string.
-type WhyNotKey = (&'static str, String, Option<String>);
 
 /// Users grouped by everything a decision can read from them.
 #[derive(Debug, Default)]
@@ -117,7 +154,7 @@ struct Approvals {
     cache: FxHashMap<String, FxHashMap<(u32, u32, bool), bool>>,
     /// Per action of a user alone (`change_approval_settings`, `assign_role`): the users
     /// allowed it, in export order.
-    user_actions: FxHashMap<String, Option<Vec<u32>>>,
+    user_actions: FxHashMap<String, Option<UserList>>,
 }
 
 impl<'a> Auditor<'a> {
@@ -143,8 +180,34 @@ impl<'a> Auditor<'a> {
             bundle,
             approvals: a,
             analyzer: Analyzer::new(set),
-            why_not: std::cell::RefCell::default(),
+            memo: true,
+            sync_index: FxHashMap::default(),
+            sync_classes: Vec::new(),
+            base_allowed: FxHashMap::default(),
+            nobody: FxHashMap::default(),
+            work: Cell::default(),
         }
+    }
+
+    /// An auditor that decides every mailbox afresh, reusing nothing from a mailbox alike
+    /// (for the tests that the reuse changes nothing).
+    #[doc(hidden)]
+    pub fn without_memo(set: &'a CompiledSet, bundle: &'a Bundle) -> Self {
+        Auditor {
+            memo: false,
+            ..Auditor::new(set, bundle)
+        }
+    }
+
+    /// The work done so far.
+    pub fn work(&self) -> Work {
+        self.work.get()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Work)) {
+        let mut w = self.work.get();
+        f(&mut w);
+        self.work.set(w);
     }
 
     /// The batch line for a sync action on a mailbox ([`Auditor::sync_request`] as JSON).
@@ -284,9 +347,11 @@ impl<'a> Auditor<'a> {
 
     /// [`Auditor::decide`], and for a denial when `why_not`, its counterfactuals.
     pub fn decide_with(&self, request: &Request, hint: bool, why_not: bool) -> AuditDecision {
+        self.count(|w| w.decisions += 1);
         let decision = self.set.evaluate(request);
         let report = DecisionReport::new(self.set, request, &decision);
         let counterfactuals = (why_not && report.decision == "deny").then(|| {
+            self.count(|w| w.why_not += 1);
             WhyNotResult::from(
                 self.analyzer
                     .counterfactuals(request, &WhyNotOptions::default()),
@@ -315,34 +380,81 @@ impl<'a> Auditor<'a> {
         }
     }
 
-    /// The three sync decisions of a mailbox, in [`SYNC_ACTIONS`] order.
-    pub fn sync(&self, m: &Mailbox, hint: bool) -> Result<Vec<AuditDecision>, AuditError> {
-        SYNC_ACTIONS
-            .iter()
-            .map(|a| {
-                let key = (
-                    *a,
-                    m.attrs.json().to_owned(),
-                    self.set
-                        .policy_string(&m.email_key)
-                        .map(|_| m.email_key.clone()),
-                );
-                let cached = self.why_not.borrow().get(&key).cloned();
-                let request = self.sync_request(m, a)?;
-                let mut d = self.decide_with(&request, hint, cached.is_none());
-                if d.report.decision == "deny" {
-                    match cached {
-                        Some(c) => d.counterfactuals = Some(c),
-                        None => {
-                            if let Some(c) = &d.counterfactuals {
-                                self.why_not.borrow_mut().insert(key, c.clone());
-                            }
-                        }
+    /// The three sync decisions of a mailbox, in [`SYNC_ACTIONS`] order, each denial with
+    /// its counterfactuals and plans (steps without `who`: see [`Auditor::who`]).
+    pub fn sync(&mut self, m: &Mailbox, hint: bool) -> Result<Vec<AuditDecision>, AuditError> {
+        let c = self.sync_class(m, hint)?;
+        Ok(self.sync_classes[c as usize].sync.clone())
+    }
+
+    /// The class of a mailbox's sync decisions ([`Auditor::class`]), decided when it is
+    /// the first of its class.
+    pub fn sync_class(&mut self, m: &Mailbox, hint: bool) -> Result<u32, AuditError> {
+        let key = (m.attrs.json().to_owned(), self.email_if_read(m), hint);
+        if let Some(&c) = self.sync_index.get(&key).filter(|_| self.memo) {
+            return Ok(c);
+        }
+        self.count(|w| w.sync_classes += 1);
+        let mut sync = Vec::with_capacity(SYNC_ACTIONS.len());
+        let mut actions: Vec<String> = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
+        for a in SYNC_ACTIONS {
+            let request = self.sync_request(m, a)?;
+            let mut d = self.decide_with(&request, hint, true);
+            if d.report.decision == "deny" {
+                let mut plans = match &d.counterfactuals {
+                    Some(WhyNotResult::Found(c)) => c.options.clone(),
+                    _ => Vec::new(),
+                };
+                // Those without a warning first, each group still cheapest first.
+                plans.sort_by_key(|o| o.warning().is_some());
+                for step in plans.iter().flat_map(|p| &p.steps) {
+                    if let Some(action) = step.action.as_ref().filter(|a| !actions.contains(a)) {
+                        actions.push(action.clone());
                     }
                 }
-                Ok(d)
+                d.plans = Some(plans);
+            }
+            for r in write::reasons_of(&d, a) {
+                if !reasons.contains(&r) {
+                    reasons.push(r);
+                }
+            }
+            sync.push(d);
+        }
+        let c = u32::try_from(self.sync_classes.len()).unwrap_or(u32::MAX);
+        self.sync_classes.push(SyncClass {
+            sync,
+            actions,
+            reasons,
+        });
+        if self.memo {
+            self.sync_index.insert(key, c);
+        }
+        Ok(c)
+    }
+
+    /// A class of sync decisions ([`Auditor::sync_class`]).
+    pub fn class(&self, c: u32) -> &SyncClass {
+        &self.sync_classes[c as usize]
+    }
+
+    /// The mailbox's email where a sync decision could tell it from another: a policy
+    /// string, or equal to another string of the request. Otherwise `None`: the policies
+    /// can only see that it is some other string.
+    fn email_if_read(&self, m: &Mailbox) -> Option<String> {
+        let e = m.email_key.as_str();
+        let in_values = |values: &[(String, crate::Arg)]| {
+            values.iter().any(|(_, v)| match v {
+                crate::Arg::Text(t) => t == e,
+                crate::Arg::List(items) => items.iter().any(|t| t == e),
+                crate::Arg::Bool(_) | crate::Arg::Int(_) => false,
             })
-            .collect()
+        };
+        (self.set.policy_string(e).is_some()
+            || in_values(m.attrs.values())
+            || in_values(self.bundle.org.values()))
+        .then(|| e.to_owned())
     }
 
     /// The users who may approve `m` (indices into the bundle's users, in export order).
@@ -351,6 +463,11 @@ impl<'a> Auditor<'a> {
     /// with the same roles, directory roles and privileges decide alike, except where the
     /// UPN is a policy string or equals the mailbox's email (decided separately).
     pub fn approvers(&mut self, m: &Mailbox) -> Result<Vec<u32>, AuditError> {
+        Ok(self.users_allowed(m, "approve_mailbox")?.to_vec())
+    }
+
+    /// [`Auditor::approvers`], the list shared with the mailboxes that have the same.
+    pub fn approver_list(&mut self, m: &Mailbox) -> Result<UserList, AuditError> {
         self.users_allowed(m, "approve_mailbox")
     }
 
@@ -360,6 +477,11 @@ impl<'a> Auditor<'a> {
     /// and `assign_role` (of Delegated Mailbox Approver) per user. `None` for an action
     /// of another shape: the export cannot say who.
     pub fn who(&mut self, m: &Mailbox, action: &str) -> Result<Option<Vec<u32>>, AuditError> {
+        Ok(self.who_list(m, action)?.map(|w| w.to_vec()))
+    }
+
+    /// [`Auditor::who`], the list shared with the mailboxes that have the same.
+    pub fn who_list(&mut self, m: &Mailbox, action: &str) -> Result<Option<UserList>, AuditError> {
         let schema = self.set.schema();
         let Some(id) = schema.action_id(action) else {
             return Ok(None);
@@ -369,7 +491,12 @@ impl<'a> Auditor<'a> {
         if names == ["user", "mailbox"] && def.params.is_empty() {
             return self.users_allowed(m, action).map(Some);
         }
-        if let Some(found) = self.approvals.user_actions.get(action) {
+        if let Some(found) = self
+            .approvals
+            .user_actions
+            .get(action)
+            .filter(|_| self.memo)
+        {
             return Ok(found.clone());
         }
         let which = match action {
@@ -383,11 +510,12 @@ impl<'a> Auditor<'a> {
                 let mut out = Vec::new();
                 for (i, u) in self.bundle.users.iter().enumerate() {
                     let request = &self.user_requests(u)?[k];
+                    self.count(|w| w.decisions += 1);
                     if self.set.evaluate(request).effect == crate::ast::Effect::Allow {
                         out.push(u32::try_from(i).unwrap_or(u32::MAX));
                     }
                 }
-                Some(out)
+                Some(UserList::from(out))
             }
         };
         self.approvals
@@ -396,72 +524,135 @@ impl<'a> Auditor<'a> {
         Ok(found)
     }
 
-    /// The users allowed `action` (slots `user` and `mailbox`) on `m`.
-    fn users_allowed(&mut self, m: &Mailbox, action: &str) -> Result<Vec<u32>, AuditError> {
+    /// The users allowed `action` (slots `user` and `mailbox`) on `m`: the users of the
+    /// classes allowed it on a mailbox of this class (decided once per class of mailbox),
+    /// then the mailbox's own users (UPN equal to its email, not a policy string) decided
+    /// as such. Shares the class's list when the mailbox's own users change nothing.
+    fn users_allowed(&mut self, m: &Mailbox, action: &str) -> Result<UserList, AuditError> {
         let m_canon = self
             .set
             .policy_string(&m.email_key)
             .map(|_| m.email_key.clone());
-        let next = u32::try_from(self.approvals.mailbox_classes.len()).unwrap_or(u32::MAX);
-        let mc = *self
-            .approvals
-            .mailbox_classes
-            .entry((m.attrs.json().to_owned(), m_canon.clone()))
-            .or_insert(next);
-        let mut out = Vec::new();
-        let self_users: Vec<u32> = self
-            .approvals
-            .by_upn
-            .get(&m.email_key)
-            .cloned()
-            .unwrap_or_default();
-        for c in 0..self.approvals.classes.len() {
-            let cu = u32::try_from(c).unwrap_or(u32::MAX);
-            let u_canon = self.approvals.classes[c].1.clone();
-            let eq = u_canon.is_some() && u_canon == m_canon;
-            if self.allowed(
-                action,
-                cu,
-                mc,
-                eq,
-                m,
-                u_canon.as_deref(),
-                m_canon.as_deref(),
-            )? {
-                for &u in &self.approvals.members[c] {
-                    if u_canon.is_some() || !self_users.contains(&u) {
-                        out.push(u);
+        let mc = self.mailbox_class(m, m_canon.as_ref());
+        let memo_key = (action.to_owned(), mc);
+        let base = match self.base_allowed.get(&memo_key) {
+            Some(b) if self.memo => b.clone(),
+            _ => {
+                let mut out = Vec::new();
+                for c in 0..self.approvals.classes.len() {
+                    let cu = u32::try_from(c).unwrap_or(u32::MAX);
+                    let u_canon = self.approvals.classes[c].1.clone();
+                    let eq = u_canon.is_some() && u_canon == m_canon;
+                    if self.allowed(
+                        action,
+                        cu,
+                        mc,
+                        eq,
+                        m,
+                        u_canon.as_deref(),
+                        m_canon.as_deref(),
+                    )? {
+                        out.extend_from_slice(&self.approvals.members[c]);
                     }
                 }
+                out.sort_unstable();
+                let base = UserList::from(out);
+                if self.memo {
+                    self.base_allowed.insert(memo_key, base.clone());
+                }
+                base
             }
+        };
+        if m_canon.is_some() {
+            // The mailbox's own users have the email as UPN, a policy string: their
+            // class was decided with the UPN equal to the email.
+            return Ok(base);
         }
+        let Some(self_users) = self.approvals.by_upn.get(&m.email_key).cloned() else {
+            return Ok(base);
+        };
         // Users whose UPN (not a policy string) equals this mailbox's email.
-        if m_canon.is_none() {
-            for &u in &self_users {
-                let cu = self.approvals.user_class[u as usize];
-                if self.approvals.classes[cu as usize].1.is_some() {
-                    continue;
-                }
-                if self.allowed(action, cu, mc, true, m, None, None)? {
-                    out.push(u);
-                }
+        let mut add = Vec::new();
+        let mut remove = Vec::new();
+        for &u in &self_users {
+            let cu = self.approvals.user_class[u as usize];
+            if self.approvals.classes[cu as usize].1.is_some() {
+                continue;
+            }
+            let as_other = base.binary_search(&u).is_ok();
+            let as_self = self.allowed(action, cu, mc, true, m, None, None)?;
+            match (as_other, as_self) {
+                (true, false) => remove.push(u),
+                (false, true) => add.push(u),
+                _ => {}
             }
         }
+        if add.is_empty() && remove.is_empty() {
+            return Ok(base);
+        }
+        let mut out: Vec<u32> = base
+            .iter()
+            .copied()
+            .filter(|u| !remove.contains(u))
+            .collect();
+        out.extend(add);
         out.sort_unstable();
-        Ok(out)
+        out.dedup();
+        Ok(UserList::from(out))
+    }
+
+    /// The class of a mailbox for approval decisions: its attributes, and its email if a
+    /// policy string.
+    fn mailbox_class(&mut self, m: &Mailbox, m_canon: Option<&String>) -> u32 {
+        let next = u32::try_from(self.approvals.mailbox_classes.len()).unwrap_or(u32::MAX);
+        if !self.memo {
+            // Every mailbox its own class: nothing decided for another is reused.
+            self.approvals
+                .mailbox_classes
+                .insert((format!("{next}"), None), next);
+            return next;
+        }
+        *self
+            .approvals
+            .mailbox_classes
+            .entry((m.attrs.json().to_owned(), m_canon.cloned()))
+            .or_insert(next)
+    }
+
+    /// The mailbox's own users: those whose UPN is its email (who may approve their own
+    /// mailbox), in export order.
+    pub(crate) fn own_users(&self, m: &Mailbox) -> &[u32] {
+        self.approvals
+            .by_upn
+            .get(&m.email_key)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// When nobody may approve `m`: the reasons of the deny rules that stop the first
     /// user of the export, if a deny rule stops them (an already approved address, say).
-    pub fn why_nobody(&self, m: &Mailbox) -> Result<Option<String>, AuditError> {
+    pub fn why_nobody(&mut self, m: &Mailbox) -> Result<Option<String>, AuditError> {
+        Ok(self.why_nobody_shared(m)?.map(|s| s.to_string()))
+    }
+
+    /// [`Auditor::why_nobody`], decided once per class of mailbox.
+    pub(crate) fn why_nobody_shared(&mut self, m: &Mailbox) -> Result<Option<Rc<str>>, AuditError> {
         let Some(u) = self.bundle.users.first() else {
             return Ok(None);
         };
+        let m_canon = self
+            .set
+            .policy_string(&m.email_key)
+            .map(|_| m.email_key.clone());
+        let mc = self.mailbox_class(m, m_canon.as_ref());
+        let key = (mc, u.upn_key == m.email_key);
+        if let Some(found) = self.nobody.get(&key) {
+            return Ok(found.clone());
+        }
         let d = self.decide(&self.approve_request(u, m)?, false);
-        Ok(
-            (d.report.cause == "denied_by_rule" && !d.report.reasons.is_empty())
-                .then(|| d.report.reasons.join("; ")),
-        )
+        let found = (d.report.cause == "denied_by_rule" && !d.report.reasons.is_empty())
+            .then(|| Rc::from(d.report.reasons.join("; ")));
+        self.nobody.insert(key, found.clone());
+        Ok(found)
     }
 
     /// Whether user class `cu` may take `action` on a mailbox of class `mc`, deciding a
@@ -507,6 +698,7 @@ impl<'a> Auditor<'a> {
         let request = self.action_request(action, &rep.attrs, &upn, m, &email, &|| {
             format!("{action} on mailbox {}", m.id)
         })?;
+        self.count(|w| w.decisions += 1);
         let a = self.set.evaluate(&request).effect == crate::ast::Effect::Allow;
         self.approvals
             .cache

@@ -1,14 +1,18 @@
 //! The audit's three outputs: JSON Lines (one record per mailbox, then per user, then a
 //! summary), CSV (one row per mailbox) and a text report for people (blocked mailboxes
 //! first, each with what to do; then who can approve what; then the summary). JSON and
-//! CSV are written as the mailboxes are decided; the text report holds the decided
-//! mailboxes to put the blocked ones first.
+//! CSV are written as the mailboxes are decided; the text and HTML reports hold each
+//! decided mailbox as a few words (its class of sync decisions and its shared user lists,
+//! `Decided`) and write it a mailbox at a time, so no report is built in memory.
 
-use super::{AuditDecision, AuditError, Auditor, Bundle, Mailbox, SYNC_ACTIONS};
+use super::{
+    AuditDecision, AuditError, Auditor, Bundle, Mailbox, SYNC_ACTIONS, SyncClass, UserList,
+};
 use crate::compile::CompiledSet;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::rc::Rc;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,16 +87,15 @@ struct SyncMap<'a> {
     sync_appointments_contacts_tasks: SyncRecord<'a>,
 }
 
+/// The start of a mailbox record: `sync`, `approvers` and `warnings` follow (see
+/// [`JsonWriter::mailbox`]).
 #[derive(Serialize)]
-struct MailboxRecord<'a> {
+struct MailboxHead<'a> {
     mailbox: &'a str,
     id: &'a str,
     email: &'a str,
     owner_kind: Option<&'a str>,
     server: Option<ServerRecord<'a>>,
-    sync: SyncMap<'a>,
-    approvers: Vec<&'a str>,
-    warnings: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -106,19 +109,36 @@ struct UserRecord<'a> {
     warnings: &'a [String],
 }
 
-/// One decided mailbox.
+/// One decided mailbox: what it shares with the mailboxes alike (its class of sync
+/// decisions, its lists of users), so that holding every mailbox for the text and HTML
+/// reports costs a few words each, however long the lists are.
 pub(super) struct Decided {
     pub(super) index: usize,
-    pub(super) sync: Vec<AuditDecision>,
-    pub(super) approvers: Vec<u32>,
-    /// When nobody may approve: the reasons a rule gives (text report only).
-    pub(super) nobody: Option<String>,
+    /// Its class of sync decisions ([`Auditor::class`]).
+    pub(super) class: u32,
+    pub(super) approvers: UserList,
+    /// Per action of the class's plans (in [`SyncClass::actions`] order): who may do it.
+    pub(super) who: Vec<Option<UserList>>,
+    /// When nobody may approve: the reasons a rule gives (text and HTML reports only).
+    pub(super) nobody: Option<Rc<str>>,
 }
 
 impl Decided {
-    pub(super) fn blocked(&self) -> bool {
-        self.sync.iter().any(|d| d.report.decision == "deny")
+    /// Who may perform `action` on this mailbox, if a step names it and the export can say.
+    pub(super) fn who<'d>(
+        &'d self,
+        class: &SyncClass,
+        action: Option<&String>,
+    ) -> Option<&'d [u32]> {
+        let a = action?;
+        let i = class.actions.iter().position(|x| x == a)?;
+        self.who.get(i)?.as_deref()
     }
+}
+
+/// Whether any of the decisions is a denial.
+pub(super) fn blocked(sync: &[AuditDecision]) -> bool {
+    sync.iter().any(|d| d.report.decision == "deny")
 }
 
 fn io(e: &std::io::Error) -> AuditError {
@@ -147,7 +167,17 @@ pub fn write_report<W: Write>(
     format: Format,
     out: &mut W,
 ) -> Result<Summary, AuditError> {
-    let mut auditor = Auditor::new(set, bundle);
+    write_report_with(&mut Auditor::new(set, bundle), format, out)
+}
+
+/// [`write_report`] with a given auditor (one made by `Auditor::without_memo`, say, or
+/// one whose [`Auditor::work`] is read afterwards).
+pub fn write_report_with<W: Write>(
+    auditor: &mut Auditor<'_>,
+    format: Format,
+    out: &mut W,
+) -> Result<Summary, AuditError> {
+    let bundle = auditor.bundle;
     let mut summary = Summary {
         summary: "audit",
         organization: bundle.org_name.clone(),
@@ -180,57 +210,59 @@ pub fn write_report<W: Write>(
         ];
         out.write_all(&csv_line(&header)?).map_err(|e| io(&e))?;
     }
+    let mut json = JsonWriter::new(bundle);
+    // Mailboxes per class of sync decisions, for the summary's counts.
+    let mut per_class: Vec<usize> = Vec::new();
     let mut held = Vec::new();
-    let mut line = Vec::new();
     for (index, m) in bundle.mailboxes.iter().enumerate() {
-        let mut sync = auditor.sync(m, format == Format::Text)?;
-        let approvers = auditor.approvers(m)?;
-        add_plans(&mut auditor, bundle, m, &mut sync)?;
-        for &u in &approvers {
+        let class = auditor.sync_class(m, format == Format::Text)?;
+        let approvers = auditor.approver_list(m)?;
+        let actions = auditor.class(class).actions.clone();
+        let mut who = Vec::with_capacity(actions.len());
+        for a in &actions {
+            who.push(auditor.who_list(m, a)?);
+        }
+        for &u in approvers.iter() {
             can_approve[u as usize] += 1;
         }
-        let mut mailbox_reasons: Vec<String> = Vec::new();
-        for (d, action) in sync.iter().zip(SYNC_ACTIONS) {
-            if d.report.decision == "deny" {
-                *summary.blocked.entry(action.to_owned()).or_default() += 1;
-            }
-            for r in reasons_of(d, action) {
-                if !mailbox_reasons.contains(&r) {
-                    mailbox_reasons.push(r);
-                }
-            }
+        let c = class as usize;
+        if per_class.len() <= c {
+            per_class.resize(c + 1, 0);
         }
-        for r in &mailbox_reasons {
-            *summary.by_reason.entry(r.clone()).or_default() += 1;
-        }
+        per_class[c] += 1;
         let nobody = if matches!(format, Format::Text | Format::Html) && approvers.is_empty() {
-            auditor.why_nobody(m)?
+            auditor.why_nobody_shared(m)?
         } else {
             None
         };
         let decided = Decided {
             index,
-            sync,
+            class,
             approvers,
+            who,
             nobody,
         };
         match format {
-            Format::Json => {
-                line.clear();
-                serde_json::to_writer(&mut line, &mailbox_record(bundle, m, &decided)).map_err(
-                    |e| AuditError::File {
-                        file: "<output>".to_owned(),
-                        message: e.to_string(),
-                    },
-                )?;
-                line.push(b'\n');
-                out.write_all(&line).map_err(|e| io(&e))?;
-            }
+            Format::Json => json.mailbox(auditor.class(class), m, &decided, out)?,
             Format::Csv => {
-                let row = csv_row(bundle, m, &decided, &mailbox_reasons)?;
+                let row = csv_row(bundle, auditor.class(class), m, &decided)?;
                 out.write_all(&row).map_err(|e| io(&e))?;
             }
             Format::Text | Format::Html => held.push(decided),
+        }
+    }
+    for (c, &n) in per_class.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        let class = auditor.class(u32::try_from(c).unwrap_or(u32::MAX));
+        for (d, action) in class.sync.iter().zip(SYNC_ACTIONS) {
+            if d.report.decision == "deny" {
+                *summary.blocked.entry(action.to_owned()).or_default() += n;
+            }
+        }
+        for r in &class.reasons {
+            *summary.by_reason.entry(r.clone()).or_default() += n;
         }
     }
     if format == Format::Csv {
@@ -243,8 +275,10 @@ pub fn write_report<W: Write>(
         let assign = auditor.decide(&assign, false).report.decision;
         users.push((i, settings, assign));
     }
+    let auditor: &Auditor<'_> = auditor;
     match format {
         Format::Json => {
+            let mut line = Vec::new();
             for &(i, settings, assign) in &users {
                 let u = &bundle.users[i];
                 let rec = UserRecord {
@@ -266,14 +300,10 @@ pub fn write_report<W: Write>(
             line.push(b'\n');
             out.write_all(&line).map_err(|e| io(&e))?;
         }
-        Format::Text => {
-            let text = text_report(bundle, &held, &users, &can_approve, &summary);
-            out.write_all(escape_controls(&text).as_bytes())
-                .map_err(|e| io(&e))?;
-        }
+        Format::Text => text_report(auditor, &held, &users, &can_approve, &summary, out)?,
         Format::Html => {
-            let html = super::html::report(bundle, &held, &users, &can_approve, &summary);
-            out.write_all(html.as_bytes()).map_err(|e| io(&e))?;
+            super::html::report(auditor, &held, &users, &can_approve, &summary, out)
+                .map_err(|e| io(&e))?;
         }
         Format::Csv => {}
     }
@@ -291,54 +321,168 @@ pub(super) fn user_name(bundle: &Bundle, u: u32) -> &str {
     })
 }
 
-/// Turns each denial's options into plans: those without a warning first (each group
-/// still cheapest first), and each step with an action naming who may perform it.
-fn add_plans(
-    auditor: &mut Auditor<'_>,
+/// A step for people: its text, and who can do it where it has an action the export can
+/// answer for.
+pub(super) fn step_line(
     bundle: &Bundle,
-    m: &Mailbox,
-    sync: &mut [AuditDecision],
-) -> Result<(), AuditError> {
-    let mut who: Vec<(String, Option<Vec<String>>)> = Vec::new();
-    for d in sync.iter_mut() {
-        if d.report.decision != "deny" {
-            continue;
-        }
-        let mut plans = match &d.counterfactuals {
-            Some(crate::analysis::WhyNotResult::Found(c)) => c.options.clone(),
-            _ => Vec::new(),
-        };
-        plans.sort_by_key(|o| o.warning().is_some());
-        for p in &mut plans {
-            for step in &mut p.steps {
-                let Some(action) = &step.action else { continue };
-                let found = match who.iter().find(|(a, _)| a == action) {
-                    Some((_, w)) => w.clone(),
-                    None => {
-                        let w = auditor.who(m, action)?.map(|users| {
-                            users
-                                .iter()
-                                .map(|&u| user_name(bundle, u).to_owned())
-                                .collect::<Vec<_>>()
-                        });
-                        who.push((action.clone(), w.clone()));
-                        w
-                    }
-                };
-                step.who = found;
+    step: &crate::analysis::Step,
+    who: Option<&[u32]>,
+) -> String {
+    match who {
+        Some([]) => format!("{} (can do it: nobody in this export)", step.text),
+        Some(w) => {
+            let mut line = format!("{} (can do it: ", step.text);
+            for (i, &u) in w.iter().enumerate() {
+                if i > 0 {
+                    line.push_str(", ");
+                }
+                line.push_str(user_name(bundle, u));
             }
+            line.push(')');
+            line
         }
-        d.plans = Some(plans);
+        None => step.text.clone(),
     }
-    Ok(())
 }
 
-/// A step for people: its text, and who can do it where it has an action.
-pub(super) fn step_line(step: &crate::analysis::Step) -> String {
-    match &step.who {
-        Some(w) if w.is_empty() => format!("{} (can do it: nobody in this export)", step.text),
-        Some(w) => format!("{} (can do it: {})", step.text, w.join(", ")),
-        None => step.text.clone(),
+/// Writes the JSON Lines mailbox records. A class's `sync` object is the same for every
+/// mailbox of the class except for the `who` of its steps: it is serialized once, as
+/// pieces with a hole per `who`, and each mailbox's lists fill the holes.
+struct JsonWriter {
+    /// Per class of sync decisions: its `sync` object as pieces.
+    templates: Vec<Option<Vec<Piece>>>,
+    /// Per user: the name a step shows (see [`user_name`]), as a JSON string.
+    names: Vec<String>,
+    /// Per user: the UPN, as a JSON string (the approvers).
+    upns: Vec<String>,
+    line: Vec<u8>,
+}
+
+enum Piece {
+    /// JSON text.
+    Raw(String),
+    /// `,"who":[...]` of the class's action of this index, or nothing when the export
+    /// cannot say who.
+    Who(usize),
+}
+
+impl JsonWriter {
+    fn new(bundle: &Bundle) -> Self {
+        let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+        let count = u32::try_from(bundle.users.len()).unwrap_or(u32::MAX);
+        JsonWriter {
+            templates: Vec::new(),
+            names: (0..count).map(|u| quote(user_name(bundle, u))).collect(),
+            upns: bundle.users.iter().map(|u| quote(&u.upn)).collect(),
+            line: Vec::new(),
+        }
+    }
+
+    /// The class's `sync` object, with a hole for every step's `who`.
+    fn template(class: &SyncClass) -> Vec<Piece> {
+        let hole = |i: usize| format!("\u{0}mailgate-who-{i}\u{0}");
+        let mut sync = class.sync.clone();
+        for d in &mut sync {
+            for step in d
+                .plans
+                .iter_mut()
+                .flatten()
+                .flat_map(|p| p.steps.iter_mut())
+            {
+                if let Some(i) = step
+                    .action
+                    .as_ref()
+                    .and_then(|a| class.actions.iter().position(|x| x == a))
+                {
+                    step.who = Some(vec![hole(i)]);
+                }
+            }
+        }
+        let map = SyncMap {
+            sync_incoming_email: sync_record(&sync[0]),
+            sync_outgoing_email: sync_record(&sync[1]),
+            sync_appointments_contacts_tasks: sync_record(&sync[2]),
+        };
+        let mut text = serde_json::to_string(&map).unwrap_or_default();
+        let holes: Vec<String> = (0..class.actions.len())
+            .map(|i| {
+                format!(
+                    ",\"who\":[{}]",
+                    serde_json::to_string(&hole(i)).unwrap_or_default()
+                )
+            })
+            .collect();
+        let mut pieces = Vec::new();
+        loop {
+            let next = holes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| text.find(h.as_str()).map(|at| (at, i, h.len())))
+                .min();
+            let Some((at, i, len)) = next else { break };
+            pieces.push(Piece::Raw(text[..at].to_owned()));
+            pieces.push(Piece::Who(i));
+            text = text.split_off(at + len);
+        }
+        pieces.push(Piece::Raw(text));
+        pieces
+    }
+
+    fn list(line: &mut Vec<u8>, quoted: &[String], users: &[u32]) {
+        line.push(b'[');
+        for (i, &u) in users.iter().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            line.extend_from_slice(quoted[u as usize].as_bytes());
+        }
+        line.push(b']');
+    }
+
+    fn mailbox<W: Write>(
+        &mut self,
+        class: &SyncClass,
+        m: &Mailbox,
+        d: &Decided,
+        out: &mut W,
+    ) -> Result<(), AuditError> {
+        let c = d.class as usize;
+        if self.templates.len() <= c {
+            self.templates.resize_with(c + 1, || None);
+        }
+        let pieces = self.templates[c].get_or_insert_with(|| Self::template(class));
+        let line = &mut self.line;
+        line.clear();
+        let head = MailboxHead {
+            mailbox: &m.name,
+            id: &m.id,
+            email: &m.email,
+            owner_kind: m.owner_kind.as_deref(),
+            server: server_record(m),
+        };
+        serde_json::to_writer(&mut *line, &head).map_err(|e| AuditError::File {
+            file: "<output>".to_owned(),
+            message: e.to_string(),
+        })?;
+        line.pop(); // the head's closing brace: the record goes on
+        line.extend_from_slice(b",\"sync\":");
+        for piece in pieces.iter() {
+            match piece {
+                Piece::Raw(text) => line.extend_from_slice(text.as_bytes()),
+                Piece::Who(i) => {
+                    if let Some(Some(users)) = d.who.get(*i) {
+                        line.extend_from_slice(b",\"who\":");
+                        Self::list(line, &self.names, users);
+                    }
+                }
+            }
+        }
+        line.extend_from_slice(b",\"approvers\":");
+        Self::list(line, &self.upns, &d.approvers);
+        line.extend_from_slice(b",\"warnings\":");
+        let _ = serde_json::to_writer(&mut *line, &m.warnings);
+        line.extend_from_slice(b"}\n");
+        out.write_all(line).map_err(|e| io(&e))
     }
 }
 
@@ -365,12 +509,12 @@ pub(super) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The first plan's steps of each blocked workload, each once, joined by ` / ` (CSV).
-fn fix_column(d: &Decided) -> String {
+fn fix_column(bundle: &Bundle, class: &SyncClass, d: &Decided) -> String {
     let mut steps: Vec<String> = Vec::new();
-    for s in &d.sync {
+    for s in &class.sync {
         if let Some(p) = s.plans.as_ref().and_then(|p| p.first()) {
             for step in &p.steps {
-                let line = step_line(step);
+                let line = step_line(bundle, step, d.who(class, step.action.as_ref()));
                 if !steps.contains(&line) {
                     steps.push(line);
                 }
@@ -402,27 +546,6 @@ fn sync_record(s: &AuditDecision) -> SyncRecord<'_> {
     }
 }
 
-fn mailbox_record<'a>(bundle: &'a Bundle, m: &'a Mailbox, d: &'a Decided) -> MailboxRecord<'a> {
-    MailboxRecord {
-        mailbox: &m.name,
-        id: &m.id,
-        email: &m.email,
-        owner_kind: m.owner_kind.as_deref(),
-        server: server_record(m),
-        sync: SyncMap {
-            sync_incoming_email: sync_record(&d.sync[0]),
-            sync_outgoing_email: sync_record(&d.sync[1]),
-            sync_appointments_contacts_tasks: sync_record(&d.sync[2]),
-        },
-        approvers: d
-            .approvers
-            .iter()
-            .map(|&u| bundle.users[u as usize].upn.as_str())
-            .collect(),
-        warnings: &m.warnings,
-    }
-}
-
 /// One CSV record (quoted as needed by the csv crate), with its line end. A cell that a
 /// spreadsheet would read as a formula (it begins with `=`, `+`, `-`, `@`, tab or CR)
 /// gets a leading `'`, as OWASP advises.
@@ -449,9 +572,9 @@ fn csv_line(fields: &[&str]) -> Result<Vec<u8>, AuditError> {
 
 fn csv_row(
     bundle: &Bundle,
+    class: &SyncClass,
     m: &Mailbox,
     d: &Decided,
-    reasons: &[String],
 ) -> Result<Vec<u8>, AuditError> {
     let approvers: Vec<&str> = d
         .approvers
@@ -475,13 +598,13 @@ fn csv_row(
         m.owner_kind.as_deref().unwrap_or(""),
         &server,
         &profile,
-        d.sync[0].report.decision,
-        d.sync[1].report.decision,
-        d.sync[2].report.decision,
-        &reasons.join("; "),
+        class.sync[0].report.decision,
+        class.sync[1].report.decision,
+        class.sync[2].report.decision,
+        &class.reasons.join("; "),
         &approvers.join("; "),
         &m.warnings.join("; "),
-        &fix_column(d),
+        &fix_column(bundle, class, d),
     ])
 }
 
@@ -513,8 +636,16 @@ pub(super) fn describe(m: &Mailbox) -> String {
 
 /// `to fix:` and the first plan's steps, numbered; then `not recommended:` and the first
 /// plan with a warning.
-fn write_plans(out: &mut String, plans: &[crate::analysis::WhyNotOption]) {
+fn write_plans(
+    out: &mut String,
+    bundle: &Bundle,
+    class: &SyncClass,
+    d: &Decided,
+    plans: &[crate::analysis::WhyNotOption],
+) {
     use std::fmt::Write as _;
+    let line =
+        |step: &crate::analysis::Step| step_line(bundle, step, d.who(class, step.action.as_ref()));
     match plans.first() {
         None => {
             let _ = writeln!(
@@ -528,12 +659,12 @@ fn write_plans(out: &mut String, plans: &[crate::analysis::WhyNotOption]) {
         Some(p) => {
             let _ = writeln!(out, "    to fix:");
             for (i, step) in p.steps.iter().enumerate() {
-                let _ = writeln!(out, "      {}. {}", i + 1, step_line(step));
+                let _ = writeln!(out, "      {}. {}", i + 1, line(step));
             }
         }
     }
     if let Some(p) = plans.iter().find(|p| p.warning().is_some()) {
-        let steps: Vec<String> = p.steps.iter().map(step_line).collect();
+        let steps: Vec<String> = p.steps.iter().map(line).collect();
         let _ = writeln!(
             out,
             "    not recommended: {} ({})",
@@ -543,16 +674,43 @@ fn write_plans(out: &mut String, plans: &[crate::analysis::WhyNotOption]) {
     }
 }
 
-fn text_report(
-    bundle: &Bundle,
+/// Who may approve a mailbox, for people: the names, or why nobody.
+pub(super) fn approver_names(bundle: &Bundle, d: &Decided) -> String {
+    if d.approvers.is_empty() {
+        match &d.nobody {
+            Some(why) => format!("nobody: {why}"),
+            None => "nobody in this export".to_owned(),
+        }
+    } else {
+        let names: Vec<&str> = d
+            .approvers
+            .iter()
+            .map(|&u| bundle.users[u as usize].upn.as_str())
+            .collect();
+        names.join(", ")
+    }
+}
+
+/// The text report, written a mailbox at a time (blocked mailboxes first).
+fn text_report<W: Write>(
+    auditor: &Auditor<'_>,
     held: &[Decided],
     users: &[(usize, &str, &str)],
     can_approve: &[u64],
     summary: &Summary,
-) -> String {
+    w: &mut W,
+) -> Result<(), AuditError> {
     use std::fmt::Write as _;
+    let bundle = auditor.bundle;
     let mut out = String::new();
-    let blocked: Vec<&Decided> = held.iter().filter(|d| d.blocked()).collect();
+    let mut flush = |out: &mut String| -> Result<(), AuditError> {
+        w.write_all(escape_controls(out).as_bytes())
+            .map_err(|e| io(&e))?;
+        out.clear();
+        Ok(())
+    };
+    let is_blocked = |d: &&Decided| blocked(&auditor.class(d.class).sync);
+    let count = held.iter().filter(is_blocked).count();
     let _ = writeln!(
         out,
         "Audit of {} (version {}, {}): {} mailboxes, {} users; {} mailboxes have a blocked workload",
@@ -565,30 +723,16 @@ fn text_report(
         bundle.deployment,
         bundle.mailboxes.len(),
         bundle.users.len(),
-        blocked.len()
+        count
     );
-    let approver_list = |d: &Decided| -> String {
-        if d.approvers.is_empty() {
-            match &d.nobody {
-                Some(why) => format!("nobody: {why}"),
-                None => "nobody in this export".to_owned(),
-            }
-        } else {
-            let names: Vec<&str> = d
-                .approvers
-                .iter()
-                .map(|&u| bundle.users[u as usize].upn.as_str())
-                .collect();
-            names.join(", ")
-        }
-    };
-    if !blocked.is_empty() {
+    if count > 0 {
         let _ = writeln!(out, "\nBlocked mailboxes\n");
     }
-    for d in &blocked {
+    for d in held.iter().filter(is_blocked) {
         let m = &bundle.mailboxes[d.index];
+        let class = auditor.class(d.class);
         let _ = writeln!(out, "{}", describe(m));
-        for (i, s) in d.sync.iter().enumerate() {
+        for (i, s) in class.sync.iter().enumerate() {
             if s.report.decision == "allow" {
                 let _ = writeln!(out, "  {}: syncs", WORKLOADS[i]);
                 continue;
@@ -601,7 +745,7 @@ fn text_report(
             let _ = writeln!(out, "  {}: blocked: {why}", WORKLOADS[i]);
             match (&s.counterfactuals, &s.plans) {
                 (Some(crate::analysis::WhyNotResult::Found(_)), Some(plans)) => {
-                    write_plans(&mut out, plans);
+                    write_plans(&mut out, bundle, class, d, plans);
                 }
                 _ => {
                     if let Some(h) = &s.hint {
@@ -613,26 +757,27 @@ fn text_report(
                 let _ = writeln!(out, "    error: {e}");
             }
         }
-        let _ = writeln!(out, "  who can approve it: {}", approver_list(d));
+        let _ = writeln!(out, "  who can approve it: {}", approver_names(bundle, d));
         for w in &m.warnings {
             let _ = writeln!(out, "  warning: {w}");
         }
         out.push('\n');
+        flush(&mut out)?;
     }
-    let ready: Vec<&Decided> = held.iter().filter(|d| !d.blocked()).collect();
-    if !ready.is_empty() {
+    if count < held.len() {
         let _ = writeln!(
             out,
             "{}Mailboxes that sync every workload\n",
-            if blocked.is_empty() { "\n" } else { "" }
+            if count == 0 { "\n" } else { "" }
         );
-        for d in ready {
+        for d in held.iter().filter(|d| !is_blocked(d)) {
             let m = &bundle.mailboxes[d.index];
             let _ = writeln!(out, "{}", describe(m));
-            let _ = writeln!(out, "  who can approve it: {}", approver_list(d));
+            let _ = writeln!(out, "  who can approve it: {}", approver_names(bundle, d));
             for w in &m.warnings {
                 let _ = writeln!(out, "  warning: {w}");
             }
+            flush(&mut out)?;
         }
         out.push('\n');
     }
@@ -659,6 +804,9 @@ fn text_report(
         for w in &u.warnings {
             let _ = writeln!(out, "  warning: {w}");
         }
+        if out.len() > 1 << 16 {
+            flush(&mut out)?;
+        }
     }
     let _ = writeln!(out, "\nSummary\n");
     for (action, n) in &summary.blocked {
@@ -678,5 +826,5 @@ fn text_report(
             let _ = writeln!(out, "- {w}");
         }
     }
-    out
+    flush(&mut out)
 }

@@ -67,7 +67,7 @@ try {
   await page.uncheck('input[data-blocked-only]');
 
   // Plan steps: numbered, the first of Sam's names approve_mailbox.
-  const steps = await page.$$eval(`details[data-details-for="${sam.id}"] li[data-step]`,
+  const steps = await page.$$eval(`details[data-details-for~="${sam.id}"] li[data-step]`,
     (lis) => lis.map((li) => [li.getAttribute('data-step'), li.getAttribute('data-action')]));
   if (!steps.length || steps[0][0] !== '1' || steps[0][1] !== 'approve_mailbox') fail(`Sam's steps ${JSON.stringify(steps)}`);
 
@@ -75,7 +75,7 @@ try {
   if (requests.length) fail(`requests that leave the file: ${requests.join(', ')}`);
 
   // The screenshot for the docs: Sam's details open below the table.
-  await page.$eval(`details[data-details-for="${sam.id}"]`, (d) => { d.open = true; });
+  await page.$eval(`details[data-details-for~="${sam.id}"]`, (d) => { d.open = true; });
   await page.$eval('#mailboxes', (s) => s.scrollIntoView());
   await page.screenshot({ path: shot, fullPage: false });
 } finally {
