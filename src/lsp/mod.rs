@@ -187,6 +187,18 @@ impl Server {
         }
     }
 
+    /// Publishes an empty list for `uri`, so the client drops what it shows for it.
+    fn clear_diagnostics(&mut self, uri: lt::Uri) {
+        self.notify(
+            "textDocument/publishDiagnostics",
+            lt::PublishDiagnosticsParams {
+                uri,
+                diagnostics: Vec::new(),
+                version: None,
+            },
+        );
+    }
+
     fn notify(&mut self, method: &str, params: impl serde::Serialize) {
         self.send(&Message::Notification(Notification::new(
             method.to_owned(),
@@ -485,14 +497,7 @@ impl Server {
                 // Only open scenario files are decided: its diagnostics go with it.
                 self.scenarios.remove(&path);
                 self.scenarios_dirty.remove(&path);
-                self.notify(
-                    "textDocument/publishDiagnostics",
-                    lt::PublishDiagnosticsParams {
-                        uri,
-                        diagnostics: Vec::new(),
-                        version: None,
-                    },
-                );
+                self.clear_diagnostics(uri);
             }
             Some(Doc { root: Some(r), .. }) => {
                 self.dirty.insert(r);
@@ -651,14 +656,7 @@ impl Server {
         }
         for gone in previous.difference(&published) {
             if let Ok(uri) = gone.parse::<lt::Uri>() {
-                self.notify(
-                    "textDocument/publishDiagnostics",
-                    lt::PublishDiagnosticsParams {
-                        uri,
-                        diagnostics: Vec::new(),
-                        version: None,
-                    },
-                );
+                self.clear_diagnostics(uri);
             }
         }
         published
