@@ -998,8 +998,8 @@ fn code_action(p: &lt::CodeActionParams) -> Value {
 fn quick_fixes(p: &lt::CodeActionParams) -> Vec<lt::CodeActionOrCommand> {
     let mut actions = Vec::new();
     for d in &p.context.diagnostics {
-        if let Some(data) = &d.data
-            && let Some(edit) = data.get("edit")
+        let Some(data) = &d.data else { continue };
+        let (title, edit) = if let Some(edit) = data.get("edit")
             && let Ok(edit) = serde_json::from_value::<lt::TextEdit>(edit.clone())
         {
             let title = data
@@ -1007,37 +1007,20 @@ fn quick_fixes(p: &lt::CodeActionParams) -> Vec<lt::CodeActionOrCommand> {
                 .and_then(Value::as_str)
                 .unwrap_or("Apply the fix")
                 .to_owned();
-            #[allow(clippy::mutable_key_type, reason = "lsp-types keys edits by Uri")]
-            let changes = HashMap::from([(p.text_document.uri.clone(), vec![edit])]);
-            actions.push(lt::CodeActionOrCommand::CodeAction(lt::CodeAction {
-                title,
-                kind: Some(lt::CodeActionKind::QUICKFIX),
-                diagnostics: Some(vec![d.clone()]),
-                edit: Some(lt::WorkspaceEdit {
-                    changes: Some(changes),
-                    ..Default::default()
-                }),
-                is_preferred: Some(true),
-                ..Default::default()
-            }));
+            (title, edit)
+        } else if let Some(replacement) = data.get("replacement").and_then(Value::as_str) {
+            let edit = lt::TextEdit {
+                range: d.range,
+                new_text: replacement.to_owned(),
+            };
+            (format!("Replace with `{replacement}`"), edit)
+        } else {
             continue;
-        }
-        let Some(replacement) = d
-            .data
-            .as_ref()
-            .and_then(|v| v.get("replacement"))
-            .and_then(Value::as_str)
-        else {
-            continue;
-        };
-        let edit = lt::TextEdit {
-            range: d.range,
-            new_text: replacement.to_owned(),
         };
         #[allow(clippy::mutable_key_type, reason = "lsp-types keys edits by Uri")]
         let changes = HashMap::from([(p.text_document.uri.clone(), vec![edit])]);
         actions.push(lt::CodeActionOrCommand::CodeAction(lt::CodeAction {
-            title: format!("Replace with `{replacement}`"),
+            title,
             kind: Some(lt::CodeActionKind::QUICKFIX),
             diagnostics: Some(vec![d.clone()]),
             edit: Some(lt::WorkspaceEdit {
