@@ -2,7 +2,7 @@
 //! metrics, and one outermost layer for authentication, so every route needs the token
 //! unless it is one of the two health probes.
 
-use super::log::{DecisionLog, Event};
+use super::log::{DecisionLog, Event, EventHead};
 use super::metrics::{DecisionCounts, Metrics, Outcome};
 use super::snapshot::Snapshot;
 use crate::analysis::{AnalysisError, Analyzer, WhyNotOptions, WhyNotResult};
@@ -243,8 +243,8 @@ pub(crate) struct DecideQuery {
     max_options: Option<usize>,
 }
 
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+fn new_id() -> uuid::Uuid {
+    uuid::Uuid::new_v4()
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -273,6 +273,8 @@ async fn decide(
 ) -> Response {
     let (snap, revision) = app.snapshot();
     let decision_id = new_id();
+    let mut id_text = uuid::Uuid::encode_buffer();
+    let id_text: &str = decision_id.hyphenated().encode_lower(&mut id_text);
     let body = match body {
         Ok(b) => b,
         Err(e) => {
@@ -283,7 +285,7 @@ async fn decide(
                 e.body_text()
             };
             app.metrics.decision(None, Outcome::InvalidRequest);
-            let record = refused_record(&message, &decision_id, &revision);
+            let record = refused_record(&message, id_text, &revision);
             return json_response(status, record, "application/json");
         }
     };
@@ -313,7 +315,7 @@ async fn decide(
     };
     app.metrics.decision(action, outcome);
     out.extend_from_slice(b",\"decision_id\":\"");
-    out.extend_from_slice(decision_id.as_bytes());
+    out.extend_from_slice(id_text.as_bytes());
     out.extend_from_slice(b"\",\"revision\":\"");
     out.extend_from_slice(revision.as_bytes());
     out.push(b'"');
@@ -356,20 +358,18 @@ async fn decide(
     }
     out.push(b'}');
     if let Some(log) = &app.log {
-        let mut record = out[..record_end].to_vec();
-        record.push(b'}');
-        log.send(Event {
+        let head = EventHead {
             decision_id,
             timestamp: SystemTime::now(),
             revision,
-            // A copy: holding the body itself would keep hyper's read buffer from being
-            // reused until the writer gets to it, and each connection would allocate anew.
-            input: Bytes::copy_from_slice(&body),
             valid: ok,
-            record,
             eval_ns,
             batch: None,
-        });
+        };
+        // Copies (into a recycled buffer): holding the body itself would keep hyper's
+        // read buffer from being reused until the writer gets to it.
+        let record: [&[u8]; 2] = [&out[..record_end], b"}"];
+        log.send(Event::new(head, &body, &record, log.buffer()));
     }
     let status = if ok {
         StatusCode::OK
@@ -425,7 +425,7 @@ async fn batch(
     }
     let deadline = tokio::time::Instant::now() + app.timeout;
     let (snap, revision) = app.snapshot();
-    let batch_id: Arc<str> = Arc::from(new_id());
+    let batch_id: Arc<str> = Arc::from(new_id().to_string());
 
     // The body, piece by piece, to the deciding thread. The first piece is awaited here,
     // before the answer's head is sent: polling the body is what makes hyper send

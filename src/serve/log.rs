@@ -14,7 +14,6 @@
 //!   backticks, so no value the client sent (masked or not) is echoed into the log.
 
 use super::metrics::Metrics;
-use axum::body::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -31,24 +30,69 @@ pub(crate) const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// One decision to log.
 #[derive(Debug)]
 pub(crate) struct Event {
-    pub(crate) decision_id: String,
+    pub(crate) decision_id: uuid::Uuid,
     pub(crate) timestamp: SystemTime,
     pub(crate) revision: Arc<str>,
-    /// The request as received.
-    pub(crate) input: Bytes,
+    /// The request as received, then the output record (one JSON object): one buffer,
+    /// taken from [`DecisionLog::buffer`], so that an event costs no allocation once the
+    /// log has warmed up, and nothing is freed on a thread other than the one that
+    /// allocated it.
+    data: Vec<u8>,
+    /// Where the input ends and the record begins in `data`.
+    input_len: usize,
     /// Whether the request was valid.
     pub(crate) valid: bool,
-    /// The output record, one JSON object.
-    pub(crate) record: Vec<u8>,
     pub(crate) eval_ns: u64,
     /// For a line of a batch: the batch's id and the line number.
     pub(crate) batch: Option<(Arc<str>, u64)>,
 }
 
+/// What goes into an [`Event`] besides its input and record.
+#[derive(Debug)]
+pub(crate) struct EventHead {
+    pub(crate) decision_id: uuid::Uuid,
+    pub(crate) timestamp: SystemTime,
+    pub(crate) revision: Arc<str>,
+    pub(crate) valid: bool,
+    pub(crate) eval_ns: u64,
+    pub(crate) batch: Option<(Arc<str>, u64)>,
+}
+
 impl Event {
+    /// The event of `head`, holding copies of `input` and of the record (the
+    /// concatenation of `record`) in `buf` (cleared first; from [`DecisionLog::buffer`]).
+    pub(crate) fn new(head: EventHead, input: &[u8], record: &[&[u8]], mut buf: Vec<u8>) -> Event {
+        buf.clear();
+        buf.reserve(input.len() + record.iter().map(|r| r.len()).sum::<usize>());
+        buf.extend_from_slice(input);
+        for part in record {
+            buf.extend_from_slice(part);
+        }
+        Event {
+            decision_id: head.decision_id,
+            timestamp: head.timestamp,
+            revision: head.revision,
+            data: buf,
+            input_len: input.len(),
+            valid: head.valid,
+            eval_ns: head.eval_ns,
+            batch: head.batch,
+        }
+    }
+
+    /// The request as received.
+    fn input(&self) -> &[u8] {
+        self.data.get(..self.input_len).unwrap_or_default()
+    }
+
+    /// The output record.
+    fn record(&self) -> &[u8] {
+        self.data.get(self.input_len..).unwrap_or_default()
+    }
+
     /// What the event holds in memory while it waits, roughly.
     fn cost(&self) -> usize {
-        std::mem::size_of::<Event>() + self.decision_id.len() + self.input.len() + self.record.len()
+        std::mem::size_of::<Event>() + self.data.capacity()
     }
 }
 
@@ -153,8 +197,12 @@ impl Masks {
 /// The queue between the requests and the writer.
 #[derive(Debug, Default)]
 struct Queue {
-    events: VecDeque<Box<Event>>,
+    events: VecDeque<Event>,
     bytes: usize,
+    /// Buffers the writer is done with, for [`DecisionLog::buffer`] to hand out again.
+    spare: Vec<Vec<u8>>,
+    /// The capacity of `spare`'s buffers, together (at most [`SPARE_BYTES`]).
+    spare_bytes: usize,
     stop: bool,
     /// The writer is waiting for an event: the next `send` wakes it. While it works or
     /// gathers, nobody signals it, so a busy log costs the requests no system call.
@@ -172,6 +220,12 @@ struct Shared {
     done: Mutex<bool>,
     finished: Condvar,
 }
+
+/// Most bytes of spare buffers kept for reuse (beyond `--log-queue-bytes`).
+const SPARE_BYTES: usize = 1 << 20;
+
+/// A buffer larger than this is freed rather than kept for reuse.
+const SPARE_BUFFER: usize = 64 * 1024;
 
 /// The writer side, shared by all requests.
 #[derive(Debug)]
@@ -210,6 +264,20 @@ impl DecisionLog {
         Ok(DecisionLog { shared, metrics })
     }
 
+    /// A buffer for the next [`Event`]: one the writer is done with, or a new one.
+    pub(crate) fn buffer(&self) -> Vec<u8> {
+        self.shared
+            .queue
+            .lock()
+            .ok()
+            .and_then(|mut q| {
+                let b = q.spare.pop()?;
+                q.spare_bytes = q.spare_bytes.saturating_sub(b.capacity());
+                Some(b)
+            })
+            .unwrap_or_default()
+    }
+
     /// Queues an event without waiting; counts it as dropped if it does not fit.
     pub(crate) fn send(&self, event: Event) {
         let cost = event.cost();
@@ -219,7 +287,7 @@ impl DecisionLog {
                 return false;
             }
             q.bytes += cost;
-            q.events.push_back(Box::new(event));
+            q.events.push_back(event);
             wake = std::mem::take(&mut q.writer_idle);
             true
         });
@@ -298,7 +366,9 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 fn writer(shared: &Shared, out: Box<dyn Write + Send>, masks: &Masks, metrics: &Metrics) {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut line = Vec::with_capacity(1024);
-    let mut batch: Vec<Box<Event>> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
+    // Buffers of written events, handed back to the requests at the next lock.
+    let mut done: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
     let mut reported = false;
     let fail = |e: &std::io::Error, reported: &mut bool| {
         metrics.log.write_errors.inc();
@@ -333,10 +403,16 @@ fn writer(shared: &Shared, out: Box<dyn Write + Send>, masks: &Masks, metrics: &
             let Ok(mut q) = shared.queue.lock() else {
                 return;
             };
+            for b in done.drain(..) {
+                if b.capacity() <= SPARE_BUFFER && q.spare_bytes + b.capacity() <= SPARE_BYTES {
+                    q.spare_bytes += b.capacity();
+                    q.spare.push(b);
+                }
+            }
             let n = q.events.len().min(BATCH);
             batch.extend(q.events.drain(..n));
             shared.unflushed.fetch_add(n, Ordering::Relaxed);
-            let freed: usize = batch.iter().map(|e| e.cost()).sum();
+            let freed: usize = batch.iter().map(Event::cost).sum();
             q.bytes = q.bytes.saturating_sub(freed);
             q.stop && q.events.is_empty()
         };
@@ -348,6 +424,9 @@ fn writer(shared: &Shared, out: Box<dyn Write + Send>, masks: &Masks, metrics: &
                 failed = true;
                 fail(&err, &mut reported);
             }
+            let mut data = e.data;
+            data.clear();
+            done.push(data);
         }
         let flushed = out.flush();
         shared.unflushed.store(0, Ordering::Relaxed);
@@ -459,25 +538,114 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Composes one log line (with its newline) for `e`.
 fn compose(e: &Event, masks: &Masks, out: &mut Vec<u8>) {
-    let mut result: LogResult<'_> = serde_json::from_slice(&e.record).unwrap_or_default();
-    let one_line = !e.input.iter().any(|&b| b == b'\n' || b == b'\r');
+    if !(masks.is_empty() && e.valid && splice(e, out)) {
+        out.clear();
+        compose_parsed(e, masks, out);
+    }
+}
+
+/// The common case, composed without reading the input or the record again: a valid
+/// request on one line, no masks, and a record as [`crate::batch`] writes it
+/// (`{"line":N,` then the result's members, and no `counterfactuals`). The input is
+/// spliced in as received: a request the batch reader accepted is one JSON object (its
+/// fast reader accepts a strict subset of what `serde_json` accepts, and otherwise
+/// `serde_json` has read it). Gives `false`, having written nothing, when the event is
+/// not of that kind; [`compose_parsed`] then composes the same line by parsing both.
+fn splice(e: &Event, out: &mut Vec<u8>) -> bool {
+    let input = e.input();
+    let record = e.record();
+    let Some(result) = result_members(record) else {
+        return false;
+    };
+    if memchr::memchr2(b'\n', b'\r', input).is_some() {
+        return false;
+    }
+    let Some(action) = leading_action(input) else {
+        return false;
+    };
+    out.extend_from_slice(b"{\"decision_id\":\"");
+    out.extend_from_slice(
+        e.decision_id
+            .hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer())
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"\",\"timestamp\":\"");
+    let _ = write!(out, "{}", humantime::format_rfc3339_micros(e.timestamp));
+    out.extend_from_slice(b"\",\"revision\":");
+    let _ = serde_json::to_writer(&mut *out, &*e.revision);
+    out.extend_from_slice(b",\"action\":\"");
+    out.extend_from_slice(action);
+    out.extend_from_slice(b"\",\"input\":");
+    // Trailing spaces are left out, as `serde_json` leaves them out of a raw value.
+    out.extend_from_slice(input.trim_ascii_end());
+    out.extend_from_slice(b",\"result\":{");
+    out.extend_from_slice(result);
+    out.extend_from_slice(b",\"eval_ns\":");
+    out.extend_from_slice(itoa::Buffer::new().format(e.eval_ns).as_bytes());
+    if let Some((id, line)) = &e.batch {
+        out.extend_from_slice(b",\"batch\":{\"id\":");
+        let _ = serde_json::to_writer(&mut *out, &**id);
+        out.extend_from_slice(b",\"line\":");
+        out.extend_from_slice(itoa::Buffer::new().format(*line).as_bytes());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"}\n");
+    true
+}
+
+/// The members of a decision record after its `"line"` (with the closing brace): of
+/// `{"line":12,"decision":...,"errors":[]}`, `"decision":...,"errors":[]}`. `None` for
+/// a record of another shape, or one with `counterfactuals` (which the log leaves out);
+/// a key can be found by its bytes, since a quote inside a JSON string is escaped.
+fn result_members(record: &[u8]) -> Option<&[u8]> {
+    let rest = record.strip_prefix(b"{\"line\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let members = rest.get(digits..)?.strip_prefix(b",")?;
+    if digits == 0
+        || !members.starts_with(b"\"decision\":")
+        || !members.ends_with(b"]}")
+        || memchr::memmem::find(members, b",\"counterfactuals\":").is_some()
+        || memchr::memmem::find(members, b",\"error\":").is_some()
+    {
+        return None;
+    }
+    Some(members)
+}
+
+/// The action of a request written as writers usually write it, `{"action":"NAME",`
+/// with no escape in the name (so it is logged byte for byte as `serde_json` would
+/// write it).
+fn leading_action(input: &[u8]) -> Option<&[u8]> {
+    let rest = input.strip_prefix(b"{\"action\":\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    let name = rest.get(..end)?;
+    (!name.contains(&b'\\')).then_some(name)
+}
+
+/// Composes one log line (with its newline) for `e` by parsing its input and record.
+fn compose_parsed(e: &Event, masks: &Masks, out: &mut Vec<u8>) {
+    let input_bytes = e.input();
+    let mut result: LogResult<'_> = serde_json::from_slice(e.record()).unwrap_or_default();
+    let one_line = !input_bytes.iter().any(|&b| b == b'\n' || b == b'\r');
     let mut erased = Vec::new();
     let mut action = Value::Null;
     let mut scrubbed = None;
     let input = if masks.is_empty() {
         if !e.valid {
             // Logged as received, as a string: replaying it is refused again.
-            Input::Text(String::from_utf8_lossy(&e.input).into_owned())
-        } else if let (true, Ok(raw)) = (one_line, serde_json::from_slice::<&RawValue>(&e.input)) {
+            Input::Text(String::from_utf8_lossy(input_bytes).into_owned())
+        } else if let (true, Ok(raw)) = (one_line, serde_json::from_slice::<&RawValue>(input_bytes))
+        {
             action = action_of(raw);
             Input::Raw(raw)
         } else {
-            let v: Value = serde_json::from_slice(&e.input).unwrap_or(Value::Null);
+            let v: Value = serde_json::from_slice(input_bytes).unwrap_or(Value::Null);
             action = v.get("action").cloned().unwrap_or(Value::Null);
             Input::Value(v)
         }
     } else {
-        match serde_json::from_slice::<Value>(&e.input) {
+        match serde_json::from_slice::<Value>(input_bytes) {
             Ok(mut v) => {
                 if e.valid {
                     action = v.get("action").cloned().unwrap_or(Value::Null);
@@ -486,8 +654,8 @@ fn compose(e: &Event, masks: &Masks, out: &mut Vec<u8>) {
                 Input::Value(v)
             }
             Err(_) => Input::Digest {
-                input_bytes: e.input.len(),
-                input_sha256: sha256_hex(&e.input),
+                input_bytes: input_bytes.len(),
+                input_sha256: sha256_hex(input_bytes),
             },
         }
     };
@@ -501,8 +669,9 @@ fn compose(e: &Event, masks: &Masks, out: &mut Vec<u8>) {
     if let Some(raw) = &scrubbed_raw {
         result.errors = Some(raw);
     }
+    let mut id = uuid::Uuid::encode_buffer();
     let line = Line {
-        decision_id: &e.decision_id,
+        decision_id: e.decision_id.hyphenated().encode_lower(&mut id),
         timestamp: humantime::format_rfc3339_micros(e.timestamp).to_string(),
         revision: &e.revision,
         action,
@@ -586,17 +755,18 @@ mod tests {
         Masks::new(&snap.set, &paths).unwrap()
     }
 
+    const ID: uuid::Uuid = uuid::Uuid::from_u128(0x313d_64a8_323e_4e79_bfa8_9d3a_03a5_5945);
+
     fn event(input: &[u8], valid: bool, record: &[u8]) -> Event {
-        Event {
-            decision_id: "id".to_owned(),
+        let head = EventHead {
+            decision_id: ID,
             timestamp: SystemTime::UNIX_EPOCH,
             revision: Arc::from("rev"),
-            input: Bytes::copy_from_slice(input),
             valid,
-            record: record.to_vec(),
             eval_ns: 7,
             batch: None,
-        }
+        };
+        Event::new(head, input, &[record], Vec::new())
     }
 
     #[test]
@@ -631,7 +801,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             concat!(
-                r#"{"decision_id":"id","timestamp":"1970-01-01T00:00:00.000000Z","revision":"rev","action":"a","#,
+                r#"{"decision_id":"313d64a8-323e-4e79-bfa8-9d3a03a55945","timestamp":"1970-01-01T00:00:00.000000Z","revision":"rev","action":"a","#,
                 r#""input":{"action":"a","user":{}},"erased":["/user/upn"],"#,
                 r#""result":{"decision":"deny","cause":"no_rule_allows","rules":[],"reasons":[],"errors":[]},"eval_ns":7}"#,
                 "\n"
@@ -652,6 +822,74 @@ mod tests {
         assert!(
             text.contains(r#""action":"a","input":{"action":"a", "user":{"upn":"x"}},"#),
             "{text}"
+        );
+    }
+
+    /// The spliced line of the common case is byte for byte the line composed by
+    /// parsing the input and the record: over generated requests of every action (valid
+    /// and invalid), in a batch and alone, with trailing spaces, escapes and line breaks.
+    #[test]
+    fn the_spliced_line_is_the_parsed_line() {
+        let snap = super::super::snapshot::load(&crate::policy_set::Origin::Embedded).unwrap();
+        let orgs = crate::generate::org_variants();
+        let mut d = crate::batch::LineDecider::with_tables(&snap.set, &snap.tables);
+        let mut spliced = 0;
+        for (i, r) in crate::generate::requests(11, 400).iter().enumerate() {
+            let json = r.to_json(&orgs);
+            let variants = [
+                json.clone(),
+                format!("{json}  \t"),
+                json.replacen(r#""action":"#, r#""action" : "#, 1),
+                json.replacen('{', "{ ", 1),
+                json.replacen(r#"{"action":""#, r#"{"action":"\u0061"#, 1),
+                json.replacen(',', ",\n", 1),
+                format!(r#"{{"org":{{}},{}"#, &json[1..]),
+            ];
+            for (v, line) in variants.iter().enumerate() {
+                let mut record = Vec::new();
+                let valid = d.decide(1 + i as u64, line.as_bytes(), &mut record);
+                let record = record.strip_suffix(b"\n").unwrap();
+                let mut e = event(line.as_bytes(), valid, record);
+                e.eval_ns = i as u64 * 977;
+                if v % 2 == 1 {
+                    e.batch = Some((Arc::from("b\"1"), i as u64 + 1));
+                }
+                let mut fast = Vec::new();
+                let was_spliced = valid && splice(&e, &mut fast);
+                if !was_spliced {
+                    assert!(fast.is_empty());
+                    continue;
+                }
+                spliced += 1;
+                let mut parsed = Vec::new();
+                compose_parsed(&e, &Masks::default(), &mut parsed);
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(parsed).unwrap(),
+                    "{line}"
+                );
+            }
+        }
+        // The plain lines and those with trailing spaces take the spliced path; a space
+        // in the leading `{"action":"`, an escaped action, a line break or the action
+        // not first never do.
+        assert_eq!(spliced, 800);
+    }
+
+    #[test]
+    fn records_of_another_shape_are_not_spliced() {
+        for record in [
+            r#"{"line":1,"decision":"allow","cause":"allowed","rules":[],"reasons":[],"errors":[],"counterfactuals":{"options":[]}}"#,
+            r#"{"line":1,"decision":"deny","cause":"invalid_request","rules":[],"reasons":[],"errors":["x"],"error":"x"}"#,
+            r#"{"line":,"decision":"allow","cause":"allowed","rules":[],"reasons":[],"errors":[]}"#,
+            r#"{"decision":"allow","cause":"allowed","rules":[],"reasons":[],"errors":[]}"#,
+            "",
+        ] {
+            assert_eq!(result_members(record.as_bytes()), None, "{record}");
+        }
+        assert_eq!(
+            result_members(br#"{"line":12,"decision":"allow","errors":[]}"#),
+            Some(br#""decision":"allow","errors":[]}"#.as_slice())
         );
     }
 

@@ -7,7 +7,7 @@
 //! it read on its own, bounded by the line limit), so the output is byte for byte the
 //! same.
 
-use super::log::{DecisionLog, Event};
+use super::log::{DecisionLog, Event, EventHead};
 use super::metrics::{DecisionCounts, Outcome};
 use super::snapshot::Snapshot;
 use crate::batch::{LineDecider, decide_read_line, read_line};
@@ -169,17 +169,16 @@ fn event(
     let eval_ns = start.map_or(0, |s| {
         u64::try_from(s.elapsed().as_nanos()).unwrap_or(u64::MAX)
     });
-    let record = written.strip_suffix(b"\n").unwrap_or(written).to_vec();
-    Event {
-        decision_id: uuid::Uuid::new_v4().to_string(),
+    let record = written.strip_suffix(b"\n").unwrap_or(written);
+    let head = EventHead {
+        decision_id: uuid::Uuid::new_v4(),
         timestamp: SystemTime::now(),
         revision: l.revision.clone(),
-        input: Bytes::copy_from_slice(line),
         valid: ok,
-        record,
         eval_ns,
         batch: Some((l.batch_id.clone(), line_no)),
-    }
+    };
+    Event::new(head, line, &[record], l.log.buffer())
 }
 
 /// Bytes of whole lines a chunk of a batch decided in parallel holds (one line longer
