@@ -294,33 +294,34 @@ pub(crate) fn read_line<R: BufRead>(
     }
 }
 
-/// Lines per chunk handed to a worker thread.
-const CHUNK_LINES: usize = 2048;
+/// Most lines per chunk handed to a worker thread (small enough that the chunks in
+/// flight stay in the cores' caches: 256 and 2,048 measured the same).
+const CHUNK_LINES: usize = 256;
+
+/// A chunk stops taking lines once it holds this many bytes, so that it holds at most
+/// this plus one line, however long its lines are.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// Records are written out in pieces of about this size.
 const OUT_BYTES: usize = 1 << 16;
 
-/// A chunk of input lines: their bytes back to back, and where each ends.
+/// A chunk of input lines: their bytes back to back (newlines may stay between them), and
+/// where each starts and ends.
 #[derive(Default)]
 struct Chunk {
     first_line: u64,
     data: Vec<u8>,
-    ends: Vec<(usize, bool)>,
+    /// Each line's start and end in `data` (without its newline and `\r`), and whether it
+    /// was too long (its bytes skipped).
+    lines: Vec<(usize, usize, bool)>,
 }
 
 fn decide_chunk(d: &mut LineDecider<'_>, chunk: &Chunk, out: &mut Vec<u8>) -> u64 {
     let mut bad = 0;
-    let mut start = 0;
-    for (i, &(end, too_long)) in chunk.ends.iter().enumerate() {
+    for (i, &(start, end, too_long)) in chunk.lines.iter().enumerate() {
         let line_no = chunk.first_line + i as u64;
-        bad += u64::from(!decide_read_line(
-            d,
-            line_no,
-            &chunk.data[start..end],
-            too_long,
-            out,
-        ));
-        start = end;
+        let line = chunk.data.get(start..end).unwrap_or_default();
+        bad += u64::from(!decide_read_line(d, line_no, line, too_long, out));
     }
     bad
 }
@@ -347,7 +348,10 @@ pub(crate) fn decide_read_line(
     d.decide(line_no, line, out)
 }
 
-/// Reads the next chunk into `chunk`, reusing its buffers.
+/// Reads the next chunk into `chunk`, reusing its buffers. The whole lines that the
+/// input's buffer holds are copied as one block (their newlines with them), so the thread
+/// that feeds the workers does one copy per buffer, not one per line; a line that runs
+/// past the buffer, or past [`MAX_BATCH_LINE_BYTES`], is read on its own by [`read_line`].
 fn refill_chunk<R: BufRead>(
     input: &mut R,
     next_line: u64,
@@ -355,18 +359,106 @@ fn refill_chunk<R: BufRead>(
 ) -> std::io::Result<()> {
     chunk.first_line = next_line;
     chunk.data.clear();
-    chunk.ends.clear();
-    while chunk.ends.len() < CHUNK_LINES {
+    chunk.lines.clear();
+    while chunk.lines.len() < CHUNK_LINES && chunk.data.len() < CHUNK_BYTES {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let base = chunk.data.len();
+        let mut used = 0;
+        for end in memchr::memchr_iter(b'\n', buf) {
+            if end - used > MAX_BATCH_LINE_BYTES {
+                break;
+            }
+            let line = &buf[used..end];
+            let len = line.strip_suffix(b"\r").unwrap_or(line).len();
+            chunk.lines.push((base + used, base + used + len, false));
+            used = end + 1;
+            if chunk.lines.len() == CHUNK_LINES || base + used >= CHUNK_BYTES {
+                break;
+            }
+        }
+        if used > 0 {
+            chunk.data.extend_from_slice(&buf[..used]);
+            input.consume(used);
+            continue;
+        }
+        let start = chunk.data.len();
         match read_line(input, &mut chunk.data)? {
             None => break,
-            Some(too_long) => chunk.ends.push((chunk.data.len(), too_long)),
+            Some(too_long) => chunk.lines.push((start, chunk.data.len(), too_long)),
         }
     }
     Ok(())
 }
 
+/// Decides the lines of `input` where they lie in its buffer, numbering them from
+/// `first_line`, until `max_lines` are decided or `out` holds `max_out` bytes; a line that
+/// runs past the buffer (or the last one, without a newline) is read into `long`, bounded
+/// by the line limit. Returns how many lines were decided, and how many were bad; no
+/// lines means the input has ended.
+fn decide_in_place<R: BufRead>(
+    input: &mut R,
+    d: &mut LineDecider<'_>,
+    first_line: u64,
+    max_lines: usize,
+    max_out: usize,
+    out: &mut Vec<u8>,
+    long: &mut Vec<u8>,
+) -> std::io::Result<(u64, u64)> {
+    let mut lines = 0u64;
+    let mut bad = 0u64;
+    let mut left = max_lines;
+    while left > 0 && out.len() < max_out {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let mut used = 0;
+        for end in memchr::memchr_iter(b'\n', buf) {
+            let line = &buf[used..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            bad += u64::from(!d.decide(first_line + lines, line, out));
+            lines += 1;
+            left -= 1;
+            used = end + 1;
+            if left == 0 || out.len() >= max_out {
+                break;
+            }
+        }
+        if used > 0 {
+            input.consume(used);
+            continue;
+        }
+        long.clear();
+        let Some(too_long) = read_line(input, long)? else {
+            break;
+        };
+        bad += u64::from(!decide_read_line(
+            d,
+            first_line + lines,
+            long,
+            too_long,
+            out,
+        ));
+        lines += 1;
+        left -= 1;
+    }
+    Ok((lines, bad))
+}
+
 /// Decides every line of `input` and writes one record per line to `output`, in order,
-/// with `threads` worker threads (1: no threads at all).
+/// on `threads` threads: the calling thread and `threads - 1` workers (1: no other
+/// thread at all).
 pub fn run<R: BufRead, W: Write>(
     set: &CompiledSet,
     input: R,
@@ -394,47 +486,23 @@ pub fn run_with<R: BufRead, W: Write>(
         let mut out = Vec::with_capacity(2 * OUT_BYTES);
         let mut long = Vec::new();
         loop {
-            let buf = match input.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if buf.is_empty() {
-                break;
-            }
-            // Every whole line in the input's buffer is decided where it lies.
-            let mut used = 0;
-            for end in memchr::memchr_iter(b'\n', buf) {
-                let line = &buf[used..end];
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                stats.lines += 1;
-                stats.bad += u64::from(!d.decide(stats.lines, line, &mut out));
-                used = end + 1;
-                if out.len() >= OUT_BYTES {
-                    output.write_all(&out)?;
-                    out.clear();
-                }
-            }
-            if used > 0 {
-                input.consume(used);
-                continue;
-            }
-            // A line that runs past the buffer (or the last one, without a newline) is
-            // read into a buffer of its own, bounded by the line limit.
-            long.clear();
-            let Some(too_long) = read_line(&mut input, &mut long)? else {
-                break;
-            };
-            stats.lines += 1;
-            stats.bad += u64::from(!decide_read_line(
+            let (lines, bad) = decide_in_place(
+                &mut input,
                 &mut d,
-                stats.lines,
-                &long,
-                too_long,
+                stats.lines + 1,
+                usize::MAX,
+                OUT_BYTES,
                 &mut out,
-            ));
+                &mut long,
+            )?;
+            stats.lines += lines;
+            stats.bad += bad;
+            output.write_all(&out)?;
+            out.clear();
+            if lines == 0 {
+                break;
+            }
         }
-        output.write_all(&out)?;
         output.flush()?;
         return Ok(stats);
     }
@@ -442,6 +510,10 @@ pub fn run_with<R: BufRead, W: Write>(
     Ok(stats)
 }
 
+/// The threaded run: the calling thread reads chunks of lines and writes their records in
+/// order, and decides chunks itself whenever the `threads - 1` workers already have
+/// [`QUEUED_PER_WORKER`] chunks each waiting. So `threads` threads decide, with no thread
+/// that only moves bytes, and the chunks the reading thread decides are still in its cache.
 fn run_parallel<R: BufRead, W: Write>(
     set: &CompiledSet,
     mut input: R,
@@ -452,22 +524,24 @@ fn run_parallel<R: BufRead, W: Write>(
 ) -> std::io::Result<()> {
     use std::collections::BTreeMap;
     use std::sync::{Mutex, mpsc};
-    let in_flight = threads * 2;
+    let workers = threads.saturating_sub(1).max(1);
+    let queued = workers * QUEUED_PER_WORKER;
     // A job: its sequence number, the chunk, and a buffer for its records. Both buffers
     // come back with the result and are used again, so that the run allocates (and the
-    // system maps fresh pages) only for the first `in_flight` chunks.
-    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Chunk, Vec<u8>)>(in_flight);
+    // system maps fresh pages) only for the first few chunks.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Chunk, Vec<u8>)>(queued);
     let work_rx = Mutex::new(work_rx);
-    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Chunk, Vec<u8>, u64)>(in_flight);
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Chunk, Vec<u8>, u64)>();
+    let new_decider = || match why_not {
+        Some(w) => LineDecider::with_why_not(set, w),
+        None => LineDecider::new(set),
+    };
     std::thread::scope(|scope| -> std::io::Result<()> {
-        for _ in 0..threads {
+        for _ in 0..workers {
             let done_tx = done_tx.clone();
             let work_rx = &work_rx;
+            let mut d = new_decider();
             scope.spawn(move || {
-                let mut d = match why_not {
-                    Some(w) => LineDecider::with_why_not(set, w),
-                    None => LineDecider::new(set),
-                };
                 loop {
                     let job = match work_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -485,39 +559,80 @@ fn run_parallel<R: BufRead, W: Write>(
             });
         }
         drop(done_tx);
-        let mut sent_chunks = 0u64;
+        let mut d = new_decider();
+        let mut read = 0u64;
         let mut written = 0u64;
+        // Chunks with the workers (queued or being decided).
+        let mut with_workers = 0usize;
         let mut pending: BTreeMap<u64, (Chunk, Vec<u8>, u64)> = BTreeMap::new();
         let mut spare: Vec<(Chunk, Vec<u8>)> = Vec::new();
+        let mut long = Vec::new();
         let mut eof = false;
         let mut result = Ok(());
-        while !eof || written < sent_chunks {
-            // Keep the workers fed while there is room.
-            while !eof && sent_chunks - written < in_flight as u64 {
-                let (mut chunk, out) = spare.pop().unwrap_or_default();
-                if let Err(e) = refill_chunk(&mut input, stats.lines + 1, &mut chunk) {
-                    result = Err(e);
-                    eof = true;
-                    break;
+        loop {
+            if !eof && pending.len() <= MAX_PENDING {
+                let (mut chunk, mut out) = spare.pop().unwrap_or_default();
+                out.clear();
+                let seq = read;
+                if with_workers < queued {
+                    // A worker will take it at once: copy the lines for it.
+                    match refill_chunk(&mut input, stats.lines + 1, &mut chunk) {
+                        Err(e) => {
+                            result = Err(e);
+                            eof = true;
+                        }
+                        Ok(()) if chunk.lines.is_empty() => eof = true,
+                        Ok(()) => {
+                            stats.lines += chunk.lines.len() as u64;
+                            read += 1;
+                            if let Err(e) = work_tx.send((seq, chunk, out)) {
+                                // No worker is left (one panicked): decide it here.
+                                let (_, chunk, mut out) = e.0;
+                                let bad = decide_chunk(&mut d, &chunk, &mut out);
+                                pending.insert(seq, (chunk, out, bad));
+                            } else {
+                                with_workers += 1;
+                            }
+                        }
+                    }
+                } else {
+                    // The workers have enough waiting: decide the next lines here, where
+                    // they lie in the input's buffer (no copy).
+                    chunk.lines.clear();
+                    match decide_in_place(
+                        &mut input,
+                        &mut d,
+                        stats.lines + 1,
+                        CHUNK_LINES,
+                        usize::MAX,
+                        &mut out,
+                        &mut long,
+                    ) {
+                        Err(e) => {
+                            result = Err(e);
+                            eof = true;
+                        }
+                        Ok((0, _)) => eof = true,
+                        Ok((lines, bad)) => {
+                            stats.lines += lines;
+                            read += 1;
+                            pending.insert(seq, (chunk, out, bad));
+                        }
+                    }
                 }
-                if chunk.ends.is_empty() {
-                    eof = true;
-                    break;
-                }
-                stats.lines += chunk.ends.len() as u64;
-                if work_tx.send((sent_chunks, chunk, out)).is_err() {
-                    eof = true;
-                    break;
-                }
-                sent_chunks += 1;
             }
-            if written == sent_chunks {
-                break;
+            // Take back what the workers finished; wait for them only when there is
+            // nothing else to do (the input is done, or too much is waiting its turn).
+            let must_wait = (eof || pending.len() > MAX_PENDING) && !pending.contains_key(&written);
+            if must_wait && with_workers > 0 {
+                let Ok(done) = done_rx.recv() else { break };
+                with_workers -= 1;
+                pending.insert(done.0, (done.1, done.2, done.3));
             }
-            let Ok((seq, chunk, out, bad)) = done_rx.recv() else {
-                break;
-            };
-            pending.insert(seq, (chunk, out, bad));
+            while let Ok(done) = done_rx.try_recv() {
+                with_workers -= 1;
+                pending.insert(done.0, (done.1, done.2, done.3));
+            }
             while let Some((chunk, out, bad)) = pending.remove(&written) {
                 stats.bad += bad;
                 if result.is_ok() {
@@ -526,12 +641,28 @@ fn run_parallel<R: BufRead, W: Write>(
                 spare.push((chunk, out));
                 written += 1;
             }
+            // A failed write (a closed pipe) ends the run: read nothing more.
+            eof |= result.is_err();
+            if eof && written == read {
+                break;
+            }
+            if eof && with_workers == 0 {
+                // Every chunk read was decided here or by a worker and written above.
+                break;
+            }
         }
         drop(work_tx);
         result?;
         output.flush()
     })
 }
+
+/// Chunks each worker may have waiting for it.
+const QUEUED_PER_WORKER: usize = 2;
+
+/// Decided chunks that may wait for an earlier one before the reading thread stops
+/// reading and waits (bounds memory when a worker falls behind).
+const MAX_PENDING: usize = 8;
 
 /// Parses one request in the batch line format (a JSON object with `action`, the context
 /// object, one inline object per slot and each parameter) into a [`Request`] for `set`.
