@@ -574,8 +574,8 @@ fn run_parallel<R: BufRead, W: Write>(
                 let (mut chunk, mut out) = spare.pop().unwrap_or_default();
                 out.clear();
                 let seq = read;
-                if with_workers < queued {
-                    // A worker will take it at once: copy the lines for it.
+                if with_workers < queued + workers {
+                    // A worker is likely to take it soon: copy the lines for it.
                     match refill_chunk(&mut input, stats.lines + 1, &mut chunk) {
                         Err(e) => {
                             result = Err(e);
@@ -585,13 +585,18 @@ fn run_parallel<R: BufRead, W: Write>(
                         Ok(()) => {
                             stats.lines += chunk.lines.len() as u64;
                             read += 1;
-                            if let Err(e) = work_tx.send((seq, chunk, out)) {
-                                // No worker is left (one panicked): decide it here.
-                                let (_, chunk, mut out) = e.0;
-                                let bad = decide_chunk(&mut d, &chunk, &mut out);
-                                pending.insert(seq, (chunk, out, bad));
-                            } else {
-                                with_workers += 1;
+                            match work_tx.try_send((seq, chunk, out)) {
+                                Ok(()) => with_workers += 1,
+                                // The queue is full after all (the count above includes
+                                // chunks done but not yet taken back), or no worker is
+                                // left (one panicked): decide it here.
+                                Err(
+                                    mpsc::TrySendError::Full((_, chunk, mut out))
+                                    | mpsc::TrySendError::Disconnected((_, chunk, mut out)),
+                                ) => {
+                                    let bad = decide_chunk(&mut d, &chunk, &mut out);
+                                    pending.insert(seq, (chunk, out, bad));
+                                }
                             }
                         }
                     }
