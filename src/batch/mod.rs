@@ -511,9 +511,10 @@ pub fn run_with<R: BufRead, W: Write>(
 }
 
 /// The threaded run: the calling thread reads chunks of lines and writes their records in
-/// order, and decides chunks itself whenever the `threads - 1` workers already have
-/// [`QUEUED_PER_WORKER`] chunks each waiting. So `threads` threads decide, with no thread
-/// that only moves bytes, and the chunks the reading thread decides are still in its cache.
+/// order. It copies a chunk out for the `threads - 1` workers while they have fewer than
+/// [`QUEUED_PER_WORKER`] + 1 chunks each in hand, and otherwise decides the next lines
+/// itself, where they lie in the input's buffer (no copy). So `threads` threads decide,
+/// with no thread that only moves bytes.
 fn run_parallel<R: BufRead, W: Write>(
     set: &CompiledSet,
     mut input: R,
@@ -562,7 +563,8 @@ fn run_parallel<R: BufRead, W: Write>(
         let mut d = new_decider();
         let mut read = 0u64;
         let mut written = 0u64;
-        // Chunks with the workers (queued or being decided).
+        // Chunks handed to the workers and not yet taken back (queued, being decided, or
+        // decided and waiting in `done_rx`).
         let mut with_workers = 0usize;
         let mut pending: BTreeMap<u64, (Chunk, Vec<u8>, u64)> = BTreeMap::new();
         let mut spare: Vec<(Chunk, Vec<u8>)> = Vec::new();
