@@ -9,7 +9,8 @@
 //! - removing an allow rule never turns a deny into an allow;
 //! - an evaluation error never yields an allow: a request with missing values is allowed
 //!   only if the full request is allowed too, in the library and through batch lines;
-//! - decisions are deterministic, byte for byte.
+//! - decisions are deterministic, byte for byte;
+//! - a batch gives the same records on one thread and on several, with any buffer size.
 //!
 //! The base set is the shipped one (`policies/`); generated rules and requests use the
 //! shipped schema. Case counts follow `PROPTEST_CASES` (CI sets 256).
@@ -876,5 +877,60 @@ proptest! {
             prop_assert_eq!(&rec["decision"], "deny", "{}", text);
             prop_assert_eq!(&rec["cause"], "invalid_request");
         }
+    }
+}
+
+/// One line of a random batch: a generated request, a cut or mangled one, junk, an empty
+/// line, or a line over the limit; ended by `\n` or `\r\n`.
+fn batch_piece() -> impl Strategy<Value = Vec<u8>> {
+    let orgs = mailgate::generate::org_variants();
+    let lines: Vec<String> = mailgate::generate::requests(21, 64)
+        .iter()
+        .map(|r| r.to_json(&orgs))
+        .collect();
+    let line = prop::sample::select(lines);
+    prop_oneof![
+        60 => line.clone().prop_map(String::into_bytes),
+        20 => (line, any::<Index>()).prop_map(|(l, at)| l.as_bytes()[..at.index(l.len())].to_vec()),
+        10 => prop::collection::vec(any::<u8>(), 0..40),
+        10 => Just(Vec::new()),
+        1 => Just(vec![b'x'; mailgate::limits::MAX_BATCH_LINE_BYTES + 1]),
+    ]
+    .prop_flat_map(|l| (Just(l), any::<bool>()))
+    .prop_map(|(mut l, crlf)| {
+        l.retain(|&b| b != b'\n');
+        l.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+        l
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Any batch gives the same records and counts on one thread and on several, whatever
+    /// the reader's buffer size: the threaded run copies chunks for its workers and
+    /// decides other lines in place, and a line can be cut by the buffer anywhere.
+    #[test]
+    fn threads_and_buffer_sizes_never_change_a_batch(
+        pieces in prop::collection::vec(batch_piece(), 0..800),
+        last_without_newline in any::<bool>(),
+        capacity in prop::sample::select(vec![1usize, 13, 700, 8192, 1 << 20]),
+        threads in 2usize..5,
+    ) {
+        let set = &*SET;
+        let mut input: Vec<u8> = pieces.concat();
+        if last_without_newline && input.ends_with(b"\n") {
+            input.pop();
+        }
+        let mut one = Vec::new();
+        let s1 = mailgate::batch::run(set, input.as_slice(), &mut one, 1).unwrap();
+        let reader = std::io::BufReader::with_capacity(capacity, input.as_slice());
+        let mut many = Vec::new();
+        let s = mailgate::batch::run(set, reader, &mut many, threads).unwrap();
+        prop_assert_eq!(s1, s);
+        prop_assert!(one == many, "{} threads, a buffer of {} bytes", threads, capacity);
     }
 }
