@@ -251,6 +251,16 @@ fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
+/// The input's buffered bytes (`fill_buf`), or `None` when the read was interrupted (the
+/// caller tries again).
+fn fill<R: BufRead>(input: &mut R) -> std::io::Result<Option<&[u8]>> {
+    match input.fill_buf() {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Appends one line (without its newline) to `buf`. Past [`MAX_BATCH_LINE_BYTES`] the
 /// rest of the line is skipped rather than stored, so memory stays bounded; the returned
 /// flag says the line was too long (and `buf` is then left as it was). Returns `None` at
@@ -263,11 +273,7 @@ pub(crate) fn read_line<R: BufRead>(
     let mut too_long = false;
     let mut any = false;
     loop {
-        let chunk = match input.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let Some(chunk) = fill(input)? else { continue };
         if chunk.is_empty() {
             return Ok(any.then_some(too_long));
         }
@@ -361,11 +367,7 @@ fn refill_chunk<R: BufRead>(
     chunk.data.clear();
     chunk.lines.clear();
     while chunk.lines.len() < CHUNK_LINES && chunk.data.len() < CHUNK_BYTES {
-        let buf = match input.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let Some(buf) = fill(input)? else { continue };
         if buf.is_empty() {
             break;
         }
@@ -415,11 +417,7 @@ fn decide_in_place<R: BufRead>(
     let mut bad = 0u64;
     let mut left = max_lines;
     while left > 0 && out.len() < max_out {
-        let buf = match input.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let Some(buf) = fill(input)? else { continue };
         if buf.is_empty() {
             break;
         }
