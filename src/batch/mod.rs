@@ -475,12 +475,15 @@ pub fn run_with<R: BufRead, W: Write>(
     why_not: Option<WhyNot<'_>>,
 ) -> std::io::Result<BatchStats> {
     let mut stats = BatchStats::default();
-    let decider = |set| match why_not {
-        Some(w) => LineDecider::with_why_not(set, w),
-        None => LineDecider::new(set),
+    // Every thread's decider borrows the same tables, built once.
+    let tables = LineTables::new(set);
+    let new_decider = || {
+        let mut d = LineDecider::with_tables(set, &tables);
+        d.why_not = why_not;
+        d
     };
     if threads <= 1 {
-        let mut d = decider(set);
+        let mut d = new_decider();
         let mut out = Vec::with_capacity(2 * OUT_BYTES);
         let mut long = Vec::new();
         loop {
@@ -504,7 +507,7 @@ pub fn run_with<R: BufRead, W: Write>(
         output.flush()?;
         return Ok(stats);
     }
-    run_parallel(set, input, output, threads, &mut stats, why_not)?;
+    run_parallel(input, output, threads, &mut stats, new_decider)?;
     Ok(stats)
 }
 
@@ -513,13 +516,12 @@ pub fn run_with<R: BufRead, W: Write>(
 /// [`QUEUED_PER_WORKER`] + 1 chunks each in hand, and otherwise decides the next lines
 /// itself, where they lie in the input's buffer (no copy). So `threads` threads decide,
 /// with no thread that only moves bytes.
-fn run_parallel<R: BufRead, W: Write>(
-    set: &CompiledSet,
+fn run_parallel<'s, R: BufRead, W: Write>(
     mut input: R,
     mut output: W,
     threads: usize,
     stats: &mut BatchStats,
-    why_not: Option<WhyNot<'_>>,
+    new_decider: impl Fn() -> LineDecider<'s>,
 ) -> std::io::Result<()> {
     use std::collections::BTreeMap;
     use std::sync::{Mutex, mpsc};
@@ -531,10 +533,6 @@ fn run_parallel<R: BufRead, W: Write>(
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Chunk, Vec<u8>)>(queued);
     let work_rx = Mutex::new(work_rx);
     let (done_tx, done_rx) = mpsc::channel::<(u64, Chunk, Vec<u8>, u64)>();
-    let new_decider = || match why_not {
-        Some(w) => LineDecider::with_why_not(set, w),
-        None => LineDecider::new(set),
-    };
     std::thread::scope(|scope| -> std::io::Result<()> {
         for _ in 0..workers {
             let done_tx = done_tx.clone();
